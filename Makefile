@@ -1,0 +1,34 @@
+# cultura — developer entry points. `make demo` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
+STAMP := $(VENV)/.cultura-installed
+
+.PHONY: install demo test bench docs lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(PLUGINS) scripts/install-torch.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	bash scripts/install-torch.sh $(PY)
+	$(PY) -m pip install -q -e ".[dev,docs,demo]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/cultura demo
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) benchmarks/run.py
+
+docs: install
+	$(PY) -m mkdocs build --strict
+
+lint: install
+	$(PY) -m ruff check src plugins tests benchmarks
+
+clean:
+	rm -rf $(VENV) site build dist .pytest_cache

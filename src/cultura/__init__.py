@@ -1,0 +1,119 @@
+"""cultura: a plugin-based culture adapter registry for Hugging Face models.
+
+The public API is re-exported here and imported lazily: ``import cultura`` does not import
+torch, transformers or peft; they load when a function that computes with a model is used.
+
+>>> import cultura
+>>> cultura.culture("zh-TW").normalize("软件")  # doctest: +SKIP
+'軟體'
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+#: public name -> "module:attribute"
+_EXPORTS: dict[str, str] = {
+    # core
+    "hookimpl": "cultura.core.hookspecs:hookimpl",
+    "hookspec": "cultura.core.hookspecs:hookspec",
+    "API_VERSION": "cultura.core.hookspecs:API_VERSION",
+    "Culture": "cultura.core.tags:Culture",
+    "fallback_chain": "cultura.core.tags:fallback_chain",
+    "canonical_tag": "cultura.core.tags:canonical",
+    "culture": "cultura.core.profile:culture",
+    "CultureProfile": "cultura.core.profile:CultureProfile",
+    "Contribution": "cultura.core.profile:Contribution",
+    "PluginManager": "cultura.core.plugins:PluginManager",
+    "PluginRecord": "cultura.core.plugins:PluginRecord",
+    "PluginWarning": "cultura.core.plugins:PluginWarning",
+    "get_plugin_manager": "cultura.core.plugins:get_plugin_manager",
+    "reset_plugin_manager": "cultura.core.plugins:reset_plugin_manager",
+    # adapters, registry, bias, serving (heavy modules: imported on first use)
+    "adapt": "cultura.adapt.model:adapt",
+    "CulturalModel": "cultura.adapt.model:CulturalModel",
+    "load_pretrained": "cultura.adapt.model:load_pretrained",
+    "load": "cultura.registry.resolve:load",
+    "publish": "cultura.registry.hub:publish",
+    "pull": "cultura.registry.hub:pull",
+    "search": "cultura.registry.hub:search",
+    "check_bias": "cultura.bias.engine:check_bias",
+    "BiasReport": "cultura.bias.report:BiasReport",
+    "serve": "cultura.serve.server:MultiCultureServer",
+    # registrations
+    "AdapterHeadSpec": "cultura.core.types:AdapterHeadSpec",
+    "BiasCheck": "cultura.core.types:BiasCheck",
+    "CultureInfo": "cultura.core.types:CultureInfo",
+    "KnowledgeEntry": "cultura.core.types:KnowledgeEntry",
+    "KnowledgeSource": "cultura.core.types:KnowledgeSource",
+    "MinimalPair": "cultura.core.types:MinimalPair",
+    "Normalizer": "cultura.core.types:Normalizer",
+    "PeftSpec": "cultura.core.types:PeftSpec",
+    "Provenance": "cultura.core.types:Provenance",
+    "PublishedAdapter": "cultura.core.types:PublishedAdapter",
+    "TokenizerTweaks": "cultura.core.types:TokenizerTweaks",
+    "VocabularyExtension": "cultura.core.types:VocabularyExtension",
+    # errors
+    "CulturaError": "cultura.core.errors:CulturaError",
+    "ConflictError": "cultura.core.errors:ConflictError",
+    "DataError": "cultura.core.errors:DataError",
+    "PluginError": "cultura.core.errors:PluginError",
+    "RegistrationError": "cultura.core.errors:RegistrationError",
+    "TagError": "cultura.core.errors:TagError",
+    "UnknownCultureError": "cultura.core.errors:UnknownCultureError",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'cultura' has no attribute {name!r}")
+    module_name, attr = target.split(":")
+    value = getattr(import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; never executed
+    from cultura.core.errors import (  # noqa: F401
+        ConflictError,
+        CulturaError,
+        DataError,
+        PluginError,
+        RegistrationError,
+        TagError,
+        UnknownCultureError,
+    )
+    from cultura.core.hookspecs import API_VERSION, hookimpl, hookspec  # noqa: F401
+    from cultura.core.plugins import (  # noqa: F401
+        PluginManager,
+        PluginRecord,
+        PluginWarning,
+        get_plugin_manager,
+        reset_plugin_manager,
+    )
+    from cultura.core.profile import Contribution, CultureProfile, culture  # noqa: F401
+    from cultura.core.tags import Culture, fallback_chain  # noqa: F401
+    from cultura.core.types import (  # noqa: F401
+        AdapterHeadSpec,
+        BiasCheck,
+        CultureInfo,
+        KnowledgeEntry,
+        KnowledgeSource,
+        MinimalPair,
+        Normalizer,
+        PeftSpec,
+        Provenance,
+        PublishedAdapter,
+        TokenizerTweaks,
+        VocabularyExtension,
+    )

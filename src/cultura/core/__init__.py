@@ -1,0 +1,1 @@
+"""Core: hook specs, registrations, culture tags, plugin manager and profiles (no torch)."""

@@ -1,0 +1,209 @@
+"""Core CLI commands: ``plugins``, ``cultures``, ``show``, ``normalize`` (no model imports)."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from cultura.cli import emit_json
+
+
+def _manager() -> Any:
+    from cultura.core.plugins import PluginWarning, get_plugin_manager
+
+    with warnings.catch_warnings():
+        # broken plugins are listed with their error by the commands themselves
+        warnings.simplefilter("ignore", PluginWarning)
+        return get_plugin_manager()
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
+
+
+def _table(*columns: str, title: str | None = None) -> Any:
+    from rich.table import Table
+
+    table = Table(*columns, title=title, title_justify="left", box=None, pad_edge=False)
+    return table
+
+
+_STATUS_STYLE = {"active": "green", "disabled": "yellow", "error": "red", "incompatible": "red"}
+_HOOK_SHORT = {
+    "cultura_cultures": "cultures",
+    "cultura_tokenizer_tweaks": "tokenizer",
+    "cultura_knowledge": "knowledge",
+    "cultura_adapter_heads": "heads",
+    "cultura_bias_checks": "bias",
+}
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--hook", help="Only plugins implementing this hook (e.g. cultura_knowledge).")
+@click.option(
+    "--requirements", is_flag=True, help="Print pinned 'distribution==version' lines."
+)
+def plugins(as_json: bool, hook: str | None, requirements: bool) -> None:
+    """List installed plugins: name, version, status, hooks and cultures.
+
+    A plugin that failed to load is listed with its error; the others still work.
+    Disable plugins with CULTURA_DISABLE_PLUGINS=zh,ar.
+    """
+    from cultura.core.hookspecs import ALL_HOOKS
+
+    records = _manager().records()
+    if hook is not None:
+        name = hook if hook.startswith("cultura_") else f"cultura_{hook.replace('-', '_')}"
+        if name not in ALL_HOOKS:
+            raise click.BadParameter(
+                f"unknown hook {hook!r}; hooks: {', '.join(ALL_HOOKS)}", param_hint="--hook"
+            )
+        records = [r for r in records if name in r.hooks]
+    if requirements:
+        for dist in sorted({(r.distribution, r.version) for r in records if not r.builtin}):
+            click.echo(f"{dist[0]}=={dist[1]}")
+        return
+    if as_json:
+        emit_json([r.as_dict() for r in records])
+        return
+    table = _table("plugin", "distribution", "version", "status", "hooks", "cultures")
+    errors = []
+    for r in records:
+        style = _STATUS_STYLE[r.status]
+        table.add_row(
+            r.name + (" (built-in)" if r.builtin else ""),
+            r.distribution,
+            r.version,
+            f"[{style}]{r.status}[/]",
+            ", ".join(_HOOK_SHORT[h] for h in r.hooks) or "-",
+            ", ".join(r.cultures) or "-",
+        )
+        if r.error:
+            errors.append((r.name, r.error))
+    console = _console()
+    console.print(table)
+    for name, error in errors:
+        console.print(f"[red]{name}[/]: {error}", highlight=False)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cultures(as_json: bool) -> None:
+    """List the cultures that installed plugins serve, with names and fallback parents."""
+    served = _manager().cultures()
+    rows = []
+    for tag, declarations in served.items():
+        info, _ = declarations[0]
+        rows.append(
+            {
+                "tag": tag,
+                "english_name": info.english_name,
+                "native_name": info.native_name,
+                "script": info.script,
+                "direction": info.direction,
+                "parent": info.parent,
+                "description": info.description,
+                "plugins": [str(p) for _, p in declarations],
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    table = _table("culture", "name", "native", "script", "dir", "falls back to", "plugins")
+    for row in rows:
+        table.add_row(
+            row["tag"],
+            row["english_name"],
+            row["native_name"],
+            row["script"],
+            row["direction"],
+            row["parent"] or "-",
+            ", ".join(row["plugins"]),
+        )
+    _console().print(table)
+
+
+@click.command()
+@click.argument("tag")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(tag: str, as_json: bool) -> None:
+    """Show the merged profile of culture TAG and which plugin gave each part.
+
+    Contributions are merged along the fallback chain (e.g. zh-Hant-TW -> zh-Hant -> zh ->
+    und); a more specific level overrides a less specific one with the same key.
+    """
+    from cultura.core.profile import culture
+
+    profile = culture(tag, manager=_manager())
+    data = profile.as_dict()
+    if as_json:
+        emit_json(data)
+        return
+    console = _console()
+    info = data["info"] or {}
+    name = f" — {info['english_name']} / {info['native_name']}" if info else ""
+    console.print(f"[bold]{data['tag']}[/]{name}", highlight=False)
+    if profile.culture.tag != tag:
+        console.print(f"requested as {tag!r}", highlight=False)
+    console.print("fallback chain: " + " -> ".join(data["chain"]), highlight=False)
+    console.print("plugins: " + ", ".join(data["plugins"]), highlight=False)
+    sections = [
+        ("normalizers", lambda e: e["description"]),
+        ("vocabulary", lambda e: f"{e['tokens']} tokens, init={e['init']}; {e['description']}"),
+        ("split_patterns", lambda e: ""),
+        ("knowledge", lambda e: f"license {e['license']}; {e['description']}"),
+        ("heads", lambda e: f"{e['head_type']} [{', '.join(e['labels'])}] ({e['peft']})"),
+        ("bias_checks", lambda e: f"{e['category']}: {e['metric']} <= {e['threshold']}"),
+    ]
+    for key, detail in sections:
+        entries = data[key]
+        if not entries:
+            continue
+        table = _table(key.replace("_", " "), "level", "from", "details", title=None)
+        for e in entries:
+            source = f"{e['distribution']} {e['version']}"
+            if e["overrides"]:
+                source += " (overrides " + ", ".join(
+                    f"{o['distribution']}@{o['level']}" for o in e["overrides"]
+                ) + ")"
+            table.add_row(e["key"], e["level"], source, detail(e))
+        console.print()
+        console.print(table)
+    for failure in data["failures"]:
+        console.print(f"[red]failed[/]: {failure}", highlight=False)
+
+
+@click.command()
+@click.option("--culture", "-c", "tag", required=True, help="Culture tag, e.g. zh-Hans.")
+@click.argument("texts", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of results.")
+def normalize(tag: str, texts: tuple[str, ...], as_json: bool) -> None:
+    """Normalize TEXTS with the culture's normalizer chain.
+
+    Pass - (or nothing) to read standard input, one text per line.
+
+    \b
+    Example:
+      echo '臺灣的軟體' | cultura normalize --culture zh-Hans -
+    """
+    from cultura.core.profile import culture
+
+    if not texts or texts == ("-",):
+        lines = [line.rstrip("\r\n") for line in sys.stdin]
+    else:
+        lines = list(texts)
+    profile = culture(tag, manager=_manager())
+    results = profile.normalize(lines)
+    if as_json:
+        emit_json(
+            {"culture": profile.tag, "normalizers": list(profile.normalizer_ids), "texts": results}
+        )
+        return
+    for line in results:
+        click.echo(line)

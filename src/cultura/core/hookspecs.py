@@ -1,0 +1,183 @@
+"""The hook specifications every cultura plugin implements a subset of.
+
+A plugin is a module registered under the ``cultura`` entry-point group. It declares the core
+API version it targets and implements hooks with :data:`cultura.hookimpl`::
+
+    import cultura
+
+    CULTURA_API_VERSION = "1.0"
+
+    @cultura.hookimpl
+    def cultura_cultures():
+        return [cultura.CultureInfo("sw", description="Swahili")]
+
+Rules that hold for every hook:
+
+* Implementations may accept any subset of a hook's arguments, so arguments can be added in
+  later versions without breaking plugins.
+* Culture hooks are called once per level of the requested culture's fallback chain that the
+  plugin serves (declared by :func:`cultura_cultures`), with ``culture`` set to that level.
+  ``requested`` is the culture the user asked for. Return ``None`` to contribute nothing.
+* Hooks return frozen registrations from :mod:`cultura.core.types` (or a list of them); the
+  core validates them and records which plugin (distribution, version) gave each one.
+* A hook that raises is reported with the plugin's name; other plugins keep working.
+
+The hook reference in the docs is generated from these docstrings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from cultura.core.tags import Culture
+    from cultura.core.types import (
+        AdapterHeadSpec,
+        BiasCheck,
+        CultureInfo,
+        KnowledgeSource,
+        TokenizerTweaks,
+    )
+
+PROJECT = "cultura"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Version of the plugin API this core implements. A plugin declares the version it targets in
+#: a module-level ``CULTURA_API_VERSION``; it loads when the major versions are equal and its
+#: minor version is not newer than the core's.
+API_VERSION = "1.0"
+
+
+@hookspec
+def cultura_cultures() -> list[CultureInfo] | None:
+    """Declare the cultures this plugin serves.
+
+    When: once, when plugins are loaded (``cultura plugins``, ``cultura cultures``, any
+    profile). Keep it cheap: no model or data loading.
+
+    Parameters: none.
+
+    Returns: a list of :class:`~cultura.core.types.CultureInfo`. The other culture hooks are
+    only called with these cultures. Not ``firstresult``: every plugin's list is collected.
+
+    Example::
+
+        @cultura.hookimpl
+        def cultura_cultures():
+            return [CultureInfo("zh"), CultureInfo("zh-Hant"), CultureInfo("zh-TW")]
+
+    .. versionadded:: 1.0
+    """
+
+
+@hookspec
+def cultura_tokenizer_tweaks(culture: Culture, requested: Culture) -> TokenizerTweaks | None:
+    """Contribute text normalizers, vocabulary additions and pre-tokenization rules.
+
+    When: building a culture profile (``cultura.culture(tag)``, ``cultura normalize``,
+    ``cultura.adapt``), once per fallback level the plugin serves.
+
+    Parameters:
+        culture: the fallback level being asked for (e.g. ``zh-Hant`` when ``zh-Hant-TW`` was
+            requested).
+        requested: the culture the user asked for.
+
+    Returns: a :class:`~cultura.core.types.TokenizerTweaks` or ``None``. Normalizers are
+    keyed by ``id`` and vocabulary extensions by ``id``: a more specific level replaces a less
+    specific one with the same id. Not ``firstresult``.
+
+    Example::
+
+        @cultura.hookimpl
+        def cultura_tokenizer_tweaks(culture):
+            return TokenizerTweaks(normalizers=[Normalizer("xx.fold", fold_batch)])
+
+    .. versionadded:: 1.0
+    """
+
+
+@hookspec
+def cultura_knowledge(culture: Culture, requested: Culture) -> list[KnowledgeSource] | None:
+    """Contribute cultural knowledge sources (entries, optional retriever, templates).
+
+    When: building a culture profile, once per fallback level the plugin serves. Entries are
+    loaded lazily when a knowledge injector is built.
+
+    Parameters:
+        culture: the fallback level being asked for.
+        requested: the culture the user asked for.
+
+    Returns: a list of :class:`~cultura.core.types.KnowledgeSource` (keyed by ``name``) or
+    ``None``. Not ``firstresult``.
+
+    Example::
+
+        @cultura.hookimpl
+        def cultura_knowledge(culture):
+            return [KnowledgeSource("xx.festivals", license="CC-BY-4.0", entries=load_entries)]
+
+    .. versionadded:: 1.0
+    """
+
+
+@hookspec
+def cultura_adapter_heads(culture: Culture, requested: Culture) -> list[AdapterHeadSpec] | None:
+    """Contribute adapter-head specs: tasks with head type, localized labels and PEFT config.
+
+    When: building a culture profile, once per fallback level the plugin serves;
+    ``cultura.adapt(..., task=...)`` picks the spec by ``task``.
+
+    Parameters:
+        culture: the fallback level being asked for.
+        requested: the culture the user asked for.
+
+    Returns: a list of :class:`~cultura.core.types.AdapterHeadSpec` (keyed by ``task``) or
+    ``None``. Not ``firstresult``.
+
+    Example::
+
+        @cultura.hookimpl
+        def cultura_adapter_heads(culture):
+            return [AdapterHeadSpec("sentiment", "seq-cls", labels=("正面", "负面", "中性"))]
+
+    .. versionadded:: 1.0
+    """
+
+
+@hookspec
+def cultura_bias_checks(culture: Culture, requested: Culture) -> list[BiasCheck] | None:
+    """Contribute bias checks: counterfactual term groups and templates, or minimal pairs.
+
+    When: building a culture profile, once per fallback level the plugin serves; run by
+    ``cultura check-bias`` and before publishing.
+
+    Parameters:
+        culture: the fallback level being asked for.
+        requested: the culture the user asked for.
+
+    Returns: a list of :class:`~cultura.core.types.BiasCheck` (keyed by ``id``) or ``None``.
+    Not ``firstresult``.
+
+    Example::
+
+        @cultura.hookimpl
+        def cultura_bias_checks(culture):
+            return [BiasCheck("xx.gender", "gender", "ctf_gap", 0.1,
+                              term_groups={"f": ("她",), "m": ("他",)},
+                              templates=("{term}很能干。",), license="CC-BY-4.0")]
+
+    .. versionadded:: 1.0
+    """
+
+
+#: Hooks that take a culture, in the order profiles list them.
+CULTURE_HOOKS: tuple[str, ...] = (
+    "cultura_tokenizer_tweaks",
+    "cultura_knowledge",
+    "cultura_adapter_heads",
+    "cultura_bias_checks",
+)
+ALL_HOOKS: tuple[str, ...] = ("cultura_cultures", *CULTURE_HOOKS)

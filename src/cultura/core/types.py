@@ -1,0 +1,536 @@
+"""Registrations: the frozen dataclasses that plugin hooks return.
+
+Every registration validates and normalizes its fields in ``__post_init__`` and raises
+:class:`~cultura.core.errors.RegistrationError` naming the class and field; the plugin manager
+re-raises that as a :class:`~cultura.core.errors.PluginError` naming the plugin.
+
+Registrations hold small data and *factories* (callables), never loaded weights, so that
+listing plugins stays instant. Each registration has a *key* (``id``, ``name`` or ``task``):
+when a culture's profile is merged along its fallback chain, a more specific culture's
+registration replaces a less specific one with the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from cultura.core.errors import RegistrationError, TagError
+from cultura.core.tags import Culture
+
+__all__ = [
+    "AdapterHeadSpec",
+    "BiasCheck",
+    "CultureInfo",
+    "HEAD_TYPES",
+    "INIT_STRATEGIES",
+    "KnowledgeEntry",
+    "KnowledgeSource",
+    "MinimalPair",
+    "Normalizer",
+    "PeftSpec",
+    "Provenance",
+    "PublishedAdapter",
+    "TokenizerTweaks",
+    "VocabularyExtension",
+]
+
+HeadType = Literal["seq-cls", "token-cls", "causal-lm"]
+HEAD_TYPES: tuple[str, ...] = ("seq-cls", "token-cls", "causal-lm")
+InitStrategy = Literal["fvt", "mean", "word"]
+INIT_STRATEGIES: tuple[str, ...] = ("fvt", "mean", "word")
+PEFT_METHODS: tuple[str, ...] = ("lora", "prefix", "ia3")
+BIAS_METRICS: tuple[str, ...] = ("ctf_gap", "flip_rate", "max_group_gap", "crows_pairs", "pair_ll")
+
+_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
+
+
+def _fail(obj: object, field_name: str, message: str) -> RegistrationError:
+    return RegistrationError(type(obj).__name__, field_name, message)
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _check_id(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise _fail(
+            obj,
+            name,
+            f"{value!r} is not a valid identifier: use lowercase letters, digits, '.', '_' "
+            "or '-', e.g. 'zh.opencc' (prefix it with your plugin's name)",
+        )
+
+
+def _check_text(obj: object, name: str, *, allow_empty: bool = False) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise _fail(obj, name, f"must be a non-empty string, got {value!r}")
+
+
+def _tuple_of_str(obj: object, name: str, *, allow_empty: bool = True) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise _fail(obj, name, f"must be a sequence of strings, got {type(value).__name__}")
+    items = tuple(value)
+    bad = [v for v in items if not isinstance(v, str) or not v]
+    if bad:
+        raise _fail(obj, name, f"must hold non-empty strings only; bad items: {bad[:3]!r}")
+    if not allow_empty and not items:
+        raise _fail(obj, name, "must not be empty")
+    _set(obj, name, items)
+
+
+def _tuple_of(obj: object, name: str, kind: type) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise _fail(obj, name, f"must be a sequence of {kind.__name__}, got {value!r}")
+    items = tuple(value)
+    bad = [v for v in items if not isinstance(v, kind)]
+    if bad:
+        raise _fail(
+            obj, name, f"must hold {kind.__name__} objects; got {type(bad[0]).__name__}"
+        )
+    _set(obj, name, items)
+
+
+def _check_culture(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    try:
+        _set(obj, name, Culture.parse(value).tag)
+    except TagError as exc:
+        raise _fail(obj, name, str(exc)) from None
+
+
+def _check_callable(obj: object, name: str, *, optional: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if not callable(value):
+        raise _fail(obj, name, f"must be callable, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which plugin produced a registration (attached by the plugin manager)."""
+
+    plugin: str
+    distribution: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+@dataclass(frozen=True)
+class CultureInfo:
+    """A culture a plugin serves (returned by ``cultura_cultures``).
+
+    Attributes:
+        tag: BCP-47 tag; stored in canonical form (``zh-TW`` -> ``zh-Hant-TW``).
+        english_name / native_name: human names; default to the CLDR names.
+        script: ISO 15924 script code of the culture's text (``"Hant"``); default: likely script.
+        direction: ``"ltr"`` or ``"rtl"``.
+        parent: tag this culture falls back to; default: the next level of its fallback chain.
+        description: one line shown by ``cultura cultures``.
+    """
+
+    tag: str
+    english_name: str = ""
+    native_name: str = ""
+    script: str = ""
+    direction: Literal["ltr", "rtl"] = "ltr"
+    parent: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        from cultura.core.tags import display_name
+
+        _check_culture(self, "tag")
+        if self.tag == "und":
+            raise _fail(self, "tag", "'und' is reserved for the built-in universal plugin")
+        culture = Culture.parse(self.tag)
+        if not self.english_name:
+            _set(self, "english_name", display_name(culture))
+        if not self.native_name:
+            _set(self, "native_name", display_name(culture, native=True))
+        if not self.script:
+            import langcodes
+
+            _set(self, "script", langcodes.Language.get(self.tag).maximize().script or "")
+        if self.direction not in ("ltr", "rtl"):
+            raise _fail(self, "direction", f"must be 'ltr' or 'rtl', got {self.direction!r}")
+        if self.parent is None:
+            _set(self, "parent", culture.parent)
+        else:
+            _check_culture(self, "parent")
+            if self.parent not in culture.chain()[1:]:
+                raise _fail(
+                    self,
+                    "parent",
+                    f"{self.parent!r} is not on the fallback chain of {self.tag!r} "
+                    f"({' -> '.join(culture.chain())})",
+                )
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A batched text normalizer: ``fn(list[str]) -> list[str]``, pure and idempotent.
+
+    Attributes:
+        id: key within a culture profile, e.g. ``"zh.script"``; a more specific culture's
+            normalizer with the same id replaces a less specific one.
+        fn: batched function; must return one string per input and be idempotent.
+        description: one line for ``cultura show``.
+    """
+
+    id: str
+    fn: Callable[[list[str]], list[str]]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self, "id")
+        _check_callable(self, "fn")
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        texts = list(texts)
+        out = self.fn(texts)
+        if not isinstance(out, list) or len(out) != len(texts):
+            raise RegistrationError(
+                "Normalizer",
+                "fn",
+                f"normalizer {self.id!r} must return a list of {len(texts)} strings, "
+                f"got {type(out).__name__} of length {len(out) if hasattr(out, '__len__') else '?'}",
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class VocabularyExtension:
+    """Tokens to add to a base tokenizer, with how to initialize their embeddings.
+
+    Attributes:
+        id: key within a culture profile, e.g. ``"zh.vocab"``.
+        tokens: the tokens (a tuple, or a zero-argument factory returning an iterable so large
+            lists load only when used). Tokens already in a base vocabulary are skipped when
+            applied.
+        init: ``"fvt"`` (mean of the old tokenizer's pieces for the token, Gee et al. 2022),
+            ``"mean"`` (the mean of all embeddings) or ``"word"`` (the embedding of a source
+            word given in ``source_words``, FVT-initialized when it spans several pieces).
+        source_words: for ``init="word"``: token -> source word.
+        description: one line for ``cultura show``.
+    """
+
+    id: str
+    tokens: tuple[str, ...] | Callable[[], Iterable[str]]
+    init: InitStrategy = "fvt"
+    source_words: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self, "id")
+        if not callable(self.tokens):
+            _tuple_of_str(self, "tokens")
+        if self.init not in INIT_STRATEGIES:
+            raise _fail(self, "init", f"must be one of {INIT_STRATEGIES}, got {self.init!r}")
+        if not isinstance(self.source_words, Mapping):
+            raise _fail(self, "source_words", "must be a mapping token -> source word")
+        _set(self, "source_words", MappingProxyType(dict(self.source_words)))
+
+    def resolve(self) -> tuple[str, ...]:
+        """The tokens, deduplicated in order (calls the factory if one was given)."""
+        raw = self.tokens() if callable(self.tokens) else self.tokens
+        seen: dict[str, None] = {}
+        for token in raw:
+            if not isinstance(token, str) or not token.strip():
+                raise RegistrationError(
+                    "VocabularyExtension", "tokens", f"{self.id}: bad token {token!r}"
+                )
+            seen.setdefault(token, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class TokenizerTweaks:
+    """What a plugin changes about tokenization for a culture (``cultura_tokenizer_tweaks``).
+
+    Attributes:
+        normalizers: applied in order, after less specific cultures' normalizers.
+        vocabulary: token additions (several allowed, each with its own id).
+        split_patterns: regular expressions whose matches are isolated as pre-tokens before the
+            tokenizer's own pre-tokenization (e.g. a clitic boundary).
+    """
+
+    normalizers: tuple[Normalizer, ...] = ()
+    vocabulary: tuple[VocabularyExtension, ...] = ()
+    split_patterns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _tuple_of(self, "normalizers", Normalizer)
+        _tuple_of(self, "vocabulary", VocabularyExtension)
+        _tuple_of_str(self, "split_patterns")
+        for pattern in self.split_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise _fail(self, "split_patterns", f"{pattern!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class KnowledgeEntry:
+    """One piece of cultural knowledge."""
+
+    id: str
+    text: str
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    license: str = ""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "id")
+        _check_text(self, "text")
+        _tuple_of_str(self, "tags")
+
+
+@dataclass(frozen=True)
+class KnowledgeSource:
+    """A knowledge base a plugin contributes (``cultura_knowledge``).
+
+    Attributes:
+        name: key within a culture profile, e.g. ``"zh.festivals"``.
+        license: SPDX identifier or license text for the entries (required).
+        entries: a tuple of :class:`KnowledgeEntry`, or a zero-argument factory returning them.
+        retriever: optional factory ``(entries) -> object with .search(query, k) -> list[
+            (KnowledgeEntry, score)]``; default: the core's character n-gram BM25 retriever.
+        templates: head type -> injection template with ``{knowledge}`` (and for causal LMs
+            ``{text}``), e.g. ``{"causal-lm": "背景：{knowledge}\\n{text}"}``.
+        description: one line for ``cultura show``.
+    """
+
+    name: str
+    license: str
+    entries: tuple[KnowledgeEntry, ...] | Callable[[], Iterable[KnowledgeEntry]] = ()
+    retriever: Callable[[Sequence[KnowledgeEntry]], Any] | None = None
+    templates: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self, "name")
+        _check_text(self, "license")
+        if not callable(self.entries):
+            _tuple_of(self, "entries", KnowledgeEntry)
+        _check_callable(self, "retriever", optional=True)
+        if not isinstance(self.templates, Mapping):
+            raise _fail(self, "templates", "must be a mapping head type -> template")
+        for head, template in self.templates.items():
+            if head not in HEAD_TYPES:
+                raise _fail(self, "templates", f"unknown head type {head!r}; use {HEAD_TYPES}")
+            if "{knowledge}" not in template:
+                raise _fail(self, "templates", f"template for {head!r} lacks '{{knowledge}}'")
+        _set(self, "templates", MappingProxyType(dict(self.templates)))
+
+    def resolve(self) -> tuple[KnowledgeEntry, ...]:
+        """The entries (calls the factory if one was given), checked for unique ids."""
+        raw = tuple(self.entries() if callable(self.entries) else self.entries)
+        seen: set[str] = set()
+        for entry in raw:
+            if not isinstance(entry, KnowledgeEntry):
+                raise RegistrationError(
+                    "KnowledgeSource", "entries", f"{self.name}: got {type(entry).__name__}"
+                )
+            if entry.id in seen:
+                raise RegistrationError(
+                    "KnowledgeSource", "entries", f"{self.name}: duplicate entry id {entry.id!r}"
+                )
+            seen.add(entry.id)
+        return raw
+
+
+@dataclass(frozen=True)
+class PeftSpec:
+    """How to build the PEFT adapter. ``method``: ``lora`` (default), ``prefix`` or ``ia3``.
+
+    ``target_modules`` ``None`` lets PEFT choose for the architecture; ``options`` passes extra
+    keyword arguments to the PEFT config class.
+    """
+
+    method: Literal["lora", "prefix", "ia3"] = "lora"
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] | None = None
+    num_virtual_tokens: int = 16
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in PEFT_METHODS:
+            raise _fail(self, "method", f"must be one of {PEFT_METHODS}, got {self.method!r}")
+        for name in ("r", "alpha", "num_virtual_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise _fail(self, name, f"must be a positive integer, got {value!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise _fail(self, "dropout", f"must be in [0, 1), got {self.dropout!r}")
+        if self.target_modules is not None:
+            _tuple_of_str(self, "target_modules", allow_empty=False)
+        _set(self, "options", MappingProxyType(dict(self.options)))
+
+
+@dataclass(frozen=True)
+class PublishedAdapter:
+    """An adapter already published on the Hub (``repo_id`` at a pinned ``revision``)."""
+
+    repo_id: str
+    revision: str
+    base_model: str = ""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "repo_id")
+        if self.repo_id.count("/") != 1:
+            raise _fail(self, "repo_id", f"must be 'org/name', got {self.repo_id!r}")
+        _check_text(self, "revision")
+
+
+@dataclass(frozen=True)
+class AdapterHeadSpec:
+    """A task a culture offers an adapter for (``cultura_adapter_heads``).
+
+    Attributes:
+        task: key within a culture profile, e.g. ``"sentiment"``.
+        head_type: ``"seq-cls"``, ``"token-cls"`` or ``"causal-lm"``.
+        labels: label names in the culture's language, in id order (empty for ``causal-lm``).
+        peft: the adapter configuration (LoRA by default).
+        sample_data: optional zero-argument factory returning a path to a JSONL file of
+            labelled examples (``{"text", "label"}`` or ``{"tokens", "tags"}``).
+        published: adapters for this task already on the Hub.
+        description: one line for ``cultura show``.
+    """
+
+    task: str
+    head_type: HeadType
+    labels: tuple[str, ...] = ()
+    peft: PeftSpec = field(default_factory=PeftSpec)
+    sample_data: Callable[[], Path] | None = None
+    published: tuple[PublishedAdapter, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self, "task")
+        if self.head_type not in HEAD_TYPES:
+            raise _fail(self, "head_type", f"must be one of {HEAD_TYPES}, got {self.head_type!r}")
+        _tuple_of_str(self, "labels")
+        if self.head_type != "causal-lm" and len(self.labels) < 2:
+            raise _fail(self, "labels", f"a {self.head_type} head needs at least two labels")
+        if len(set(self.labels)) != len(self.labels):
+            raise _fail(self, "labels", f"labels must be unique, got {self.labels!r}")
+        if not isinstance(self.peft, PeftSpec):
+            raise _fail(self, "peft", f"must be a PeftSpec, got {type(self.peft).__name__}")
+        _check_callable(self, "sample_data", optional=True)
+        _tuple_of(self, "published", PublishedAdapter)
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.labels))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+
+@dataclass(frozen=True)
+class MinimalPair:
+    """Two sentences differing only in a social-group term.
+
+    ``more`` is the more stereotyping sentence, ``less`` the less stereotyping one;
+    ``direction`` is ``"stereo"`` or ``"antistereo"`` (CrowS-Pairs' ``stereo_antistereo``).
+    """
+
+    more: str
+    less: str
+    direction: Literal["stereo", "antistereo"] = "stereo"
+    bias_type: str = ""
+
+    def __post_init__(self) -> None:
+        _check_text(self, "more")
+        _check_text(self, "less")
+        if self.more == self.less:
+            raise _fail(self, "less", f"must differ from 'more' ({self.more!r})")
+        if self.direction not in ("stereo", "antistereo"):
+            raise _fail(self, "direction", f"must be 'stereo' or 'antistereo', got {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class BiasCheck:
+    """A bias check for a culture (``cultura_bias_checks``).
+
+    Counterfactual checks fill each template's ``{term}`` with the aligned terms of every group
+    (``term_groups``: group -> terms; all groups have the same number of terms, swapped by
+    index) and compare the model's outputs. Minimal-pair checks score ``pairs``.
+
+    Attributes:
+        id: key within a culture profile, e.g. ``"zh.gender"``.
+        category: bias category, e.g. ``"gender"``, ``"region"``.
+        metric: one of ``ctf_gap``, ``flip_rate``, ``max_group_gap`` (classifier heads),
+            ``crows_pairs`` (masked LMs), ``pair_ll`` (causal LMs).
+        threshold: the check passes when the metric is at most this (for ``crows_pairs``:
+            when ``|score - 50|`` is at most this).
+        term_groups / templates: for counterfactual checks.
+        pairs: for minimal-pair checks.
+        target_label: for classifier checks, the label whose probability is compared
+            (default: every label).
+        license: license of the check's data (required).
+    """
+
+    id: str
+    category: str
+    metric: str
+    threshold: float
+    term_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    templates: tuple[str, ...] = ()
+    pairs: tuple[MinimalPair, ...] = ()
+    target_label: str | None = None
+    license: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self, "id")
+        _check_text(self, "category")
+        _check_text(self, "license")
+        if self.metric not in BIAS_METRICS:
+            raise _fail(self, "metric", f"must be one of {BIAS_METRICS}, got {self.metric!r}")
+        if not isinstance(self.threshold, (int, float)) or self.threshold < 0:
+            raise _fail(self, "threshold", f"must be a non-negative number, got {self.threshold!r}")
+        if not isinstance(self.term_groups, Mapping):
+            raise _fail(self, "term_groups", "must be a mapping group -> terms")
+        groups = {}
+        for group, terms in self.term_groups.items():
+            if isinstance(terms, str) or not all(isinstance(t, str) and t for t in terms):
+                raise _fail(self, "term_groups", f"group {group!r} must hold non-empty strings")
+            groups[str(group)] = tuple(terms)
+        sizes = {len(t) for t in groups.values()}
+        if len(sizes) > 1:
+            raise _fail(
+                self,
+                "term_groups",
+                "groups must have the same number of aligned terms; got "
+                + ", ".join(f"{g}={len(t)}" for g, t in groups.items()),
+            )
+        _set(self, "term_groups", MappingProxyType(groups))
+        _tuple_of_str(self, "templates")
+        for template in self.templates:
+            if "{term}" not in template:
+                raise _fail(self, "templates", f"template {template!r} lacks '{{term}}'")
+        _tuple_of(self, "pairs", MinimalPair)
+        counterfactual = self.metric in ("ctf_gap", "flip_rate", "max_group_gap")
+        if counterfactual and (len(groups) < 2 or not self.templates):
+            raise _fail(
+                self, "term_groups", f"metric {self.metric!r} needs >= 2 term groups and templates"
+            )
+        if not counterfactual and not self.pairs:
+            raise _fail(self, "pairs", f"metric {self.metric!r} needs minimal pairs")
