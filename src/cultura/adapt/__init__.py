@@ -1,0 +1,1 @@
+"""Culture adaptation: tokenizer tweaks, knowledge injection, adapter heads and training."""
