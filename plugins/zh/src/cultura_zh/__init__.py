@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from cultura import hookimpl
 from cultura.core.tags import Culture
-from cultura.core.types import CultureInfo, Normalizer, TokenizerTweaks
+from cultura.core.types import (
+    AdapterHeadSpec,
+    CultureInfo,
+    KnowledgeSource,
+    Normalizer,
+    TokenizerTweaks,
+)
 
+from cultura_zh import content
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
 
 __version__ = "0.1.0"
@@ -42,4 +49,19 @@ def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
         normalizers.append(
             Normalizer("zh.width", fold_width, "half-width letters/digits, full-width punctuation")
         )
-    return TokenizerTweaks(normalizers=tuple(normalizers))
+    vocabulary = content.vocabulary(culture.tag)
+    return TokenizerTweaks(
+        normalizers=tuple(normalizers), vocabulary=(vocabulary,) if vocabulary else ()
+    )
+
+
+@hookimpl
+def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
+    source = content.knowledge(culture.tag)
+    return [source] if source else None
+
+
+@hookimpl
+def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
+    head = content.sentiment_head(culture.tag)
+    return [head] if head else None
