@@ -115,13 +115,24 @@ def _parse(value: str) -> Culture:
             f"{'-' + lang.territory if lang.territory else ''})"
         )
     language = lang.language
-    script = lang.script
-    region = lang.territory
-    if script is None and region is not None:
-        script = langcodes.Language.make(language=language, territory=region).maximize().script
-    if script is not None and script == _default_script(language):
+    return _build(language, lang.script, lang.territory, lang.variants or ())
+
+
+def _build(
+    language: str, script: str | None, region: str | None, variants: Iterable[str]
+) -> Culture:
+    """Canonical culture from subtags: make a region-implied script explicit, drop a script
+    that is both the language's default and the region's likely one."""
+    import langcodes
+
+    likely = None
+    if region is not None:
+        likely = langcodes.Language.make(language=language, territory=region).maximize().script
+    if script is None:
+        script = likely
+    if script is not None and script == _default_script(language) and likely in (None, script):
         script = None
-    variants = tuple(v.lower() for v in (lang.variants or ()))
+    variants = tuple(v.lower() for v in variants)
     tag = "-".join(p for p in (language, script, region, *variants) if p)
     return Culture(tag=tag, language=language, script=script, region=region, variants=variants)
 
@@ -131,14 +142,14 @@ def _chain(culture: Culture) -> tuple[str, ...]:
     if culture.is_universal:
         return (UNIVERSAL,)
     levels: list[str] = [culture.tag]
-    parts = [
-        (culture.language, culture.script, culture.region, ()),
-        (culture.language, culture.script, None, ()),
-        (culture.language, None, None, ()),
+    truncations = [
+        (culture.script, culture.region),  # without variants
+        (culture.script, None),  # without region
+        (None, None),  # language only
     ]
-    for language, script, region, variants in parts:
-        tag = "-".join(p for p in (language, script, region, *variants) if p)
-        if tag != levels[-1]:
+    for script, region in truncations:
+        tag = _build(culture.language, script, region, ()).tag
+        if tag not in levels:
             levels.append(tag)
     levels.append(UNIVERSAL)
     return tuple(levels)

@@ -1,0 +1,127 @@
+"""Profiles merge contributions along the fallback chain; more specific wins."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+import cultura
+from cultura.core.errors import ConflictError, CulturaError, UnknownCultureError
+from cultura.core.plugins import PluginManager, PluginWarning
+from cultura.core.types import (
+    AdapterHeadSpec,
+    CultureInfo,
+    Normalizer,
+    TokenizerTweaks,
+    VocabularyExtension,
+)
+
+
+class Layered:
+    """An in-code plugin serving zh, zh-Hant and zh-Hant-TW with overlapping keys."""
+
+    CULTURA_API_VERSION = "1.0"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @cultura.hookimpl
+    def cultura_cultures(self):  # type: ignore[no-untyped-def]
+        return [CultureInfo("zh"), CultureInfo("zh-Hant"), CultureInfo("zh-TW")]
+
+    @cultura.hookimpl
+    def cultura_tokenizer_tweaks(self, culture):  # type: ignore[no-untyped-def]
+        tag = culture.tag
+
+        def mark(texts: list[str], tag: str = tag) -> list[str]:
+            return [t if t.endswith(f"<{tag}>") else f"{t}<{tag}>" for t in texts]
+
+        normalizers = [Normalizer("t.script", mark)]
+        if tag == "zh":
+            normalizers.append(Normalizer("t.only-zh", lambda t: t))
+        return TokenizerTweaks(
+            normalizers=normalizers, vocabulary=[VocabularyExtension("t.vocab", (tag,))]
+        )
+
+    @cultura.hookimpl
+    def cultura_adapter_heads(self, culture, requested):  # type: ignore[no-untyped-def]
+        labels = (f"pos-{culture.tag}", f"asked-{requested.tag}")
+        return [AdapterHeadSpec("sentiment", "seq-cls", labels=labels)]
+
+
+def _pm(*plugins: tuple[object, str]) -> PluginManager:
+    pm = PluginManager(entry_points=False)
+    for plugin, name in plugins:
+        pm.register(plugin, name=name, distribution=f"dist-{name}", version="9.9")
+    return pm
+
+
+def test_more_specific_wins_and_keeps_position() -> None:
+    pm = _pm((Layered("a"), "a"))
+    profile = cultura.culture("zh-TW", manager=pm)
+    assert profile.normalizer_ids == ("und.nfc", "und.whitespace", "t.script", "t.only-zh")
+    script = profile.normalizers[2]
+    assert script.level == "zh-Hant-TW"
+    assert [lvl for _, lvl in script.replaced] == ["zh", "zh-Hant"]
+    assert profile.normalize("x") == "x<zh-Hant-TW>"
+    assert profile.added_tokens() == ("zh-Hant-TW",)
+    assert profile.head("sentiment").labels == ("pos-zh-Hant-TW", "asked-zh-Hant-TW")
+    assert profile.normalizers[3].level == "zh"  # inherited from the least specific level
+
+
+def test_provenance_recorded() -> None:
+    pm = _pm((Layered("a"), "a"))
+    data = cultura.culture("zh-TW", manager=pm).as_dict()
+    entry = data["normalizers"][2]
+    assert (entry["distribution"], entry["version"], entry["level"]) == ("dist-a", "9.9", "zh-Hant-TW")
+    assert data["plugins"] == ["cultura 0.1.0", "dist-a 9.9"]
+
+
+def test_same_key_same_level_from_two_plugins_conflicts() -> None:
+    pm = _pm((Layered("a"), "a"), (Layered("b"), "b"))
+    with pytest.raises(ConflictError) as info:
+        cultura.culture("zh-TW", manager=pm)
+    message = str(info.value)
+    assert "'t.script'" in message and "dist-a 9.9" in message and "dist-b 9.9" in message
+    assert "CULTURA_DISABLE_PLUGINS=b" in message
+
+
+def test_installed_conflicting_plugin(with_test_plugins: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        pm = PluginManager()
+    with pytest.raises(ConflictError) as info:
+        cultura.culture("zh", manager=pm)
+    assert "cultura-zh 0.1.0" in str(info.value) and "cultura-testconflict 0.3.0" in str(info.value)
+
+
+def test_unknown_culture_and_task() -> None:
+    pm = _pm((Layered("a"), "a"))
+    with pytest.raises(UnknownCultureError, match="no installed plugin serves culture 'sw'"):
+        cultura.culture("sw", manager=pm)
+    with pytest.raises(CulturaError, match="offers no task 'ner'; tasks on offer: sentiment\\."):
+        cultura.culture("zh", manager=pm).head("ner")
+
+
+def test_profiles_are_cached_and_invalidated() -> None:
+    pm = _pm((Layered("a"), "a"))
+    first = cultura.culture("zh-TW", manager=pm)
+    assert cultura.culture("zh-Hant-TW", manager=pm) is first
+    pm.disable("a")
+    with pytest.raises(UnknownCultureError):
+        cultura.culture("zh-TW", manager=pm)
+
+
+def test_zh_plugin_profile() -> None:
+    pm = PluginManager(allowed={"zh"})
+    hans = cultura.culture("zh-Hans", manager=pm)
+    assert hans.tag == "zh"
+    assert hans.normalize("臺灣的軟體") == "台湾的软体"
+    assert hans.normalize("ＡＢＣ１２３, 很好,真的!") == "ABC123, 很好，真的！"
+    tw = cultura.culture("zh-TW", manager=pm)
+    assert tw.normalize("软件和鼠标") == "軟體和滑鼠"
+    assert tw.head("sentiment").labels == ("正面", "負面", "中性")
+    assert hans.head("sentiment").labels == ("正面", "负面", "中性")
+    assert "軟" in tw.added_tokens() and "软" in hans.added_tokens()
