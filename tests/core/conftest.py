@@ -39,9 +39,8 @@ def with_test_plugins(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
             del sys.modules[name]
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    """Run the installed `cultura` console script in a fresh process."""
+def _run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
     import os
 
     exe = Path(sys.executable).with_name("cultura")
@@ -49,3 +48,9 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
         [str(exe), *args], input=stdin, capture_output=True, text=True,
         env={**os.environ, **(env or {})}, timeout=60,
     )
+
+
+@pytest.fixture
+def run_cli():  # type: ignore[no-untyped-def]
+    """Run the installed `cultura` console script in a fresh process."""
+    return _run_cli

@@ -23,7 +23,10 @@ def _manager() -> Any:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # piped: don't squeeze tables into 80 columns
+        console = Console(soft_wrap=False, width=200)
+    return console
 
 
 def _table(*columns: str, title: str | None = None) -> Any:
