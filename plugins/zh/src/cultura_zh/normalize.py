@@ -40,15 +40,25 @@ def opencc_convert(profile: str):  # type: ignore[no-untyped-def]
 
     def convert(texts: list[str]) -> list[str]:
         converter = _converter(profile)
+        if not any("\n" in t for t in texts):
+            # one call into OpenCC for the whole batch; phrases never span a line break
+            return converter.convert("\n".join(texts)).split("\n")
         return [converter.convert(t) for t in texts]
 
     convert.__name__ = f"opencc_{profile}"
     return convert
 
 
+_NEEDS_FOLD = re.compile(rf"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]|[{_CJK}][,!?:;]")
+
+
+def _fold(text: str) -> str:
+    if not _NEEDS_FOLD.search(text):
+        return text
+    folded = text.translate(_FULLWIDTH_ALNUM)
+    return _HALF_PUNCT_AFTER_HAN.sub(lambda m: _TO_FULL[m.group(1)], folded)
+
+
 def fold_width(texts: list[str]) -> list[str]:
     """Full-width letters/digits to half-width; ASCII ,!?:; after Han characters to full-width."""
-    return [
-        _HALF_PUNCT_AFTER_HAN.sub(lambda m: _TO_FULL[m.group(1)], t.translate(_FULLWIDTH_ALNUM))
-        for t in texts
-    ]
+    return [_fold(t) for t in texts]
