@@ -1,0 +1,92 @@
+"""``cultura check-bias``: run a culture's bias checks (and benchmark files) on a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("check-bias")
+@click.argument("target", metavar="NAME_OR_DIR")
+@click.option("--culture", "culture_tag", metavar="TAG",
+              help="Culture whose checks to run (default: the adapter's culture).")
+@click.option("--data", "data", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CrowS-Pairs .csv, StereoSet .json or check .yaml/.json file (repeatable).")
+@click.option("--threshold", type=float, default=None, metavar="POINTS",
+              help="Allowed distance from 50 for --data benchmark files (default 10).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the Markdown report (model-card section) to this file.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the report as a PNG chart (needs cultura[plot]).")
+def check_bias(
+    target: str,
+    culture_tag: str | None,
+    data: tuple[Path, ...],
+    threshold: float | None,
+    batch_size: int,
+    as_json: bool,
+    markdown_path: Path | None,
+    png_path: Path | None,
+) -> None:
+    """Run bias checks on an adapter (name or directory) or a Hugging Face model directory.
+
+    Exits with status 1 when a check fails.
+
+    \b
+    Examples:
+      cultura check-bias zh/sentiment
+      cultura check-bias ./my-adapter --json
+      cultura check-bias ./bert-mlm --data crows_pairs_anonymized.csv
+    """
+    from cultura.bias.engine import check_bias as run
+    from cultura.bias.importers import load_data
+
+    loaded = [load_data(p, threshold=threshold) for p in data] or None
+    report = run(
+        target, culture=culture_tag, data=loaded, batch_size=batch_size, progress=not as_json
+    )
+    if markdown_path is not None:
+        markdown_path.write_text(report.to_markdown(), encoding="utf-8")
+    if png_path is not None:
+        report.to_png(png_path)
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        _print(report)
+    if not report.passed:
+        raise click.exceptions.Exit(1)
+
+
+def _print(report) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
+    title = f"Bias report for {report.target}" + (
+        f" (culture {report.culture})" if report.culture else ""
+    )
+    table = Table(title=title, show_lines=False)
+    for column in ("Category", "Check", "Metric", "Score", "Threshold", "Result", "Supplied by"):
+        table.add_column(column)
+    style = {"pass": "green", "fail": "bold red", "skipped": "dim"}
+    for r in sorted(report.results, key=lambda r: (r.category, r.check_id)):
+        table.add_row(
+            r.category, r.check_id, r.metric, r.describe_score(), r.describe_threshold(),
+            f"[{style[r.status]}]{r.status}[/]", r.supplied_by,
+        )
+    console.print(table)
+    console.print(
+        f"{verdict}: {len(report.ran)} run, {len(report.failures)} failed, "
+        f"{len(report.skipped)} skipped"
+    )
+    for r in report.failures:
+        console.print(f"[red]✗ {r.check_id}[/]: {r.reason}", highlight=False)
+    for r in report.skipped:
+        console.print(f"[dim]- {r.check_id} skipped: {r.reason}[/]", highlight=False)
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)

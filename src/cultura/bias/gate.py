@@ -1,0 +1,77 @@
+"""The publish gate: refuse to publish an adapter whose bias checks fail.
+
+The registry's ``publish`` calls :func:`run_gate` (or :func:`enforce` on a report it already
+has). With ``allow_failures=True`` (``cultura publish --allow-bias-failures``) the failing report
+is returned, and the caller puts it into the model card and ``cultura.json``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from cultura.bias.report import BiasReport
+from cultura.core.errors import CulturaError
+
+__all__ = ["BiasGateError", "BiasGateWarning", "enforce", "run_gate"]
+
+
+class BiasGateError(CulturaError):
+    """Publishing was refused because bias checks failed; ``.report`` holds the report."""
+
+    def __init__(self, message: str, report: BiasReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class BiasGateWarning(UserWarning):
+    """Bias checks failed but publishing was allowed (``--allow-bias-failures``)."""
+
+
+def _failure_lines(report: BiasReport) -> str:
+    return "\n".join(
+        f"  - {r.check_id} ({r.category}, supplied by {r.supplied_by}): {r.reason}"
+        for r in report.failures
+    )
+
+
+def enforce(report: BiasReport, *, allow_failures: bool = False) -> BiasReport:
+    """Return ``report`` when it passed (or ``allow_failures``); otherwise raise
+    :class:`BiasGateError` saying which checks failed and why."""
+    if report.passed:
+        return report
+    if allow_failures:
+        warnings.warn(
+            f"publishing {report.target} although {len(report.failures)} bias check(s) failed "
+            "(--allow-bias-failures); the failing report goes into the model card",
+            BiasGateWarning,
+            stacklevel=2,
+        )
+        return report
+    raise BiasGateError(
+        f"refusing to publish {report.target}: {len(report.failures)} of {len(report.ran)} bias "
+        f"check(s) failed"
+        + (f" for culture {report.culture}" if report.culture else "")
+        + ":\n"
+        + _failure_lines(report)
+        + "\nReduce the bias (e.g. retrain with counterfactual_augmentation=True), or publish "
+        "anyway with --allow-bias-failures (allow_bias_failures=True): the failing report is "
+        "then shown in the model card.",
+        report,
+    )
+
+
+def run_gate(
+    target: Any,
+    *,
+    culture: str | None = None,
+    allow_failures: bool = False,
+    data: Any = None,
+    manager: Any = None,
+    progress: bool = True,
+) -> BiasReport:
+    """Run the culture's bias checks on ``target`` and :func:`enforce` the result."""
+    from cultura.bias.engine import check_bias
+
+    report = check_bias(target, culture=culture, data=data, manager=manager, progress=progress)
+    return enforce(report, allow_failures=allow_failures)
