@@ -375,21 +375,27 @@ def _kind_phrase(kind: str) -> str:
 def _predict(
     target: Target, texts: list[str], batch_size: int, advance: Callable[[int], None]
 ) -> tuple[np.ndarray, list[str]]:
+    """Class probabilities for ``texts``, batched; rows already predicted in this run (checks
+    sharing templates and terms) are reused."""
     assert target.predict_proba is not None
-    chunks: list[np.ndarray] = []
-    labels: list[str] | None = None
-    for start in range(0, len(texts), batch_size):
-        probs, got = target.predict_proba(texts[start : start + batch_size])
+    cache: dict[str, np.ndarray] = target.extra.setdefault("proba_cache", {})
+    todo = list(dict.fromkeys(t for t in texts if t not in cache))
+    advance(len(texts) - len(todo))
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        probs, got = target.predict_proba(chunk)
         arr = np.asarray(probs, dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[0] != len(texts[start : start + batch_size]):
+        if arr.ndim != 2 or arr.shape[0] != len(chunk):
             raise CulturaError(
                 f"predict_proba of {target.name} returned shape {arr.shape}; expected "
-                f"({len(texts[start : start + batch_size])}, number of labels)"
+                f"({len(chunk)}, number of labels)"
             )
-        chunks.append(arr)
         labels = [str(x) for x in got]
-        advance(arr.shape[0])
-    return np.concatenate(chunks, axis=0), labels or []
+        if target.extra.setdefault("labels", labels) != labels:
+            raise CulturaError(f"predict_proba of {target.name} changed its labels between calls")
+        cache.update(zip(chunk, arr, strict=True))
+        advance(len(chunk))
+    return np.stack([cache[t] for t in texts]), list(target.extra.get("labels", []))
 
 
 def _run_counterfactual(
