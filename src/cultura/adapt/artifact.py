@@ -108,6 +108,9 @@ class Manifest:
     ``knowledge`` lists the sources used ({name, distribution, version, license}).
     ``bias`` is the bias report summary (or ``None`` when no check was run).
     ``synthesized`` marks a manifest cultura wrote for a plain PEFT repo (interop).
+    ``settings`` holds what loading needs besides the files: ``max_length``, ``knowledge``
+    ({enabled, top_k, max_chars}) and ``row_training`` (how added rows trained).
+    ``training`` summarizes the last training run (hyper-parameters, best eval metrics).
     """
 
     culture: str
@@ -123,6 +126,8 @@ class Manifest:
     synthesized: bool = False
     files: Mapping[str, str] = field(default_factory=dict)
     created_with: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -178,8 +183,17 @@ class Manifest:
             synthesized=bool(data.get("synthesized", False)),
             files=dict(need("files", dict)),
             created_with=data.get("created_with", ""),
+            settings=_mapping(data, "settings", where),
+            training=_mapping(data, "training", where),
             format_version=version,
         )
+
+
+def _mapping(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ArtifactError(f"{where}: field {key!r} must be an object, got {type(value).__name__}")
+    return dict(value)
 
 
 def read_manifest(directory: str | Path) -> Manifest:

@@ -1,0 +1,1086 @@
+"""``cultura.adapt(...)`` and :class:`CulturalModel`: a base model adapted to a culture.
+
+A :class:`CulturalModel` bundles the PEFT model (base + adapter + head), the tweaked tokenizer
+(culture normalizers on every encode path, extended vocabulary), the culture profile, the
+adapter-head spec and the knowledge injector. It trains (:meth:`CulturalModel.train`),
+evaluates, predicts with localized labels, and saves the artifact of design.md §4, which
+:func:`load_pretrained` restores exactly (identical logits).
+
+>>> import cultura
+>>> model = cultura.adapt("sentence-transformers/all-MiniLM-L6-v2", culture="zh-Hans",
+...                       task="sentiment")                          # doctest: +SKIP
+>>> model.train("train.jsonl", eval="dev.jsonl", epochs=3)           # doctest: +SKIP
+>>> model.predict(["这部电影太好看了"])                                # doctest: +SKIP
+[{'label': '正面', 'score': 0.93, ...}]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cultura.adapt import artifact
+from cultura.adapt.artifact import ArtifactError, BaseModelRef, Manifest
+from cultura.adapt.data import Example, load_examples
+from cultura.adapt.knowledge import Injected, KnowledgeInjector
+from cultura.adapt.tokenizer import AddedVocabulary
+from cultura.core.errors import CulturaError
+from cultura.core.types import AdapterHeadSpec, PeftSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cultura.adapt.train import TrainingHistory
+    from cultura.core.plugins import PluginManager
+    from cultura.core.profile import CultureProfile
+
+__all__ = ["CulturalModel", "CulturaWarning", "adapt", "load_pretrained"]
+
+ROW_TRAINING_PEFT = "trainable_tokens"  # LoRA: PEFT trainable_token_indices
+ROW_TRAINING_MASK = "gradient_mask"  # prefix/IA3: embedding rows with a gradient mask
+ADDED_TOKENS_FORMAT = "cultura-added-tokens/1"
+
+# a word for token classification of raw text: one CJK/kana/hangul character, a run of other
+# letters/digits/marks, or one other non-space character
+_WORD = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
+    r"|[^\w\s]"
+)
+
+
+class CulturaWarning(UserWarning):
+    """Something differs from when an adapter was saved (plugin versions, knowledge)."""
+
+
+def _version() -> str:
+    from cultura import __version__
+
+    return __version__
+
+
+class CulturalModel:
+    """A base model adapted to a culture (see the module docstring).
+
+    Attributes:
+        model: the ``peft.PeftModel`` (base model, adapter and head).
+        tokenizer: the tweaked tokenizer (normalizers on every encode path).
+        profile: the :class:`~cultura.core.profile.CultureProfile` used.
+        spec: the :class:`~cultura.core.types.AdapterHeadSpec` (task, head type, labels).
+        knowledge: the :class:`~cultura.adapt.knowledge.KnowledgeInjector` (``None`` when off).
+        added: what vocabulary extension did (:class:`~cultura.adapt.tokenizer.AddedVocabulary`).
+        base: the base model reference recorded in the manifest.
+        max_length: inputs are truncated to this many tokens.
+        bias_summary / bias_markdown: set by the bias engine; written to the manifest and card.
+        history: the :class:`~cultura.adapt.train.TrainingHistory` of the last ``train``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        profile: CultureProfile,
+        spec: AdapterHeadSpec,
+        *,
+        base: BaseModelRef,
+        added: AddedVocabulary,
+        knowledge: KnowledgeInjector | None = None,
+        max_length: int = 128,
+        row_training: str = "",
+        split_patterns: Sequence[str] = (),
+        license: str = "apache-2.0",
+        training: Mapping[str, Any] | None = None,
+        files: Mapping[str, str] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.profile = profile
+        self.spec = spec
+        self.base = base
+        self.added = added
+        self.knowledge = knowledge
+        self.max_length = max_length
+        self.row_training = row_training
+        self.split_patterns = tuple(split_patterns)
+        self.license = license
+        self.training_summary: dict[str, Any] = dict(training or {})
+        self.bias_summary: Mapping[str, Any] | None = None
+        self.bias_markdown: str | None = None
+        self.history: TrainingHistory | None = None
+        self._files = dict(files or {})
+
+    # ------------------------------------------------------------------ description
+    @property
+    def culture(self) -> str:
+        return self.profile.tag
+
+    @property
+    def head_type(self) -> str:
+        return self.spec.head_type
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def __repr__(self) -> str:
+        return (
+            f"CulturalModel(culture={self.culture!r}, task={self.spec.task!r}, "
+            f"head={self.head_type!r}, base={self.base.id!r}, peft={self.spec.peft.method!r}, "
+            f"added_tokens={len(self.added.tokens)})"
+        )
+
+    def manifest(self) -> Manifest:
+        """The ``cultura.json`` manifest describing this model (``files`` as last saved/loaded)."""
+        normalizers = [
+            {
+                "id": c.key,
+                "plugin": c.provenance.plugin,
+                "distribution": c.provenance.distribution,
+                "version": c.provenance.version,
+            }
+            for c in self.profile.normalizers
+        ]
+        tokenizer = {
+            "normalizers": normalizers,
+            **self.added.as_dict(),
+            "extensions": {c.key: str(c.provenance) for c in self.profile.vocabulary},
+            "split_patterns": list(self.split_patterns),
+            "plugins": [str(p) for p in self.profile.plugins],
+        }
+        knowledge = self.knowledge.describe() if self.knowledge is not None else []
+        settings = {
+            "max_length": self.max_length,
+            "row_training": self.row_training,
+            "knowledge": {
+                "enabled": self.knowledge is not None and self.knowledge.enabled,
+                "top_k": self.knowledge.top_k if self.knowledge is not None else 0,
+                "max_chars": self.knowledge.max_chars if self.knowledge is not None else 0,
+            },
+        }
+        return Manifest(
+            culture=self.culture,
+            task=self.spec.task,
+            head_type=self.head_type,
+            base_model=self.base,
+            labels=tuple(self.labels),
+            peft_method=self.spec.peft.method,
+            tokenizer=tokenizer,
+            knowledge=tuple(knowledge),
+            bias=dict(self.bias_summary) if self.bias_summary is not None else None,
+            license=self.license,
+            files=dict(self._files),
+            created_with=f"cultura {_version()}",
+            settings=settings,
+            training=dict(self.training_summary),
+        )
+
+    # ------------------------------------------------------------------ encoding
+    def inject(
+        self, texts: Sequence[str], *, knowledge: bool | None = None, top_k: int | None = None
+    ) -> Injected:
+        """Normalize ``texts`` (once) and inject knowledge; returns what the model is fed."""
+        normalized = self.tokenizer.normalize(list(texts))
+        if self.knowledge is None:
+            return Injected(normalized, None, [[] for _ in normalized])
+        return self.knowledge.inject(normalized, top_k=top_k, enabled=knowledge)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        knowledge: bool | None = None,
+        top_k: int | None = None,
+        return_tensors: str | None = "pt",
+    ) -> Any:
+        """Tokenize ``texts`` as the model sees them: normalized once, knowledge injected
+        (a second segment for encoders, prompt context for causal LMs), truncated/padded."""
+        injected = self.inject(texts, knowledge=knowledge, top_k=top_k)
+        with self.tokenizer.normalized_input():
+            return self.tokenizer(
+                injected.texts,
+                injected.pairs,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors=return_tensors,
+            )
+
+    def _encode_words(
+        self,
+        words: Sequence[Sequence[str]],
+        *,
+        knowledge: bool | None = None,
+        top_k: int | None = None,
+        normalized: bool = False,
+    ) -> Any:
+        flat = [w for ws in words for w in ws]
+        if not normalized:
+            flat = self.tokenizer.normalize(flat)
+        it = iter(flat)
+        batch = [[next(it) for _ in ws] for ws in words]
+        pairs = None
+        if self.knowledge is not None and (self.knowledge.enabled if knowledge is None else knowledge):
+            injected = self.knowledge.inject([" ".join(ws) for ws in batch], top_k=top_k, enabled=True)
+            pairs = [[p] if p else [] for p in injected.pairs or []]
+        with self.tokenizer.normalized_input():
+            return self.tokenizer(
+                batch,
+                pairs,
+                is_split_into_words=True,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+
+    def collate(self, examples: Sequence[Example]) -> dict[str, Any]:
+        """A training/evaluation batch (tensors, with ``labels``) from examples."""
+        import torch
+
+        if self.head_type == "token-cls":
+            enc = self._encode_words([e.tokens or () for e in examples])
+            labels = []
+            for i, example in enumerate(examples):
+                row, previous = [], None
+                seq_ids = enc.sequence_ids(i)
+                for word, seq in zip(enc.word_ids(i), seq_ids):
+                    if word is None or seq != 0 or word == previous or example.tags is None:
+                        row.append(-100)
+                    else:
+                        row.append(example.tags[word])
+                    previous = word if seq == 0 else previous
+                labels.append(row)
+            batch = dict(enc)
+            batch["labels"] = torch.tensor(labels)
+            return batch
+        enc = self.encode([e.text or "" for e in examples])
+        batch = dict(enc)
+        if self.head_type == "seq-cls":
+            batch["labels"] = torch.tensor([e.label if e.label is not None else -100 for e in examples])
+        else:
+            labels = enc["input_ids"].clone()
+            labels[enc["attention_mask"] == 0] = -100
+            batch["labels"] = labels
+        return batch
+
+    def examples(self, data: Any, *, require_labels: bool = True) -> list[Example]:
+        """Validated examples for this model's head from a file, records or a Dataset."""
+        if isinstance(data, list) and data and isinstance(data[0], Example):
+            return data
+        return load_examples(data, self.head_type, self.labels, require_labels=require_labels)
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        train: Any,
+        eval: Any = None,
+        *,
+        epochs: int = 3,
+        lr: float = 5e-4,
+        batch_size: int = 16,
+        warmup_ratio: float = 0.1,
+        grad_accum: int = 1,
+        early_stopping_patience: int | None = None,
+        counterfactual_augmentation: bool = False,
+        knowledge_augmentation: bool = False,
+        seed: int = 0,
+        progress: bool = True,
+        weight_decay: float = 0.01,
+        max_grad_norm: float = 1.0,
+    ) -> TrainingHistory:
+        """Train the adapter (AdamW, linear warmup/decay, gradient accumulation, early stopping
+        on the eval metric with the best weights restored, progress bar). Runs unchanged under
+        ``accelerate launch``. See :func:`cultura.adapt.train.train`."""
+        from cultura.adapt.train import train as run
+
+        return run(
+            self,
+            train,
+            eval,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            warmup_ratio=warmup_ratio,
+            grad_accum=grad_accum,
+            early_stopping_patience=early_stopping_patience,
+            counterfactual_augmentation=counterfactual_augmentation,
+            knowledge_augmentation=knowledge_augmentation,
+            seed=seed,
+            progress=progress,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
+        )
+
+    # ------------------------------------------------------------------ inference
+    def _batches(self, items: Sequence[Any], batch_size: int) -> Any:
+        for start in range(0, len(items), batch_size):
+            yield items[start : start + batch_size]
+
+    def _forward(self, batch: Mapping[str, Any]) -> Any:
+        import torch
+
+        device = self.device
+        inputs = {k: v.to(device) for k, v in batch.items() if hasattr(v, "to")}
+        with torch.no_grad():
+            return self.model(**inputs)
+
+    def logits(
+        self, texts: Sequence[str], *, knowledge: bool | None = None, top_k: int | None = None
+    ) -> Any:
+        """Raw logits for ``texts`` (a CPU tensor), in eval mode."""
+        self.model.eval()
+        return self._forward(self.encode(list(texts), knowledge=knowledge, top_k=top_k)).logits.cpu()
+
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 32,
+        knowledge: bool | None = None,
+        top_k: int | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Class probabilities ``[n, num_labels]`` and the label names (``seq-cls`` only)."""
+        import numpy as np
+        import torch
+
+        if self.head_type != "seq-cls":
+            raise CulturaError(
+                f"predict_proba needs a seq-cls head; task {self.spec.task!r} is {self.head_type}"
+            )
+        texts = _as_texts(texts)
+        self.model.eval()
+        rows = []
+        for chunk in self._batches(texts, batch_size):
+            out = self._forward(self.encode(chunk, knowledge=knowledge, top_k=top_k))
+            rows.append(torch.softmax(out.logits.float(), dim=-1).cpu().numpy())
+        probs = np.concatenate(rows, axis=0) if rows else np.zeros((0, len(self.labels)))
+        return probs, list(self.labels)
+
+    def predict(
+        self,
+        texts: Sequence[str] | Sequence[Sequence[str]] | str,
+        top_k: int = 1,
+        *,
+        batch_size: int = 32,
+        knowledge: bool | None = None,
+        knowledge_top_k: int | None = None,
+        max_new_tokens: int = 32,
+    ) -> list[dict[str, Any]]:
+        """Predictions with localized labels, one dict per input.
+
+        * ``seq-cls``: ``{"text", "label", "score", "top": [{"label", "score"}, ...]}``
+          (``top`` holds the ``top_k`` best labels);
+        * ``token-cls``: ``{"text", "entities": [{"word", "label", "score", "start", "end"}]}``
+          — raw text is split into words (one per CJK character, else runs of letters/digits
+          and single punctuation marks); offsets refer to the normalized text; a list of
+          words is taken as given;
+        * ``causal-lm``: ``{"text", "generated", "score"}`` (greedy continuation and its mean
+          token log-probability).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        if self.head_type == "seq-cls":
+            return self._predict_seq(_as_texts(texts), top_k, batch_size, knowledge, knowledge_top_k)
+        if self.head_type == "token-cls":
+            return self._predict_tokens(list(texts), batch_size, knowledge, knowledge_top_k)
+        return self._generate(_as_texts(texts), max_new_tokens, knowledge, knowledge_top_k)
+
+    def _predict_seq(
+        self, texts: list[str], top_k: int, batch_size: int, knowledge: bool | None, k: int | None
+    ) -> list[dict[str, Any]]:
+        probs, labels = self.predict_proba(texts, batch_size=batch_size, knowledge=knowledge, top_k=k)
+        out = []
+        for text, row in zip(texts, probs):
+            order = sorted(range(len(labels)), key=lambda i: (-row[i], i))[: max(1, top_k)]
+            top = [{"label": labels[i], "score": float(row[i]), "label_id": i} for i in order]
+            out.append({"text": text, "label": top[0]["label"], "score": top[0]["score"], "top": top})
+        return out
+
+    def _predict_tokens(
+        self, items: list[Any], batch_size: int, knowledge: bool | None, k: int | None
+    ) -> list[dict[str, Any]]:
+        import torch
+
+        self.model.eval()
+        results = []
+        for chunk in self._batches(items, batch_size):
+            words, spans, shown = [], [], []
+            raw = [x for x in chunk if isinstance(x, str)]
+            normalized = iter(self.tokenizer.normalize(raw) if raw else [])
+            flat_words = [w for x in chunk if not isinstance(x, str) for w in x]
+            normalized_words = iter(self.tokenizer.normalize(flat_words) if flat_words else [])
+            for item in chunk:
+                if isinstance(item, str):
+                    text = next(normalized)
+                    matches = list(_WORD.finditer(text))
+                    words.append([m.group() for m in matches])
+                    spans.append([(m.start(), m.end()) for m in matches])
+                    shown.append(text)
+                else:
+                    ws = [next(normalized_words) for _ in item]
+                    words.append(ws)
+                    pos, sp = 0, []
+                    for w in ws:
+                        sp.append((pos, pos + len(w)))
+                        pos += len(w) + 1
+                    spans.append(sp)
+                    shown.append(" ".join(ws))
+            enc = self._encode_words(words, knowledge=knowledge, top_k=k, normalized=True)
+            probs = torch.softmax(self._forward(enc).logits.float(), dim=-1).cpu()
+            for i, (ws, sp, text) in enumerate(zip(words, spans, shown)):
+                entities, seen = [], set()
+                for pos, (word, seq) in enumerate(zip(enc.word_ids(i), enc.sequence_ids(i))):
+                    if word is None or seq != 0 or word in seen:
+                        continue
+                    seen.add(word)
+                    p = probs[i, pos]
+                    j = int(p.argmax())
+                    entities.append(
+                        {
+                            "word": ws[word],
+                            "label": self.labels[j],
+                            "score": float(p[j]),
+                            "start": sp[word][0],
+                            "end": sp[word][1],
+                        }
+                    )
+                results.append({"text": text, "entities": entities})
+        return results
+
+    def _generate(
+        self, texts: list[str], max_new_tokens: int, knowledge: bool | None, k: int | None
+    ) -> list[dict[str, Any]]:
+        import torch
+
+        self.model.eval()
+        out = []
+        for text in texts:
+            enc = self.encode([text], knowledge=knowledge, top_k=k)
+            enc = {key: v.to(self.device) for key, v in enc.items()}
+            with torch.no_grad():
+                gen = self.model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                )
+            new = gen.sequences[0, enc["input_ids"].shape[1] :]
+            logps = [
+                torch.log_softmax(s[0].float(), dim=-1)[t].item() for s, t in zip(gen.scores, new)
+            ]
+            out.append(
+                {
+                    "text": text,
+                    "generated": self.tokenizer.decode(new, skip_special_tokens=True),
+                    "score": sum(logps) / len(logps) if logps else 0.0,
+                }
+            )
+        return out
+
+    def evaluate(
+        self,
+        data: Any,
+        *,
+        batch_size: int = 32,
+        knowledge: bool | None = None,
+    ) -> dict[str, Any]:
+        """Metrics on labelled data: ``loss`` plus ``accuracy``, ``macro_f1``, ``n`` and
+        ``per_label_f1`` for classifier heads (token-cls: over each word's first piece), or
+        ``perplexity`` for causal LMs."""
+        import math
+
+        import torch
+
+        from cultura.adapt.metrics import classification_metrics
+
+        examples = self.examples(data)
+        was_training = self.model.training
+        self.model.eval()
+        total_loss, total_weight = 0.0, 0
+        gold: list[int] = []
+        pred: list[int] = []
+        try:
+            for chunk in self._batches(examples, batch_size):
+                batch = self._collate_with(chunk, knowledge)
+                out = self._forward(batch)
+                labels = batch["labels"].to(out.logits.device)
+                if self.head_type == "seq-cls":
+                    weight = int((labels != -100).sum())
+                    gold += labels.tolist()
+                    pred += out.logits.argmax(-1).tolist()
+                elif self.head_type == "token-cls":
+                    mask = labels != -100
+                    weight = int(mask.sum())
+                    gold += labels[mask].tolist()
+                    pred += out.logits.argmax(-1)[mask].tolist()
+                else:
+                    weight = int((labels[:, 1:] != -100).sum())
+                total_loss += float(out.loss) * weight
+                total_weight += weight
+        finally:
+            self.model.train(was_training)
+        loss = total_loss / total_weight if total_weight else 0.0
+        if self.head_type == "causal-lm":
+            return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "n": len(examples)}
+        metrics = classification_metrics(gold, pred, self.labels)
+        metrics["loss"] = loss
+        if self.head_type == "token-cls":
+            metrics["n_tokens"] = metrics["n"]
+            metrics["n"] = len(examples)
+        return metrics
+
+    def _collate_with(self, examples: Sequence[Example], knowledge: bool | None) -> dict[str, Any]:
+        if knowledge is None or self.knowledge is None:
+            return self.collate(examples)
+        saved = self.knowledge.enabled
+        self.knowledge.enabled = knowledge
+        try:
+            return self.collate(examples)
+        finally:
+            self.knowledge.enabled = saved
+
+    # ------------------------------------------------------------------ saving
+    def added_rows(self) -> dict[str, Any]:
+        """The current (trained) embedding rows of the added tokens, keyed as saved."""
+        import torch
+
+        if not self.added.tokens:
+            return {}
+        base = _base_model(self.model)
+        ids = torch.tensor(self.added.token_ids, dtype=torch.long)
+        rows = {
+            "embedding": _effective_weight(base.get_input_embeddings())[ids.to(self.device)],
+            "token_ids": ids,
+        }
+        if not self.added.tied:
+            out = base.get_output_embeddings()
+            rows["lm_head"] = _effective_weight(out)[ids.to(self.device)]
+            bias = getattr(_unwrap_layer(out), "bias", None)
+            if bias is not None and bias.shape[0] == self.added.vocab_size_after:
+                rows["lm_head_bias"] = bias[ids.to(self.device)]
+        return {k: v.detach().to("cpu").contiguous().clone() for k, v in rows.items()}
+
+    def save_pretrained(self, directory: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the adapter artifact (design.md §4) to ``directory``, atomically.
+
+        Files: ``adapter_config.json`` + ``adapter_model.safetensors`` (PEFT, head included),
+        tokenizer files, ``added_tokens.safetensors`` (when tokens were added),
+        ``cultura.json`` (manifest with sha256 of every file) and ``README.md`` (model card).
+        Under ``accelerate launch`` only the main process writes; the others wait.
+        """
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        dist = _distributed()
+        if dist is not None and dist.get_rank() != 0:
+            dist.barrier()
+            return directory
+        try:
+            with artifact.atomic_directory(directory, overwrite=overwrite) as tmp:
+                peft_config = self.model.peft_config[self.model.active_adapter]
+                saved_id = peft_config.base_model_name_or_path
+                peft_config.base_model_name_or_path = self.base.id
+                try:
+                    self.model.save_pretrained(str(tmp), save_embedding_layers=False)
+                finally:
+                    peft_config.base_model_name_or_path = saved_id
+                (tmp / artifact.CARD).unlink(missing_ok=True)
+                self.tokenizer.save_pretrained(str(tmp))
+                if self.added.tokens:
+                    save_file(
+                        self.added_rows(),
+                        str(tmp / artifact.ADDED_TOKENS),
+                        metadata={
+                            "format": ADDED_TOKENS_FORMAT,
+                            "tokens": json.dumps(list(self.added.tokens), ensure_ascii=False),
+                        },
+                    )
+                self._files = artifact.compute_hashes(tmp)
+                manifest = self.manifest()
+                (tmp / artifact.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+                card = artifact.render_card(manifest, bias_markdown=self.bias_markdown)
+                (tmp / artifact.CARD).write_text(card, encoding="utf-8")
+        finally:
+            if dist is not None:
+                dist.barrier()
+        return directory
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    out = list(texts)
+    bad = [i for i, t in enumerate(out) if not isinstance(t, str)]
+    if bad:
+        raise CulturaError(
+            f"expected a list of strings; item {bad[0]} is a {type(out[bad[0]]).__name__}"
+        )
+    return out
+
+
+def _distributed() -> Any:
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover - torch always ships it
+        return None
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist
+    return None
+
+
+def _base_model(peft_model: Any) -> Any:
+    get = getattr(peft_model, "get_base_model", None)
+    return get() if get is not None else peft_model
+
+
+def _unwrap_layer(module: Any) -> Any:
+    adapter = getattr(module, "token_adapter", None)
+    return adapter.base_layer if adapter is not None else module
+
+
+def _effective_weight(module: Any) -> Any:
+    """The weight a (possibly PEFT trainable-tokens wrapped) embedding/LM head computes with."""
+    adapter = getattr(module, "token_adapter", None)
+    if adapter is not None:
+        return adapter.get_merged_weights(adapter.active_adapters)
+    return module.weight
+
+
+def _mask_row_gradients(model: Any, token_ids: Sequence[int], untied: bool) -> None:
+    """Make only the added rows of the embedding (and an untied LM head) trainable."""
+    import torch
+
+    def mask_for(weight: torch.Tensor) -> torch.Tensor:
+        mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+        mask[list(token_ids)] = 1
+        return mask
+
+    weights = [model.get_input_embeddings().weight]
+    if untied:
+        weights.append(model.get_output_embeddings().weight)
+    for weight in weights:
+        mask = mask_for(weight)
+        weight.requires_grad_(True)
+        weight.register_hook(lambda grad, mask=mask: grad * mask)
+        weight._cultura_row_mask = True  # type: ignore[attr-defined]
+
+
+def _check_fast(tokenizer: Any, base: str) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise CulturaError(
+            f"the tokenizer of {base} is not a fast (Rust) tokenizer; cultura needs one for "
+            "word alignment and vocabulary extension (convert it with transformers first)"
+        )
+
+
+def _ensure_pad(tokenizer: Any, model: Any) -> None:
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise CulturaError(
+                "the base tokenizer has neither a pad nor an eos token; add a pad token to it"
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def _base_ref(config: Any, model_id: str, revision: str | None) -> BaseModelRef:
+    archs = getattr(config, "architectures", None) or []
+    return BaseModelRef(
+        id=model_id,
+        revision=revision or getattr(config, "_commit_hash", None),
+        architecture=archs[0] if archs else str(getattr(config, "model_type", "")),
+        fingerprint=artifact.config_fingerprint(config.to_dict()),
+        vocab_size=int(getattr(config, "vocab_size", 0) or 0),
+    )
+
+
+def _wrap_peft(model: Any, spec: AdapterHeadSpec, missing: list[str], added: AddedVocabulary) -> tuple[Any, str]:
+    import peft as peft_lib
+
+    from cultura.adapt.heads import build_peft_config, module_name
+
+    tti: dict[str, list[int]] | list[int] | None = None
+    row_training = ""
+    if added.tokens and spec.peft.method == "lora":
+        ids = list(added.token_ids)
+        if added.tied:
+            tti = ids
+        else:
+            tti = {
+                module_name(model, model.get_input_embeddings()): ids,
+                module_name(model, model.get_output_embeddings()): ids,
+            }
+        row_training = ROW_TRAINING_PEFT
+    config = build_peft_config(
+        spec.peft, spec.head_type, modules_to_save=missing, trainable_token_indices=tti
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            peft_model = peft_lib.get_peft_model(model, config)
+    except ValueError as exc:
+        if "past key values" in str(exc):
+            raise CulturaError(
+                f"prefix tuning needs a base model that supports past key values (a decoder "
+                f"such as GPT-2 or LLaMA); {type(model).__name__} does not. Use "
+                "PeftSpec(method='lora') or 'ia3'"
+            ) from None
+        raise CulturaError(f"cannot build the {spec.peft.method} adapter: {exc}") from None
+    if added.tokens and spec.peft.method != "lora":
+        _mask_row_gradients(peft_model.get_base_model(), added.token_ids, not added.tied)
+        row_training = ROW_TRAINING_MASK
+    return peft_model, row_training
+
+
+def _profile(culture: str | None, manager: PluginManager | None) -> CultureProfile:
+    from cultura.core.profile import culture as get_profile
+
+    if not culture:
+        raise CulturaError("pass culture=<BCP-47 tag>, e.g. culture='zh-Hans'")
+    return get_profile(culture, manager=manager)
+
+
+# ---------------------------------------------------------------------- public API
+def adapt(
+    model_or_path: Any,
+    culture: str | None = None,
+    task: str | None = None,
+    *,
+    head: AdapterHeadSpec | None = None,
+    knowledge: bool = True,
+    extend_vocab: bool = True,
+    peft: PeftSpec | None = None,
+    manager: PluginManager | None = None,
+    tokenizer: Any = None,
+    base_id: str | None = None,
+    revision: str | None = None,
+    knowledge_top_k: int = 2,
+    max_length: int = 128,
+    seed: int = 0,
+    license: str = "apache-2.0",
+) -> CulturalModel:
+    """Adapt a base model to ``culture`` for ``task``; returns an untrained :class:`CulturalModel`.
+
+    Args:
+        model_or_path: a Hub id, a local path, an embedded base alias (``all-MiniLM-L6-v2``) or
+            a loaded ``PreTrainedModel`` that already has the task's head.
+        culture: BCP-47 tag; its plugins' tweaks, knowledge and heads are merged.
+        task: the adapter-head spec to use from the culture's plugins (e.g. ``"sentiment"``).
+        head: an explicit :class:`AdapterHeadSpec` (overrides ``task``).
+        knowledge: inject the culture's knowledge (default on when it has any).
+        extend_vocab: add the plugins' vocabulary the base tokenizer lacks.
+        peft: override the spec's :class:`PeftSpec` (e.g. ``PeftSpec(method="ia3")``).
+        manager: plugin manager (default: the process-wide one).
+        tokenizer: the tokenizer, when ``model_or_path`` is a loaded model.
+        base_id: the portable base id to record (default: derived from ``model_or_path``).
+        knowledge_top_k / max_length / seed: injection depth, truncation, init seed.
+    """
+    import transformers
+
+    from cultura.adapt.base import resolve_base
+    from cultura.adapt.heads import check_head_supported, load_base_model, quiet_transformers
+    from cultura.adapt.tokenizer import (
+        apply_split_patterns,
+        extend_vocabulary,
+        plan_vocabulary,
+        wrap_tokenizer,
+    )
+
+    profile = _profile(culture, manager)
+    if head is not None:
+        spec = head
+    elif task:
+        spec = profile.head(task)
+    else:
+        offered = ", ".join(c.key for c in profile.heads) or "none"
+        raise CulturaError(f"pass task=... (tasks on offer for {profile.tag}: {offered}) or head=")
+    if peft is not None:
+        spec = dataclasses.replace(spec, peft=peft)
+    if isinstance(model_or_path, (str, Path)):
+        path, model_id = resolve_base(str(model_or_path))
+        config = transformers.AutoConfig.from_pretrained(path, revision=revision)
+        check_head_supported(config, spec.head_type, base=str(model_or_path))
+        with quiet_transformers():
+            tok = tokenizer or transformers.AutoTokenizer.from_pretrained(path, revision=revision)
+        model, missing = load_base_model(path, spec, seed=seed, revision=revision)
+    else:
+        model, missing = load_base_model(model_or_path, spec, seed=seed)
+        config = model.config
+        model_id = base_id or getattr(model, "name_or_path", "") or type(model).__name__
+        if tokenizer is None:
+            raise CulturaError("pass tokenizer=... together with a loaded model")
+        tok = tokenizer
+    model_id = base_id or model_id
+    _check_fast(tok, model_id)
+    if spec.head_type == "causal-lm" or tok.pad_token is None or model.config.pad_token_id is None:
+        _ensure_pad(tok, model)
+    base = _base_ref(config, model_id, revision)
+    import torch
+
+    torch.manual_seed(seed)
+    plan = plan_vocabulary(tok, profile) if extend_vocab else None
+    if plan is not None and plan.tokens:
+        added = extend_vocabulary(model, tok, plan)
+    else:
+        from cultura.adapt.tokenizer import has_untied_output
+
+        rows = int(model.get_input_embeddings().weight.shape[0])
+        added = AddedVocabulary((), (), rows, rows, not has_untied_output(model), {})
+    patterns = [c.value for c in profile.split_patterns]
+    apply_split_patterns(tok, patterns)
+    wrap_tokenizer(tok, profile)
+    peft_model, row_training = _wrap_peft(model, spec, missing, added)
+    injector = None
+    if knowledge and profile.knowledge:
+        injector = KnowledgeInjector.from_profile(profile, spec.head_type, top_k=knowledge_top_k)
+    return CulturalModel(
+        peft_model,
+        tok,
+        profile,
+        spec,
+        base=base,
+        added=added,
+        knowledge=injector,
+        max_length=max_length,
+        row_training=row_training,
+        split_patterns=patterns,
+        license=license,
+    )
+
+
+def load_pretrained(
+    directory: str | Path,
+    *,
+    base: Any = None,
+    verify: bool = True,
+    manager: PluginManager | None = None,
+) -> CulturalModel:
+    """Restore a :class:`CulturalModel` saved with :meth:`CulturalModel.save_pretrained`.
+
+    Args:
+        directory: the adapter directory.
+        base: the base model (path, id or alias; default: the manifest's base id, resolved to
+            an embedded copy when there is one). Its architecture fingerprint and vocabulary
+            size must match the manifest's.
+        verify: check every file's sha256 against ``cultura.json`` first.
+        manager: plugin manager supplying the culture's normalizers and knowledge.
+
+    Raises :class:`~cultura.adapt.artifact.ArtifactError` for missing/changed/corrupt files and
+    :class:`~cultura.core.errors.CulturaError` for a mismatching base or a culture no
+    installed plugin serves.
+    """
+    import peft as peft_lib
+    import transformers
+
+    from cultura.adapt.base import resolve_base
+    from cultura.adapt.heads import load_base_model, quiet_transformers
+    from cultura.adapt.tokenizer import has_untied_output, wrap_tokenizer
+
+    directory = Path(directory)
+    manifest = artifact.verify_artifact(directory) if verify else artifact.read_manifest(directory)
+    profile = _profile(manifest.culture, manager)
+    try:
+        spec = AdapterHeadSpec(
+            manifest.task,
+            manifest.head_type,  # type: ignore[arg-type]
+            labels=manifest.labels,
+            peft=PeftSpec(method=manifest.peft_method),  # type: ignore[arg-type]
+        )
+    except CulturaError as exc:
+        raise ArtifactError(f"{directory / artifact.MANIFEST}: {exc}") from None
+    path, model_id = resolve_base(str(base) if base is not None else manifest.base_model.id)
+    config = transformers.AutoConfig.from_pretrained(path)
+    _check_base(config, manifest, path, directory)
+    tok_info = manifest.tokenizer
+    n_added = int(tok_info.get("added_tokens", 0))
+    rows_before = int(tok_info.get("vocab_size_before", 0))
+    rows_after = int(tok_info.get("vocab_size_after", 0))
+    model, _ = load_base_model(path, spec, seed=0)
+    have_rows = int(model.get_input_embeddings().weight.shape[0])
+    if rows_before and have_rows != rows_before:
+        raise CulturaError(
+            f"base model mismatch: {path} has {have_rows} embedding rows, the adapter in "
+            f"{directory} was trained on {rows_before}; load it with base={manifest.base_model.id!r}"
+        )
+    with quiet_transformers():
+        tok = transformers.AutoTokenizer.from_pretrained(str(directory))
+    _check_fast(tok, str(directory))
+    if spec.head_type == "causal-lm" or getattr(model.config, "pad_token_id", None) is None:
+        _ensure_pad(tok, model)
+    untied = has_untied_output(model)
+    if n_added:
+        added = _restore_rows(model, tok, directory, n_added, rows_before, rows_after, untied)
+    else:
+        added = AddedVocabulary((), (), have_rows, have_rows, not untied, {})
+    if len(tok) > added.vocab_size_after:
+        raise ArtifactError(
+            f"{directory}: the tokenizer has {len(tok)} tokens but the manifest records "
+            f"{added.vocab_size_after} embedding rows; the tokenizer files do not belong to "
+            "this adapter (re-save it)"
+        )
+    _check_normalizers(manifest, profile, directory)
+    wrap_tokenizer(tok, profile)
+    try:
+        with warnings.catch_warnings(), quiet_transformers():
+            warnings.simplefilter("ignore", UserWarning)
+            peft_model = peft_lib.PeftModel.from_pretrained(model, str(directory), is_trainable=True)
+    except Exception as exc:  # PEFT raises several types for broken files
+        raise ArtifactError(f"{directory}: PEFT could not load the adapter: {exc}") from None
+    peft_model.eval()
+    settings = dict(manifest.settings)
+    know = dict(settings.get("knowledge", {}))
+    injector = None
+    if know.get("enabled") and profile.knowledge:
+        injector = KnowledgeInjector.from_profile(
+            profile,
+            spec.head_type,
+            top_k=int(know.get("top_k", 2)),
+            max_chars=int(know.get("max_chars", 256)),
+        )
+        _check_knowledge(manifest, injector, directory)
+    elif know.get("enabled"):
+        warnings.warn(
+            f"{directory} was trained with knowledge injection, but no installed plugin gives "
+            f"{profile.tag} knowledge now; predictions will differ",
+            CulturaWarning,
+            stacklevel=2,
+        )
+    row_training = str(settings.get("row_training", ""))
+    if row_training == ROW_TRAINING_MASK and added.tokens:  # so training can continue
+        _mask_row_gradients(peft_model.get_base_model(), added.token_ids, untied)
+    return CulturalModel(
+        peft_model,
+        tok,
+        profile,
+        spec,
+        base=dataclasses.replace(manifest.base_model, id=manifest.base_model.id or model_id),
+        added=added,
+        knowledge=injector,
+        max_length=int(settings.get("max_length", 128)),
+        row_training=row_training,
+        split_patterns=tuple(tok_info.get("split_patterns", ())),
+        license=manifest.license,
+        training=manifest.training,
+        files=manifest.files,
+    )
+
+
+def _check_base(config: Any, manifest: Manifest, path: str, directory: Path) -> None:
+    expected = manifest.base_model
+    got = artifact.config_fingerprint(config.to_dict())
+    problems = []
+    if expected.fingerprint and got != expected.fingerprint:
+        problems.append(f"architecture fingerprint {got} != {expected.fingerprint}")
+    vocab = int(getattr(config, "vocab_size", 0) or 0)
+    if expected.vocab_size and vocab and vocab != expected.vocab_size:
+        problems.append(f"vocabulary size {vocab} != {expected.vocab_size}")
+    if problems:
+        raise CulturaError(
+            f"base model mismatch: the adapter in {directory} was trained on "
+            f"{expected.id!r} ({expected.architecture}), but {path} differs: "
+            + "; ".join(problems)
+            + f". Pass base= the model it was trained on ({expected.id})"
+        )
+
+
+def _restore_rows(
+    model: Any, tok: Any, directory: Path, n_added: int, rows_before: int, rows_after: int,
+    untied: bool,
+) -> AddedVocabulary:
+    import torch
+    from safetensors import safe_open
+
+    path = directory / artifact.ADDED_TOKENS
+    if not path.is_file():
+        raise ArtifactError(
+            f"{directory}: {artifact.ADDED_TOKENS} is missing but {artifact.MANIFEST} records "
+            f"{n_added} added tokens; re-download or re-save the adapter"
+        )
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:
+        raise ArtifactError(f"{path}: not a readable safetensors file ({exc})") from None
+    if meta.get("format") != ADDED_TOKENS_FORMAT or "embedding" not in tensors or "token_ids" not in tensors:
+        raise ArtifactError(f"{path}: not a cultura added-tokens file (format {meta.get('format')!r})")
+    tokens = json.loads(meta.get("tokens", "[]"))
+    ids = tensors["token_ids"].tolist()
+    hidden = model.get_input_embeddings().weight.shape[1]
+    emb = tensors["embedding"]
+    if len(tokens) != n_added or len(ids) != n_added or tuple(emb.shape) != (n_added, hidden):
+        raise ArtifactError(
+            f"{path}: holds {len(ids)} rows of shape {tuple(emb.shape)}, the manifest records "
+            f"{n_added} added tokens of width {hidden}; the file does not belong to this adapter"
+        )
+    if not rows_after or max(ids) >= rows_after or rows_after < rows_before:
+        raise ArtifactError(
+            f"{directory / artifact.MANIFEST}: vocab_size_after {rows_after} does not cover the "
+            f"added token ids (max {max(ids)}); re-save the adapter"
+        )
+    tok_ids = tok.convert_tokens_to_ids(tokens)
+    if list(tok_ids) != ids:
+        raise ArtifactError(
+            f"{directory}: the tokenizer files give the added tokens other ids than "
+            f"{artifact.ADDED_TOKENS}; the tokenizer does not belong to this adapter"
+        )
+    if untied and "lm_head" not in tensors:
+        raise ArtifactError(f"{path}: the base has an untied LM head but the file has no lm_head rows")
+    model.resize_token_embeddings(rows_after, mean_resizing=False)
+    index = torch.tensor(ids, dtype=torch.long)
+    with torch.no_grad():
+        weight = model.get_input_embeddings().weight
+        weight.index_copy_(0, index, emb.to(weight.dtype))
+        if untied:
+            out = model.get_output_embeddings()
+            out.weight.index_copy_(0, index, tensors["lm_head"].to(out.weight.dtype))
+            bias = getattr(out, "bias", None)
+            if bias is not None and "lm_head_bias" in tensors:
+                bias.index_copy_(0, index, tensors["lm_head_bias"].to(bias.dtype))
+    return AddedVocabulary(tuple(tokens), tuple(ids), rows_before, rows_after, not untied, {})
+
+
+def _check_normalizers(manifest: Manifest, profile: CultureProfile, directory: Path) -> None:
+    saved = [(n.get("id"), n.get("distribution"), n.get("version")) for n in manifest.tokenizer.get("normalizers", [])]
+    now = [(c.key, c.provenance.distribution, c.provenance.version) for c in profile.normalizers]
+    if [s[0] for s in saved] != [n[0] for n in now]:
+        warnings.warn(
+            f"{directory} was saved with normalizers {[s[0] for s in saved]}, the installed "
+            f"plugins give {[n[0] for n in now]} for {profile.tag}; inputs are normalized "
+            "differently than in training",
+            CulturaWarning,
+            stacklevel=3,
+        )
+    elif saved != now:
+        changed = [f"{s[0]} ({s[1]} {s[2]} -> {n[1]} {n[2]})" for s, n in zip(saved, now) if s != n]
+        warnings.warn(
+            f"{directory}: normalizer plugins changed version since saving: {', '.join(changed)}",
+            CulturaWarning,
+            stacklevel=3,
+        )
+
+
+def _check_knowledge(manifest: Manifest, injector: KnowledgeInjector, directory: Path) -> None:
+    saved = {k.get("name"): k.get("sha256") for k in manifest.knowledge}
+    now = {k["name"]: k["sha256"] for k in injector.describe()}
+    if saved and saved != now:
+        warnings.warn(
+            f"{directory}: the culture's knowledge sources changed since saving "
+            f"(saved {sorted(saved)}, now {sorted(now)} or different entries); knowledge "
+            "injected at prediction time differs from training",
+            CulturaWarning,
+            stacklevel=3,
+        )

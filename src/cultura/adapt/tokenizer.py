@@ -1,0 +1,457 @@
+"""Tokenizer tweaks: a culture's normalizers on every encode path, and vocabulary extension.
+
+Normalizers
+    :func:`wrap_tokenizer` turns a Hugging Face tokenizer into a subclass of its own class whose
+    single encode entry point (``_encode_plus``, which ``__call__``, ``encode``, ``tokenize``,
+    batches, text pairs, pre-tokenized input and pipelines all go through in transformers 5)
+    runs the culture's normalizer chain once per call, batched over every string of the call.
+    Code that already normalized its input (e.g. to retrieve knowledge on the normalized text)
+    encodes inside :meth:`CulturalTokenizerMixin.normalized_input` so nothing runs twice.
+    The wrapped tokenizer saves as its original class: the normalizers are Python code that
+    lives in the plugins and is re-attached on load from the artifact's manifest.
+
+Vocabulary extension
+    :func:`plan_vocabulary` picks the plugins' tokens the base tokenizer lacks (a token the base
+    tokenizer already encodes as one known piece is skipped); :func:`extend_vocabulary` adds
+    them, resizes the model's input embeddings (and an untied LM head) and initializes each new
+    row with FVT — the mean of the old tokenizer's pieces for that string (Gee et al. 2022) —,
+    the embedding mean when every piece is unknown, or a given source word's pieces.
+
+Split patterns
+    :func:`apply_split_patterns` prepends ``Split(pattern, "isolated")`` pre-tokenizers to the
+    backend, so they are saved with the tokenizer files.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cultura.core.errors import CulturaError
+
+if TYPE_CHECKING:
+    from cultura.core.profile import CultureProfile
+
+__all__ = [
+    "AddedVocabulary",
+    "CulturalTokenizerMixin",
+    "VocabPlan",
+    "apply_split_patterns",
+    "extend_vocabulary",
+    "is_wrapped",
+    "plan_vocabulary",
+    "tokenize_report",
+    "tokenize_stats",
+    "unwrap_tokenizer",
+    "wrap_tokenizer",
+]
+
+NormalizeFn = Callable[[list[str]], list[str]]
+
+
+# --------------------------------------------------------------------------- normalizers
+class CulturalTokenizerMixin:
+    """Mixed into a tokenizer's class by :func:`wrap_tokenizer`; see the module docstring."""
+
+    _cultura_base: type
+    _cultura_normalizers: tuple[NormalizeFn, ...]
+    _cultura_normalizer_ids: tuple[str, ...]
+    _cultura_skip: set[int]
+
+    def normalize(self, texts: str | Sequence[str]) -> Any:
+        """Apply the culture's normalizer chain to one text or a batch (one call per normalizer)."""
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        if batch:
+            for fn in self._cultura_normalizers:
+                batch = fn(batch)
+        return batch[0] if single else batch
+
+    @property
+    def culture_normalizer_ids(self) -> tuple[str, ...]:
+        return self._cultura_normalizer_ids
+
+    @contextmanager
+    def normalized_input(self) -> Iterator[None]:
+        """Encode already-normalized text: the normalizers are skipped inside this block."""
+        ident = threading.get_ident()
+        nested = ident in self._cultura_skip
+        self._cultura_skip.add(ident)
+        try:
+            yield
+        finally:
+            if not nested:
+                self._cultura_skip.discard(ident)
+
+    def _encode_plus(self, text: Any = None, text_pair: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() not in self._cultura_skip:
+            text, text_pair = _normalize_structure(self.normalize, (text, text_pair))
+        return super()._encode_plus(text, text_pair, *args, **kwargs)  # type: ignore[misc]
+
+    def save_pretrained(self, *args: Any, **kwargs: Any) -> Any:
+        """Save as the original tokenizer class (normalizers are re-attached on load)."""
+        cls = type(self)
+        self.__class__ = self._cultura_base
+        try:
+            return self.save_pretrained(*args, **kwargs)
+        finally:
+            self.__class__ = cls
+
+
+def _normalize_structure(normalize: NormalizeFn, obj: Any) -> Any:
+    """Normalize every string leaf of nested lists/tuples with ONE batched call."""
+    leaves: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, str):
+            leaves.append(node)
+        elif isinstance(node, (list, tuple)):
+            for item in node:
+                collect(item)
+
+    collect(obj)
+    if not leaves:
+        return obj
+    normalized = iter(normalize(leaves))
+
+    def rebuild(node: Any) -> Any:
+        if isinstance(node, str):
+            return next(normalized)
+        if isinstance(node, list):
+            return [rebuild(item) for item in node]
+        if isinstance(node, tuple):
+            return tuple(rebuild(item) for item in node)
+        return node
+
+    return rebuild(obj)
+
+
+_CLASSES: dict[type, type] = {}
+_CLASSES_LOCK = threading.Lock()
+
+
+def _wrapped_class(base: type) -> type:
+    with _CLASSES_LOCK:
+        cls = _CLASSES.get(base)
+        if cls is None:
+            cls = type(
+                f"Cultural{base.__name__}",
+                (CulturalTokenizerMixin, base),
+                {"_cultura_base": base, "__module__": __name__},
+            )
+            _CLASSES[base] = cls
+        return cls
+
+
+def _as_chain(
+    normalizers: CultureProfile | Iterable[Any],
+) -> tuple[tuple[NormalizeFn, ...], tuple[str, ...]]:
+    from cultura.core.profile import CultureProfile
+
+    if isinstance(normalizers, CultureProfile):
+        items: list[Any] = [c.value for c in normalizers.normalizers]
+    else:
+        items = list(normalizers)
+    fns: list[NormalizeFn] = []
+    ids: list[str] = []
+    for i, item in enumerate(items):
+        if not callable(item):
+            raise CulturaError(f"normalizer {i} is not callable: {item!r}")
+        fns.append(item)
+        ids.append(getattr(item, "id", getattr(item, "__name__", f"normalizer-{i}")))
+    return tuple(fns), tuple(ids)
+
+
+def wrap_tokenizer(tokenizer: Any, normalizers: CultureProfile | Iterable[Any]) -> Any:
+    """Attach a normalizer chain (a profile, :class:`Normalizer` objects or batched callables).
+
+    The tokenizer object itself is changed (its class becomes a cultural subclass of its class)
+    and returned. Wrapping again replaces the chain; it never stacks.
+    """
+    from transformers import PreTrainedTokenizerBase
+
+    if not isinstance(tokenizer, PreTrainedTokenizerBase):
+        raise CulturaError(
+            f"expected a Hugging Face tokenizer, got {type(tokenizer).__name__}"
+        )
+    fns, ids = _as_chain(normalizers)
+    base = tokenizer._cultura_base if is_wrapped(tokenizer) else type(tokenizer)
+    tokenizer.__class__ = _wrapped_class(base)
+    tokenizer._cultura_normalizers = fns
+    tokenizer._cultura_normalizer_ids = ids
+    if not hasattr(tokenizer, "_cultura_skip"):
+        tokenizer._cultura_skip = set()
+    return tokenizer
+
+
+def is_wrapped(tokenizer: Any) -> bool:
+    return isinstance(tokenizer, CulturalTokenizerMixin)
+
+
+def unwrap_tokenizer(tokenizer: Any) -> Any:
+    """Restore the tokenizer's original class (the normalizers no longer run)."""
+    if is_wrapped(tokenizer):
+        tokenizer.__class__ = tokenizer._cultura_base
+    return tokenizer
+
+
+@contextmanager
+def _raw(tokenizer: Any) -> Iterator[None]:
+    if is_wrapped(tokenizer):
+        with tokenizer.normalized_input():
+            yield
+    else:
+        yield
+
+
+# --------------------------------------------------------------------------- split patterns
+def apply_split_patterns(tokenizer: Any, patterns: Sequence[str]) -> None:
+    """Isolate matches of ``patterns`` as pre-tokens before the tokenizer's pre-tokenizer."""
+    if not patterns:
+        return
+    from tokenizers import Regex, pre_tokenizers
+
+    backend = _backend(tokenizer)
+    splits = [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in patterns]
+    current = backend.pre_tokenizer
+    backend.pre_tokenizer = pre_tokenizers.Sequence(splits + ([current] if current else []))
+
+
+def _backend(tokenizer: Any) -> Any:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not getattr(tokenizer, "is_fast", False):
+        raise CulturaError(
+            f"{type(tokenizer).__name__} is not a fast (Rust) tokenizer; cultura needs one "
+            "(load it with AutoTokenizer.from_pretrained(..., use_fast=True))"
+        )
+    return backend
+
+
+# --------------------------------------------------------------------------- vocabulary
+@dataclass(frozen=True)
+class VocabPlan:
+    """Tokens to add to one tokenizer, with how to initialize each.
+
+    Attributes:
+        tokens: the tokens to add, in order.
+        init: per token, ``"fvt"``, ``"mean"`` or ``"word:<source word>"``.
+        extensions: per vocabulary extension id, how many of its tokens are added.
+        skipped: tokens the base tokenizer already knows.
+    """
+
+    tokens: tuple[str, ...] = ()
+    init: tuple[str, ...] = ()
+    extensions: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def plan_vocabulary(tokenizer: Any, profile: CultureProfile) -> VocabPlan:
+    """Choose which of the profile's vocabulary extensions' tokens ``tokenizer`` lacks."""
+    vocab = tokenizer.get_vocab()
+    candidates: list[tuple[str, str, str]] = []  # token, init, extension id
+    seen: set[str] = set()
+    for contribution in profile.vocabulary:
+        ext = contribution.value
+        for token in ext.resolve():
+            if token in seen:
+                continue
+            seen.add(token)
+            if ext.init == "word" and token in ext.source_words:
+                init = f"word:{ext.source_words[token]}"
+            else:
+                init = "mean" if ext.init == "mean" else "fvt"
+            candidates.append((token, init, contribution.key))
+    missing = [c for c in candidates if c[0] not in vocab]
+    if missing:
+        unk = tokenizer.unk_token_id
+        with _raw(tokenizer):
+            pieces = tokenizer([c[0] for c in missing], add_special_tokens=False)["input_ids"]
+        missing = [
+            c for c, ids in zip(missing, pieces) if not (len(ids) == 1 and ids[0] != unk)
+        ]
+    counts: dict[str, int] = {}
+    for _, _, ext_id in missing:
+        counts[ext_id] = counts.get(ext_id, 0) + 1
+    return VocabPlan(
+        tokens=tuple(c[0] for c in missing),
+        init=tuple(c[1] for c in missing),
+        extensions=counts,
+        skipped=len(candidates) - len(missing),
+    )
+
+
+def add_tokens(tokenizer: Any, tokens: Sequence[str]) -> list[int]:
+    """Add ``tokens`` (normalized, not special) and return their ids."""
+    from tokenizers import AddedToken
+
+    before = len(tokenizer)
+    tokenizer.add_tokens([AddedToken(t, normalized=True, special=False) for t in tokens])
+    ids = tokenizer.convert_tokens_to_ids(list(tokens))
+    if len(tokenizer) - before != len(tokens) or len(set(ids)) != len(tokens):
+        raise CulturaError(
+            f"adding {len(tokens)} tokens grew the tokenizer by {len(tokenizer) - before}; some "
+            "plugin tokens collide after the base tokenizer's normalization (e.g. case folding)"
+        )
+    return list(ids)
+
+
+@dataclass(frozen=True)
+class AddedVocabulary:
+    """What :func:`extend_vocabulary` did to a model (recorded in the artifact manifest)."""
+
+    tokens: tuple[str, ...]
+    token_ids: tuple[int, ...]
+    vocab_size_before: int
+    vocab_size_after: int
+    tied: bool
+    init_counts: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added_tokens": len(self.tokens),
+            "vocab_size_before": self.vocab_size_before,
+            "vocab_size_after": self.vocab_size_after,
+            "tied_lm_head": self.tied,
+            "init": dict(self.init_counts),
+        }
+
+
+def has_untied_output(model: Any) -> bool:
+    """Whether ``model`` has an LM head whose weight is not the input embedding matrix."""
+    out = model.get_output_embeddings()
+    if out is None or getattr(out, "weight", None) is None:
+        return False
+    emb = model.get_input_embeddings().weight
+    return out.weight.data_ptr() != emb.data_ptr() and out.weight.shape[0] == emb.shape[0]
+
+
+def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocabulary:
+    """Add ``plan``'s tokens to ``tokenizer``, resize ``model`` and FVT-initialize the new rows."""
+    import torch
+
+    emb = model.get_input_embeddings()
+    rows_before = int(emb.weight.shape[0])
+    untied = has_untied_output(model)
+    if not plan.tokens:
+        return AddedVocabulary((), (), rows_before, rows_before, not untied, {})
+    unk = tokenizer.unk_token_id
+    sources = [i.split(":", 1)[1] if i.startswith("word:") else t for t, i in zip(plan.tokens, plan.init)]
+    with _raw(tokenizer):
+        pieces = tokenizer(sources, add_special_tokens=False)["input_ids"]
+    ids = add_tokens(tokenizer, plan.tokens)
+    rows_after = max(rows_before, len(tokenizer))
+    model.resize_token_embeddings(rows_after, mean_resizing=False)
+    # which old pieces each new row averages; no known piece (or init="mean") -> the mean
+    sources_rows = [
+        [] if how == "mean" else [p for p in token_pieces if p != unk and p < rows_before]
+        for token_pieces, how in zip(pieces, plan.init)
+    ]
+    counts: dict[str, int] = {}
+    for known, how in zip(sources_rows, plan.init):
+        kind = "mean" if not known else ("word" if how.startswith("word:") else "fvt")
+        counts[kind] = counts.get(kind, 0) + 1
+
+    def init_rows(weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        old = weight[:rows_before]
+        mean = old.mean(dim=0)
+        for token_id, known in zip(ids, sources_rows):
+            weight[token_id] = old[known].mean(dim=0) if known else mean
+            if bias is not None:
+                bias[token_id] = bias[known].mean() if known else bias[:rows_before].mean()
+
+    with torch.no_grad():
+        init_rows(model.get_input_embeddings().weight)
+        if untied:
+            out = model.get_output_embeddings()
+            bias = getattr(out, "bias", None)
+            init_rows(out.weight, bias if bias is not None and bias.shape[0] == rows_after else None)
+    return AddedVocabulary(
+        tokens=tuple(plan.tokens),
+        token_ids=tuple(ids),
+        vocab_size_before=rows_before,
+        vocab_size_after=rows_after,
+        tied=not untied,
+        init_counts=counts,
+    )
+
+
+# --------------------------------------------------------------------------- report
+def tokenize_stats(tokenizer: Any, texts: Sequence[str], *, batch_size: int = 256) -> dict[str, Any]:
+    """Tokens, UNK tokens and characters (non-space, of the raw texts) over ``texts``."""
+    unk = tokenizer.unk_token_id
+    unk_is_real = unk is not None and tokenizer.unk_token not in (
+        tokenizer.eos_token,
+        tokenizer.bos_token,
+    )
+    tokens = unks = 0
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start : start + batch_size])
+        for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+            tokens += len(ids)
+            if unk_is_real:
+                unks += sum(1 for i in ids if i == unk)
+    chars = sum(len("".join(t.split())) for t in texts)
+    return {
+        "tokens": tokens,
+        "unk": unks,
+        "chars": chars,
+        "unk_rate": unks / tokens if tokens else 0.0,
+        "tokens_per_char": tokens / chars if chars else 0.0,
+    }
+
+
+def tokenize_report(
+    texts: Sequence[str],
+    base: str,
+    culture: str,
+    *,
+    manager: Any = None,
+    extend_vocab: bool = True,
+) -> dict[str, Any]:
+    """UNK rate and tokens per character of ``base``'s tokenizer before/after the tweaks.
+
+    Characters are counted on the raw texts without white space, the same for both sides.
+    """
+    from transformers import AutoTokenizer
+
+    from cultura.core.profile import culture as get_profile
+
+    profile = get_profile(culture, manager=manager)
+    before_tok = AutoTokenizer.from_pretrained(base)
+    after_tok = AutoTokenizer.from_pretrained(base)
+    _backend(after_tok)
+    plan = plan_vocabulary(after_tok, profile) if extend_vocab else VocabPlan()
+    if plan.tokens:
+        add_tokens(after_tok, plan.tokens)
+    apply_split_patterns(after_tok, [c.value for c in profile.split_patterns])
+    wrap_tokenizer(after_tok, profile)
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise CulturaError("no text to report on: the input is empty")
+    before = tokenize_stats(before_tok, texts)
+    after = tokenize_stats(after_tok, texts)
+    return {
+        "culture": profile.tag,
+        "base": base,
+        "lines": len(texts),
+        "chars": before["chars"],
+        "normalizers": list(profile.normalizer_ids),
+        "added_tokens": len(plan.tokens),
+        "skipped_tokens": plan.skipped,
+        "vocab_size_before": len(before_tok),
+        "vocab_size_after": len(after_tok),
+        "tokens_before": before["tokens"],
+        "tokens_after": after["tokens"],
+        "unk_before": before["unk"],
+        "unk_after": after["unk"],
+        "unk_rate_before": before["unk_rate"],
+        "unk_rate_after": after["unk_rate"],
+        "tokens_per_char_before": before["tokens_per_char"],
+        "tokens_per_char_after": after["tokens_per_char"],
+    }
