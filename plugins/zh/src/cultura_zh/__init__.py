@@ -10,13 +10,14 @@ from cultura import hookimpl
 from cultura.core.tags import Culture
 from cultura.core.types import (
     AdapterHeadSpec,
+    BiasCheck,
     CultureInfo,
     KnowledgeSource,
     Normalizer,
     TokenizerTweaks,
 )
 
-from cultura_zh import content
+from cultura_zh import bias, content
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
 
 __version__ = "0.1.0"
@@ -65,3 +66,8 @@ def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
 def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
     head = content.sentiment_head(culture.tag)
     return [head] if head else None
+
+
+@hookimpl
+def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
+    return bias.bias_checks(culture) or None
