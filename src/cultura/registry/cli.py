@@ -1,0 +1,209 @@
+"""Registry commands: ``publish``, ``pull``, ``search``, ``resolve``, ``lock``, ``list``, ``remove``.
+
+None of them imports torch, transformers or peft (``publish`` may, through the bias checks
+of the adapter's culture). Errors are :class:`~cultura.core.errors.CulturaError` subclasses,
+printed as one ``error:`` line by :func:`cultura.cli.main`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cultura.cli import emit_json
+
+OFFLINE_HELP = "Use only the local registry (also HF_HUB_OFFLINE=1 or CULTURA_OFFLINE=1)."
+
+
+def _offline(flag: bool) -> bool | None:
+    return True if flag else None
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--repo", "repo_id", required=True, metavar="ORG/NAME", help="Hub repo to publish to.")
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--revision", metavar="BRANCH", default=None, help="Branch to commit to (default main).")
+@click.option("--allow-bias-failures", is_flag=True,
+              help="Publish even when a bias check fails (the failing report goes in the card).")
+@click.option("--message", "-m", default=None, help="Commit message.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def publish(
+    directory: Path, repo_id: str, private: bool, revision: str | None,
+    allow_bias_failures: bool, message: str | None, as_json: bool,
+) -> None:
+    """Publish the adapter in DIRECTORY to the Hub, in one commit.
+
+    Validates files, hashes and manifest, runs the culture's bias checks (refusing on failure
+    unless --allow-bias-failures), rewrites the model card, uploads. The token comes from
+    HF_TOKEN or `hf auth login` and is never printed.
+    """
+    from cultura.registry.hub import publish as do_publish
+
+    result = do_publish(
+        directory, repo_id, private=private, revision=revision,
+        allow_bias_failures=allow_bias_failures, commit_message=message,
+        echo=lambda text: click.echo(text, err=True),
+    )
+    if as_json:
+        emit_json({
+            "repo_id": result.repo_id, "url": result.url, "commit": result.commit,
+            "commit_url": result.commit_url, "revision": result.revision,
+            "files": list(result.files), "bias": result.bias,
+        })
+        return
+    click.echo(f"published {directory} to {result.url}")
+    click.echo(f"commit {result.commit}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--base", default=None, help="Base model id or folder (filters by compatibility).")
+@click.option("--culture", default=None, help="Culture of a plain PEFT repo (no cultura.json).")
+@click.option("--task", default=None, help="Task of a plain PEFT repo (no cultura.json).")
+@click.option("--label", "labels", multiple=True, help="Labels of a plain PEFT repo, in order.")
+@click.option("--force", is_flag=True, help="Download again even if that commit is installed.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the installed entry as JSON.")
+def pull(
+    name: str, base: str | None, culture: str | None, task: str | None, labels: tuple[str, ...],
+    force: bool, offline: bool, as_json: bool,
+) -> None:
+    """Download NAME, verify every sha256 and install it in the local registry.
+
+    NAME is hf:ORG/REPO[@REV], CULTURE/TASK[@REV] (best compatible Hub adapter) or ./FOLDER.
+    """
+    from cultura.registry.hub import pull as do_pull
+
+    entry = do_pull(
+        name, base=base, culture=culture, task=task, labels=labels or None, force=force,
+        offline=_offline(offline),
+    )
+    if as_json:
+        emit_json(entry.as_dict())
+        return
+    click.echo(f"installed {entry.name} from {entry.origin.describe()}")
+    click.echo(f"  {entry.path}")
+
+
+@click.command()
+@click.option("--culture", default=None, help="Exact culture tag (canonicalized).")
+@click.option("--task", default=None, help="Task name.")
+@click.option("--base", default=None, help="Base model id.")
+@click.option("--limit", default=50, show_default=True, help="At most this many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search(
+    culture: str | None, task: str | None, base: str | None, limit: int, as_json: bool
+) -> None:
+    """Search the Hub for cultura adapters (by culture, task and base model tags)."""
+    from cultura.registry.hub import search as do_search
+
+    found = do_search(culture, task, base, limit=limit)
+    if as_json:
+        emit_json([a.as_dict() for a in found])
+        return
+    if not found:
+        click.echo("no cultura adapters found", err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "repo", "base model", "downloads", "bias")
+    for a in found:
+        table.add_row(a.name, a.repo_id, a.base_model, str(a.downloads), a.bias_summary())
+    Console().print(table)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--base", default=None, help="Base model id or folder.")
+@click.option("--explain", is_flag=True, help="Show every candidate and why it was taken or skipped.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
+@click.option("--lock", "lock_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Verify against this lockfile (default: ./cultura.lock if present).")
+@click.option("--no-lock", is_flag=True, help="Ignore any lockfile.")
+@click.option("--download", is_flag=True, help="Download the chosen adapter if it is not installed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolution as JSON.")
+def resolve(
+    name: str, base: str | None, explain: bool, offline: bool, lock_path: Path | None,
+    no_lock: bool, download: bool, as_json: bool,
+) -> None:
+    """Show what NAME resolves to: local registry, then plugins, then the Hub."""
+    from cultura.registry.resolve import resolve as do_resolve
+
+    lock: Path | bool | None = False if no_lock else lock_path
+    res = do_resolve(name, base=base, offline=_offline(offline), lock=lock, install=download)
+    if as_json:
+        emit_json(res.as_dict())
+    elif explain:
+        click.echo(res.explain())
+    elif res.path is not None:
+        click.echo(str(res.path))
+    elif res.pending is not None:
+        click.echo(f"hf:{res.pending[0]}@{res.pending[1]} (not installed; --download to fetch)")
+
+
+@click.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--base", default=None, help="Base model id or folder the adapters must fit.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("cultura.lock"), show_default=True, help="Lockfile to write.")
+@click.option("--offline", is_flag=True, help=OFFLINE_HELP)
+def lock(names: tuple[str, ...], base: str | None, output: Path, offline: bool) -> None:
+    """Pin NAMES to a repo, a commit and the sha256 of every file (cultura.lock)."""
+    from cultura.registry.resolve import lock as do_lock
+
+    lockfile = do_lock(list(names), base=base, output=output, offline=_offline(offline))
+    for name in names:
+        pin = lockfile.get(name)
+        assert pin is not None
+        where = f"hf:{pin.repo}@{pin.commit}" if pin.repo else f"local entry {pin.entry}"
+        click.echo(f"{name} -> {where} ({len(pin.files)} files)")
+    click.echo(f"wrote {output}")
+
+
+@click.command()
+@click.option("--culture", default=None, help="Only this exact culture tag.")
+@click.option("--task", default=None, help="Only this task.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_installed(culture: str | None, task: str | None, as_json: bool) -> None:
+    """List adapters in the local registry ($CULTURA_HOME)."""
+    from cultura.core.tags import Culture
+    from cultura.registry.store import LocalRegistry
+
+    registry = LocalRegistry()
+    entries = registry.entries(Culture.parse(culture).tag if culture else None, task)
+    if as_json:
+        emit_json([e.as_dict() for e in entries])
+        return
+    if not entries:
+        click.echo(f"no adapters installed in {registry.home}", err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "base model", "source", "installed", "entry", title=str(registry.home))
+    for e in entries:
+        source = e.origin.describe() + (" (synthesized manifest)" if e.synthesized else "")
+        table.add_row(e.name, e.base_model, source, e.installed_at, e.entry_id)
+    Console().print(table)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the removed entries as JSON.")
+def remove(name: str, as_json: bool) -> None:
+    """Remove NAME from the local registry (CULTURE/TASK[@REV], hf:ORG/REPO[@REV] or a path)."""
+    from cultura.core.errors import CulturaError
+    from cultura.registry.store import LocalRegistry
+
+    registry = LocalRegistry()
+    removed = registry.remove(name)
+    if as_json:
+        emit_json([e.as_dict() for e in removed])
+        return
+    if not removed:
+        raise CulturaError(f"{name} is not installed in {registry.home} (see `cultura list`)")
+    for entry in removed:
+        click.echo(f"removed {entry.name} ({entry.entry_id}, {entry.origin.describe()})")
