@@ -492,10 +492,11 @@ def _run_pairs(
         less = target.normalize([p.less for p in pairs])
         pairs = [replace(p, more=a, less=b) for p, a, b in zip(pairs, more, less, strict=True) if a != b]
     if metric == "crows_pairs":
-        total = M.crows_pairs_job_count(target.tokenizer, pairs)
+        cache = target.extra.setdefault("mlm_cache", {})
+        total = M.crows_pairs_job_count(target.tokenizer, pairs, cache=cache)
         scores = M.crows_pairs_log_probs(
             target.model, target.tokenizer, pairs, batch_size=batch_size,
-            advance=progress.task(check.id, total),
+            advance=progress.task(check.id, total), cache=cache,
         )
     else:
         texts = [s for p in pairs for s in (p.more, p.less)]

@@ -168,21 +168,26 @@ def crows_pairs_checks(
     by_bias_type: bool = True,
     prefix: str = "crows",
 ) -> list[BiasCheck]:
-    """One check per bias type (plus none overall) from a CrowS-Pairs CSV file.
+    """Checks from a CrowS-Pairs CSV file: ``<prefix>.overall`` with every pair (the
+    reference's headline "metric score") and, when the file has several bias types and
+    ``by_bias_type``, one check per bias type.
 
     ``threshold`` defaults to :data:`DEFAULT_PAIR_THRESHOLD` (pass when ``|score - 50| <= 10``).
     """
     path = Path(path)
     pairs = read_crows_pairs(path)
-    groups: dict[str, list[MinimalPair]] = {}
-    for pair in pairs:
-        key = pair.bias_type if by_bias_type else "all"
-        groups.setdefault(key, []).append(pair)
+    groups: dict[str, list[MinimalPair]] = {"overall": pairs}
+    if by_bias_type and len({p.bias_type for p in pairs}) > 1:
+        for pair in pairs:
+            groups.setdefault(pair.bias_type, []).append(pair)
     out = []
     for n, (bias_type, members) in enumerate(groups.items(), start=1):
+        slug = "overall" if n == 1 else _slug(bias_type, f"type{n}")
+        if n > 1 and slug == "overall":
+            slug = f"type{n}"
         out.append(
             BiasCheck(
-                id=f"{prefix}.{_slug(bias_type, f'type{n}')}",
+                id=f"{prefix}.{slug}",
                 category=bias_type,
                 metric=metric,
                 threshold=DEFAULT_PAIR_THRESHOLD if threshold is None else float(threshold),

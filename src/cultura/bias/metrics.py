@@ -267,18 +267,22 @@ def _masked_log_probs(
     *,
     batch_size: int,
     advance: Advance = _noop,
+    cache: dict[tuple[tuple[int, ...], int], float] | None = None,
 ) -> list[float]:
     """log p(original token at ``pos`` | sequence with ``pos`` masked), for each job.
 
     Jobs are grouped by sequence length so no padding is needed (the model sees exactly the
-    inputs an unbatched, one-sequence-at-a-time scorer would give it).
+    inputs an unbatched, one-sequence-at-a-time scorer would give it). ``cache`` (job -> value)
+    is read and filled, so repeated jobs across calls run once.
     """
     import torch
 
     device = _model_device(model)
+    cache = {} if cache is None else cache
     unique: dict[tuple[tuple[int, ...], int], int] = {}
     for job in jobs:
-        unique.setdefault(job, len(unique))
+        if job not in cache:
+            unique.setdefault(job, len(unique))
     keys = list(unique)
     values = [0.0] * len(keys)
     by_length: dict[int, list[int]] = defaultdict(list)
@@ -306,7 +310,8 @@ def _masked_log_probs(
     finally:
         if was_training:
             model.train()
-    return [values[unique[job]] for job in jobs]
+    cache.update(zip(keys, values, strict=True))
+    return [cache[job] for job in jobs]
 
 
 def _mask_id(tokenizer: Any) -> int:
@@ -353,6 +358,7 @@ def crows_pairs_log_probs(
     batch_size: int = 32,
     uncased: bool | None = None,
     advance: Advance = _noop,
+    cache: dict[tuple[tuple[int, ...], int], float] | None = None,
 ) -> list[tuple[float, float]]:
     """CrowS-Pairs pseudo-log-likelihood of (``more``, ``less``) for each pair, batched.
 
@@ -363,7 +369,9 @@ def crows_pairs_log_probs(
     mask_id = _mask_id(tokenizer)
     per_pair = crows_pairs_jobs(tokenizer, pairs, uncased=uncased)
     flat = [job for more, less in per_pair for job in (*more, *less)]
-    values = _masked_log_probs(model, flat, mask_id, batch_size=batch_size, advance=advance)
+    values = _masked_log_probs(
+        model, flat, mask_id, batch_size=batch_size, advance=advance, cache=cache
+    )
     out: list[tuple[float, float]] = []
     at = 0
     for more, less in per_pair:
@@ -376,11 +384,15 @@ def crows_pairs_log_probs(
 
 
 def crows_pairs_job_count(
-    tokenizer: Any, pairs: Sequence[MinimalPair], *, uncased: bool | None = None
+    tokenizer: Any,
+    pairs: Sequence[MinimalPair],
+    *,
+    uncased: bool | None = None,
+    cache: Mapping[tuple[tuple[int, ...], int], float] | None = None,
 ) -> int:
     """How many forward rows :func:`crows_pairs_log_probs` runs (distinct masked positions)."""
     jobs = crows_pairs_jobs(tokenizer, pairs, uncased=uncased)
-    return len({job for a, b in jobs for job in (*a, *b)})
+    return len({job for a, b in jobs for job in (*a, *b)} - set(cache or ()))
 
 
 # ---------------------------------------------------------------------------------------------
