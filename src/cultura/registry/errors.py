@@ -1,11 +1,13 @@
-"""Errors of the registry (all :class:`~cultura.core.errors.CulturaError` subclasses)."""
+"""Errors of the registry (all :class:`~cultura.core.errors.CulturaError` subclasses).
+
+A refused publish raises :class:`cultura.bias.gate.BiasGateError` (from the bias engine).
+"""
 
 from __future__ import annotations
 
 from cultura.core.errors import CulturaError
 
 __all__ = [
-    "BiasGateError",
     "HubError",
     "IntegrityError",
     "LockError",
@@ -37,6 +39,3 @@ class OfflineError(CulturaError):
 class ResolutionError(CulturaError):
     """No adapter matches a name (with the base model given), or a name is ambiguous."""
 
-
-class BiasGateError(CulturaError):
-    """Publishing was refused because a bias check failed (see ``--allow-bias-failures``)."""

@@ -40,7 +40,7 @@ from cultura.adapt.artifact import (
 )
 from cultura.core.errors import CulturaError, UnknownCultureError
 from cultura.core.tags import Culture
-from cultura.registry.errors import BiasGateError, HubError, IntegrityError, OfflineError
+from cultura.registry.errors import HubError, IntegrityError, OfflineError
 from cultura.registry.names import HubName, PathName, RegistryName, parse
 from cultura.registry.settings import hub_endpoint, is_offline, redact
 from cultura.registry.store import InstalledAdapter, LocalRegistry, Origin
@@ -190,7 +190,11 @@ def _bias_gate(
     manager: PluginManager | None,
     progress: bool,
 ) -> tuple[dict[str, Any] | None, str | None, str]:
-    """Run the culture's bias checks; returns (summary, markdown, note) or raises BiasGateError."""
+    """Run the culture's bias checks; returns (summary, markdown, note).
+
+    Raises :class:`cultura.bias.gate.BiasGateError` when a check fails and failures are not
+    allowed. The checks are looked up first, so an adapter whose culture has none is not loaded.
+    """
     from cultura.core.profile import build_profile
 
     try:
@@ -205,32 +209,23 @@ def _bias_gate(
         )
         return (dict(manifest.bias) if manifest.bias else None), None, note
     try:
-        from cultura.bias.engine import check_bias
+        from cultura.bias.gate import run_gate
     except ImportError as exc:
-        raise BiasGateError(
+        raise CulturaError(
             f"{len(checks)} bias check(s) apply to culture {manifest.culture} but the bias "
             f"engine cannot be imported ({exc}); reinstall cultura"
         ) from None
-    report = check_bias(directory, culture=manifest.culture, manager=manager, progress=progress)
-    summary = dict(report.summary())
-    if not report.passed:
-        failing = [
-            str(c.get("id", c)) if isinstance(c, dict) else str(c)
-            for c in summary.get("checks", [])
-            if not (isinstance(c, dict) and c.get("passed", False))
-        ]
-        if not allow_failures:
-            raise BiasGateError(
-                f"refusing to publish {directory}: bias check(s) failed for culture "
-                f"{manifest.culture}: {', '.join(failing) or 'see the report'}. Run "
-                f"`cultura check-bias {directory}` for details, mitigate (e.g. counterfactual "
-                "augmentation when training), or pass --allow-bias-failures to publish with "
-                "the failing report in the model card"
-            )
-        note = f"bias checks FAILED ({', '.join(failing)}); publishing anyway as asked"
+    # raises cultura.bias.gate.BiasGateError (naming each failing check) unless allowed
+    report = run_gate(
+        directory, culture=manifest.culture, allow_failures=allow_failures, manager=manager,
+        progress=progress,
+    )
+    if report.passed:
+        note = f"bias checks passed ({len(report.ran)} run)"
     else:
-        note = f"bias checks passed ({len(checks)} check(s))"
-    return summary, report.to_markdown(), note
+        failing = ", ".join(r.check_id for r in report.failures)
+        note = f"bias checks FAILED ({failing}); publishing anyway as asked (--allow-bias-failures)"
+    return dict(report.summary()), report.to_markdown(), note
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

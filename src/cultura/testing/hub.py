@@ -10,9 +10,8 @@ with the *real* ``huggingface_hub`` client, without a network::
         api.create_repo("org/adapter")
         ...
 
-or, in a pytest suite, the ``local_hub`` fixture of :mod:`cultura.testing.pytest_plugin`-style
-conftests (see ``tests/registry/conftest.py``), which also sets ``HF_ENDPOINT`` and
-``HF_TOKEN`` for the test.
+or, in a pytest suite, a fixture built on :func:`serve_local_hub` (see
+``tests/registry/conftest.py``), which also points ``HF_ENDPOINT`` and ``HF_TOKEN`` at it.
 
 What it implements — the part of the Hub API that ``huggingface_hub`` uses for model repos:
 
@@ -44,17 +43,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-__all__ = ["Fault", "LocalHub", "RequestRecord", "git_blob_oid"]
+__all__ = ["Fault", "LocalHub", "RequestRecord", "git_blob_oid", "serve_local_hub"]
 
 DEFAULT_TOKEN = "hf_cultura_local_hub_token"
 DEFAULT_USER = "cultura-tester"
@@ -882,3 +884,31 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+
+
+@contextmanager
+def serve_local_hub(**options: Any) -> Iterator[LocalHub]:
+    """Run a :class:`LocalHub` with ``HF_ENDPOINT`` and ``HF_TOKEN`` pointing at it.
+
+    The variables are restored afterwards. cultura reads them on every call, so code under test
+    talks to this server; ``huggingface_hub`` calls made directly should pass
+    ``endpoint=hub.url``. This is what the ``local_hub`` pytest fixture uses::
+
+        @pytest.fixture
+        def local_hub():
+            with serve_local_hub() as hub:
+                yield hub
+    """
+    names = ("HF_ENDPOINT", "HF_TOKEN")
+    saved = {name: os.environ.get(name) for name in names}
+    with LocalHub(**options) as hub:
+        os.environ["HF_ENDPOINT"] = hub.url
+        os.environ["HF_TOKEN"] = hub.token
+        try:
+            yield hub
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
