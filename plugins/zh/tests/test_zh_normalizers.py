@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from cultura_zh.normalize import fold_width
 
 import cultura
 from cultura.core.plugins import PluginManager
-from cultura_zh.normalize import fold_width
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from cultura.core.types import (
     Normalizer,
     TokenizerTweaks,
 )
-
 from cultura_zh import bias, content
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
 

@@ -6,12 +6,11 @@ Everything is loaded lazily from package data (``data/``) when a profile asks fo
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from cultura.core.types import AdapterHeadSpec, KnowledgeEntry, KnowledgeSource, VocabularyExtension
-
 from cultura_zh.normalize import OPENCC_PROFILES, opencc_convert
 
 KNOWLEDGE_LICENSE = "CC-BY-4.0"
@@ -25,7 +24,7 @@ def data_path(name: str) -> Path:
     return Path(str(resources.files("cultura_zh") / "data" / name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lines(name: str) -> tuple[str, ...]:
     text = data_path(name).read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line.strip())
@@ -48,7 +47,7 @@ def vocabulary(tag: str) -> VocabularyExtension | None:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _entries(tag: str) -> tuple[KnowledgeEntry, ...]:
     convert = opencc_convert(OPENCC_PROFILES[tag])
     out = []

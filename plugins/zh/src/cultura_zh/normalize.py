@@ -6,7 +6,7 @@ All functions are batched (``list[str] -> list[str]``), pure and idempotent.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 #: OpenCC configuration per canonical culture tag (the target script/region convention).
 OPENCC_PROFILES: dict[str, str] = {
@@ -28,7 +28,7 @@ _HALF_PUNCT_AFTER_HAN = re.compile(rf"(?<=[{_CJK}])([,!?:;])(?!\d)")
 _TO_FULL = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _converter(profile: str):  # type: ignore[no-untyped-def]
     import opencc  # imported lazily: the plugin must load instantly
 
