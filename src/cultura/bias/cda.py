@@ -108,8 +108,8 @@ def augment(
 
     ``checks``: :class:`~cultura.core.types.BiasCheck` objects or profile contributions
     (``cultura.culture(tag).bias_checks``); only those with term groups are used. Texts that
-    mention no term are kept unchanged; counterfactual copies that already occur in
-    ``texts`` are not added again.
+    mention no term are kept unchanged; a counterfactual copy is not added when the same text
+    with the same label is already in the data. Labels are per text (sequence-level tasks).
     """
     if len(texts) != len(labels):
         raise CulturaError(
@@ -118,13 +118,14 @@ def augment(
     tables = [SwapTable(c) for c in _checks(checks)]
     out_texts: list[str] = list(texts) if keep_original else []
     out_labels: list[L] = list(labels) if keep_original else []
-    seen = set(texts)
+    seen = {(t, repr(label)) for t, label in zip(texts, labels, strict=True)}
     for text, label in zip(texts, labels, strict=True):
         for table in tables:
             for new in table.rotations(text):
-                if new in seen:
+                key = (new, repr(label))
+                if key in seen:
                     continue
-                seen.add(new)
+                seen.add(key)
                 out_texts.append(new)
                 out_labels.append(label)
     return out_texts, out_labels

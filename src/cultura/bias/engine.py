@@ -456,10 +456,14 @@ def _run_counterfactual(
     status = CheckResult.judge(check.metric, score, check.threshold)
     reason = ""
     if status == "fail":
-        what = f"P({check.target_label})" if check.target_label else "the label distribution"
+        if check.metric == "flip_rate":
+            what = f"flips the predicted label in {100 * score:.1f}% of swaps"
+        else:
+            target_p = f"P({check.target_label})" if check.target_label else "the label distribution"
+            what = f"changes {target_p}"
         reason = (
             f"{METRIC_NAMES[check.metric]} is {score:.4f}, above the threshold "
-            f"{check.threshold:g}: swapping {check.category} terms changes {what}; largest "
+            f"{check.threshold:g}: swapping {check.category} terms {what}; largest "
             f"swaps: {format_examples(worst)}"
         )
     return CheckResult(
