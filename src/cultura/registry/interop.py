@@ -161,6 +161,31 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
+def _copy_base_tokenizer(
+    api: HfApi, base_id: str, revision: str | None, staging: Path, *, where: str, offline: bool
+) -> None:
+    """Put the base model's tokenizer files into ``staging`` (cultura artifacts carry one)."""
+    import shutil
+
+    folder = Path(base_id).expanduser()
+    if folder.is_dir():
+        found = [n for n in TOKENIZER_FILES if (folder / n).is_file()]
+        for name in found:
+            shutil.copyfile(folder / name, staging / name)
+    elif not offline and base_id:
+        api.snapshot_download(base_id, revision=revision, local_dir=staging,
+                              allow_patterns=list(TOKENIZER_FILES))
+        found = [n for n in TOKENIZER_FILES if (staging / n).is_file()]
+    else:
+        found = []
+    if not found:
+        raise CulturaError(
+            f"{where} has no tokenizer files and the tokenizer of its base model {base_id!r} "
+            "cannot be read (offline, or not a model folder/repo); pull it online, or publish "
+            "the tokenizer with the adapter"
+        )
+
+
 def download_plain_peft(
     api: HfApi,
     repo_id: str,
@@ -219,10 +244,13 @@ def download_plain_peft(
             f"{where} failed verification: {'; '.join(problems)}; nothing was installed"
         )
     peft_config = json.loads((staging / PEFT_CONFIG).read_text(encoding="utf-8"))
+    base_id = str(peft_config.get("base_model_name_or_path") or "")
     base_config = _base_config(
-        str(peft_config.get("base_model_name_or_path") or ""), peft_config.get("revision"),
-        offline=offline, endpoint=endpoint, token=token,
+        base_id, peft_config.get("revision"), offline=offline, endpoint=endpoint, token=token
     )
+    if not any((staging / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        _copy_base_tokenizer(api, base_id, peft_config.get("revision"), staging, where=where,
+                             offline=offline)
     return synthesize_manifest(
         staging, culture=culture, task=task, labels=labels, head_type=head_type,
         base_config=base_config,
