@@ -50,7 +50,7 @@ def write_crows_csv(path: Path, rows: list[tuple[str, str, str, str]] = CROWS_RO
     return path
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     """Tiny models run fastest on one thread, especially on a shared, busy CPU."""
     import torch
