@@ -282,6 +282,10 @@ def publish(
                 f"cannot publish {directory}: {rel} may hold a pickle; cultura artifacts use "
                 "safetensors only. Re-save the adapter with safetensors"
             )
+    api = _api(endpoint, token)
+    action = f"publishing {directory} to {repo_id}"
+    with _hub_call(action, endpoint, repo_id, token):
+        api.whoami()  # fail fast on a missing or bad token, before running the bias checks
     summary, bias_md, note = _bias_gate(
         directory, manifest, allow_failures=allow_bias_failures, manager=manager, progress=progress
     )
@@ -290,8 +294,6 @@ def publish(
     manifest_bytes = final.to_json().encode("utf-8")
     card_bytes = render_card(final, bias_markdown=bias_md).encode("utf-8")
     files = sorted(set(final.files) | {MANIFEST, CARD})
-    api = _api(endpoint, token)
-    action = f"publishing {directory} to {repo_id}"
     with _hub_call(action, endpoint, repo_id, token):
         api.create_repo(repo_id, private=private, exist_ok=True)
         if branch != "main":
