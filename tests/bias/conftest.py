@@ -114,13 +114,23 @@ class ZhBiasPlugin:
         return bias_checks(culture, requested)
 
 
-@pytest.fixture
-def zh_manager() -> PluginManager:
-    """A plugin manager holding only the built-in plugin and the zh bias checks."""
+def _zh_manager() -> PluginManager:
     pm = PluginManager(entry_points=False)
     pm.register(ZhBiasPlugin(), name="zhbias", distribution="cultura-zh-bias-test",
                 version="9.9")
     return pm
+
+
+@pytest.fixture
+def zh_manager() -> PluginManager:
+    """A plugin manager holding only the built-in plugin and the zh bias checks."""
+    return _zh_manager()
+
+
+@pytest.fixture(scope="session")
+def zh_manager_shared() -> PluginManager:
+    """The same, shared by session-scoped fixtures (adapters built on it keep a reference)."""
+    return _zh_manager()
 
 
 # --------------------------------------------------------------------------- a biased classifier
@@ -198,7 +208,7 @@ def biased_classifier(zh_bert_dir: Path) -> tuple[Any, Any]:
     return train_classifier(zh_bert_dir, *biased_gender_data())
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def gender_data() -> tuple[list[str], list[str]]:
     return biased_gender_data()
 

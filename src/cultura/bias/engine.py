@@ -199,7 +199,9 @@ def resolve_target(target: Any, *, manager: Any = None) -> Target:
                         f"{path} is a cultura adapter, but adapter loading is unavailable in "
                         f"this installation ({exc})"
                     ) from None
-                return _from_cultural_model(load_pretrained(path), name=str(path))
+                return _from_cultural_model(
+                    load_pretrained(path, manager=manager), name=str(path)
+                )
             if (path / "config.json").is_file():
                 return _load_hf_directory(path)
             raise CulturaError(
@@ -599,6 +601,10 @@ def check_bias(
         batch_size: texts (classifiers, causal LMs) or masked copies (masked LMs) per forward
             pass.
         progress: show a progress bar on a terminal.
+
+    A :class:`~cultura.adapt.model.CulturalModel` target also gets the report's summary and
+    Markdown as ``bias_summary``/``bias_markdown``, which ``save_pretrained`` writes into
+    ``cultura.json`` and the model card.
     """
     if batch_size < 1:
         raise CulturaError(f"batch_size must be a positive integer, got {batch_size}")
@@ -630,11 +636,16 @@ def check_bias(
             f"no bias checks ran: culture {tag!r} has no checks from the installed plugins"
             if tag else "no bias checks ran"
         )
-    return BiasReport(
+    report = BiasReport(
         target=resolved.name,
         culture=tag,
         model_kind=resolved.kind,
         results=tuple(results),
         warnings=tuple(warnings),
     )
+    if _is_cultural_model(target) and hasattr(target, "bias_summary"):
+        # a CulturalModel writes these into cultura.json and its card on save_pretrained()
+        target.bias_summary = report.summary()
+        target.bias_markdown = report.to_markdown()
+    return report
 
