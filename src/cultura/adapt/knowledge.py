@@ -1,8 +1,10 @@
 """Knowledge injection: retrieve a culture's knowledge entries for an input and inject them.
 
 * :class:`BM25Retriever` — the default lexical retriever. It indexes *character n-grams*
-  (1- to 3-grams within each white-space separated chunk, case-folded), so it works for
-  scripts written without spaces (Chinese, Japanese, Thai) as well as for spaced ones.
+  (2- and 3-grams within each white-space separated chunk, case-folded, punctuation
+  dropped; a chunk shorter than 2 characters is one gram), so it works for scripts written
+  without spaces (Chinese, Japanese, Thai) as well as for spaced ones. Unigrams are left out
+  by default: single common characters match almost every entry and made injection noisy.
 * :class:`KnowledgeInjector` — merges every knowledge source of a profile; for encoder heads
   (``seq-cls``, ``token-cls``) the retrieved knowledge becomes a second segment (a text pair,
   K-BERT style), for ``causal-lm`` heads prompt context through the source's template
@@ -47,65 +49,84 @@ def _fold(text: str) -> str:
     return "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in text)
 
 
-def char_ngrams(text: str, ngram_range: tuple[int, int] = (1, 3)) -> list[str]:
-    """Character n-grams of ``text`` within each white-space separated chunk (case-folded)."""
+def char_ngrams(text: str, ngram_range: tuple[int, int] = (2, 3)) -> list[str]:
+    """Character n-grams of ``text`` within each white-space separated chunk (case-folded);
+    a chunk shorter than the smallest n is kept whole."""
     low, high = ngram_range
     grams: list[str] = []
     for chunk in _WORD_SPLIT.split(_fold(text)):
         if not chunk:
+            continue
+        if len(chunk) < low:
+            grams.append(chunk)
             continue
         for n in range(low, high + 1):
             grams.extend(chunk[i : i + n] for i in range(len(chunk) - n + 1))
     return grams
 
 
+class _Index:
+    """One BM25 field: term frequencies, lengths and IDF of character n-grams."""
+
+    def __init__(self, docs: Sequence[str], ngram_range: tuple[int, int], k1: float, b: float):
+        self.k1, self.b = k1, b
+        self.tf = [Counter(char_ngrams(d, ngram_range)) for d in docs]
+        self.len = [sum(tf.values()) for tf in self.tf]
+        self.avg = (sum(self.len) / len(self.len)) if self.len else 0.0
+        df: Counter[str] = Counter()
+        for tf in self.tf:
+            df.update(tf.keys())
+        n = len(self.tf)
+        self.idf = {g: math.log(1 + (n - f + 0.5) / (f + 0.5)) for g, f in df.items()}
+
+    def scores(self, query: Counter[str]) -> list[float]:
+        out = []
+        for tf, length in zip(self.tf, self.len):
+            score = 0.0
+            norm = self.k1 * (1 - self.b + self.b * length / self.avg) if self.avg else self.k1
+            for gram, qf in query.items():
+                f = tf.get(gram)
+                if f:
+                    score += qf * self.idf[gram] * f * (self.k1 + 1) / (f + norm)
+            out.append(score)
+        return out
+
+
 class BM25Retriever:
     """Okapi BM25 over character n-grams; ``search(query, k)`` -> ``[(entry, score)]``.
 
-    Entries are indexed on their text and tags. Only entries with a positive score are
-    returned; ties keep entry order.
+    Two fields are indexed: an entry's text and its tags; the score is
+    ``bm25(text) + tag_weight * bm25(tags)`` (tags are what an entry is about, so a tag match
+    counts more than a word somewhere in a long text). Only entries scoring above
+    ``min_score`` (default 0) are returned; ties keep entry order.
     """
 
     def __init__(
         self,
         entries: Sequence[KnowledgeEntry],
         *,
-        ngram_range: tuple[int, int] = (1, 3),
+        ngram_range: tuple[int, int] = (2, 3),
         k1: float = 1.2,
         b: float = 0.75,
-        transform: Callable[[list[str]], list[str]] | None = None,
+        tag_weight: float = 2.0,
+        min_score: float = 0.0,
     ) -> None:
         self.entries = tuple(entries)
         self.ngram_range = ngram_range
-        self.k1, self.b = k1, b
-        docs = [" ".join((e.text, *e.tags)) for e in self.entries]
-        if transform is not None and docs:
-            docs = transform(docs)
-        self._tf = [Counter(char_ngrams(d, ngram_range)) for d in docs]
-        self._len = [sum(tf.values()) for tf in self._tf]
-        self._avg = (sum(self._len) / len(self._len)) if self._len else 0.0
-        df: Counter[str] = Counter()
-        for tf in self._tf:
-            df.update(tf.keys())
-        n = len(self._tf)
-        self._idf = {g: math.log(1 + (n - f + 0.5) / (f + 0.5)) for g, f in df.items()}
+        self.tag_weight = tag_weight
+        self.min_score = min_score
+        self._text = _Index([e.text for e in self.entries], ngram_range, k1, b)
+        self._tags = _Index([" ".join(e.tags) for e in self.entries], ngram_range, k1, b)
 
     def scores(self, query: str) -> list[float]:
-        q = Counter(char_ngrams(query, self.ngram_range))
-        out = []
-        for tf, length in zip(self._tf, self._len):
-            score = 0.0
-            norm = self.k1 * (1 - self.b + self.b * length / self._avg) if self._avg else self.k1
-            for gram, qf in q.items():
-                f = tf.get(gram)
-                if f:
-                    score += qf * self._idf[gram] * f * (self.k1 + 1) / (f + norm)
-            out.append(score)
-        return out
+        """The score of every entry for ``query``, in entry order."""
+        grams = Counter(char_ngrams(query, self.ngram_range))
+        text, tags = self._text.scores(grams), self._tags.scores(grams)
+        return [t + self.tag_weight * g for t, g in zip(text, tags)]
 
     def search_indices(self, query: str, k: int = 3) -> list[tuple[int, float]]:
         """``[(entry index, score)]`` of the best ``k`` entries with a positive score."""
-        scored = [(s, i) for i, s in enumerate(self.scores(query)) if s > 0]
+        scored = [(s, i) for i, s in enumerate(self.scores(query)) if s > self.min_score]
         scored.sort(key=lambda x: (-x[0], x[1]))
         return [(i, s) for s, i in scored[:k]]
 
@@ -152,6 +173,7 @@ class KnowledgeInjector:
             knowledge is in the same script convention as the normalized inputs.
         max_chars: the knowledge segment is cut to this many characters.
         separator: joins several entries in one segment.
+        min_score: entries must score above this to be injected.
     """
 
     def __init__(
@@ -164,6 +186,7 @@ class KnowledgeInjector:
         normalize: Callable[[list[str]], list[str]] | None = None,
         max_chars: int = 256,
         separator: str = " ",
+        min_score: float = 0.0,
     ) -> None:
         if top_k < 0:
             raise CulturaError(f"knowledge top_k must be >= 0, got {top_k}")
@@ -172,6 +195,7 @@ class KnowledgeInjector:
         self.enabled = enabled
         self.max_chars = max_chars
         self.separator = separator
+        self.min_score = min_score
         self._sources: list[_Source] = []
         for source, provenance in sources:
             entries = source.resolve()
@@ -194,7 +218,7 @@ class KnowledgeInjector:
         self._default_entries = [
             (e, idx) for idx, s in enumerate(self._sources) if s.retriever is None for e in s.entries
         ]
-        self._bm25 = BM25Retriever([e for e, _ in self._default_entries])
+        self._bm25 = BM25Retriever([e for e, _ in self._default_entries], min_score=min_score)
         self.template = DEFAULT_TEMPLATES[head_type]
         for s in self._sources:  # the most specific source with a template wins
             if head_type in s.source.templates:
@@ -232,7 +256,7 @@ class KnowledgeInjector:
             if s.retriever is None:
                 continue
             for rank, (entry, score) in enumerate(s.retriever.search(text, k)):
-                if score > 0:
+                if score > self.min_score:
                     found.append((float(score), idx, rank, Retrieved(entry, float(score), s.source.name)))
         found.sort(key=lambda x: (-x[0], x[1], x[2]))
         return [r for *_, r in found[:k]]

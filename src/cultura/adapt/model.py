@@ -164,6 +164,7 @@ class CulturalModel:
                 "enabled": self.knowledge is not None and self.knowledge.enabled,
                 "top_k": self.knowledge.top_k if self.knowledge is not None else 0,
                 "max_chars": self.knowledge.max_chars if self.knowledge is not None else 0,
+                "min_score": self.knowledge.min_score if self.knowledge is not None else 0.0,
             },
         }
         return Manifest(
@@ -730,6 +731,7 @@ def _wrap_peft(model: Any, spec: AdapterHeadSpec, missing: list[str], added: Add
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             peft_model = peft_lib.get_peft_model(model, config)
     except ValueError as exc:
         if "past key values" in str(exc):
@@ -767,7 +769,8 @@ def adapt(
     tokenizer: Any = None,
     base_id: str | None = None,
     revision: str | None = None,
-    knowledge_top_k: int = 2,
+    knowledge_top_k: int = 1,
+    knowledge_max_chars: int = 128,
     max_length: int = 128,
     seed: int = 0,
     license: str = "apache-2.0",
@@ -786,7 +789,9 @@ def adapt(
         manager: plugin manager (default: the process-wide one).
         tokenizer: the tokenizer, when ``model_or_path`` is a loaded model.
         base_id: the portable base id to record (default: derived from ``model_or_path``).
-        knowledge_top_k / max_length / seed: injection depth, truncation, init seed.
+        knowledge_top_k / knowledge_max_chars: entries injected per input and the length cap
+            of the knowledge segment.
+        max_length / seed: truncation (tokens) and the seed of new weights.
     """
     import transformers
 
@@ -845,7 +850,9 @@ def adapt(
     peft_model, row_training = _wrap_peft(model, spec, missing, added)
     injector = None
     if knowledge and profile.knowledge:
-        injector = KnowledgeInjector.from_profile(profile, spec.head_type, top_k=knowledge_top_k)
+        injector = KnowledgeInjector.from_profile(
+            profile, spec.head_type, top_k=knowledge_top_k, max_chars=knowledge_max_chars
+        )
     return CulturalModel(
         peft_model,
         tok,
@@ -936,6 +943,7 @@ def load_pretrained(
     try:
         with warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             peft_model = peft_lib.PeftModel.from_pretrained(model, str(directory), is_trainable=True)
     except Exception as exc:  # PEFT raises several types for broken files
         raise ArtifactError(f"{directory}: PEFT could not load the adapter: {exc}") from None
@@ -949,6 +957,7 @@ def load_pretrained(
             spec.head_type,
             top_k=int(know.get("top_k", 2)),
             max_chars=int(know.get("max_chars", 256)),
+            min_score=float(know.get("min_score", 0.0)),
         )
         _check_knowledge(manifest, injector, directory)
     elif know.get("enabled"):

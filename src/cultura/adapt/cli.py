@@ -1,0 +1,234 @@
+"""``cultura tokenize-report``, ``cultura train``, ``cultura evaluate``, ``cultura predict``.
+
+torch, transformers and peft are imported inside the commands, never at import time.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cultura.adapt.base import DEFAULT_BASE
+from cultura.cli import emit_json
+
+BASE_HELP = (
+    "Base model: Hub id, local path or embedded alias (default: the embedded "
+    f"{DEFAULT_BASE})."
+)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _texts_from(file: str) -> list[str]:
+    from cultura.adapt.data import read_texts
+
+    if file == "-":
+        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+    return read_texts(file)
+
+
+@click.command("tokenize-report")
+@click.option("--culture", "-c", required=True, help="Culture tag, e.g. zh-Hans.")
+@click.option("--base", "-b", default=DEFAULT_BASE, show_default=True, help=BASE_HELP)
+@click.option("--no-extend-vocab", is_flag=True, help="Measure the normalizers only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("file")
+def tokenize_report(culture: str, base: str, no_extend_vocab: bool, as_json: bool, file: str) -> None:
+    """UNK rate and tokens per character of the base tokenizer before and after the
+    culture's tweaks (normalizers + added vocabulary), on FILE (.txt one text per line,
+    .jsonl/.csv with a text field, or - for stdin).
+
+    \b
+    Example:
+      cultura tokenize-report --culture zh-Hans --base all-MiniLM-L6-v2 news.txt --json
+    """
+    from cultura.adapt.base import resolve_base
+    from cultura.adapt.tokenizer import tokenize_report as report
+
+    texts = _texts_from(file)
+    path, model_id = resolve_base(base)
+    result = report(texts, path, culture, extend_vocab=not no_extend_vocab)
+    result["base"] = model_id
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result['culture']} tweaks on {model_id} ({result['lines']} texts, "
+                  f"{result['chars']} characters)")
+    table.add_column("")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    table.add_row("UNK rate", f"{result['unk_rate_before']:.2%}", f"{result['unk_rate_after']:.2%}")
+    table.add_row(
+        "tokens per character",
+        f"{result['tokens_per_char_before']:.3f}",
+        f"{result['tokens_per_char_after']:.3f}",
+    )
+    table.add_row("tokens", str(result["tokens_before"]), str(result["tokens_after"]))
+    table.add_row("UNK tokens", str(result["unk_before"]), str(result["unk_after"]))
+    table.add_row("vocabulary", str(result["vocab_size_before"]), str(result["vocab_size_after"]))
+    console = _console()
+    console.print(table)
+    console.print(
+        f"normalizers: {', '.join(result['normalizers']) or 'none'}; added tokens: "
+        f"{result['added_tokens']}"
+    )
+
+
+@click.command()
+@click.argument("data")
+@click.option("--culture", "-c", required=True, help="Culture tag, e.g. zh-Hans.")
+@click.option("--task", "-t", required=True, help="Task offered by the culture's plugins.")
+@click.option("--base", "-b", default=DEFAULT_BASE, show_default=True, help=BASE_HELP)
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Adapter directory to write.")
+@click.option("--eval", "eval_file", default=None, help="Evaluation data (early stopping, metrics).")
+@click.option("--epochs", default=3, show_default=True, type=int)
+@click.option("--lr", default=5e-4, show_default=True, type=float)
+@click.option("--batch-size", default=16, show_default=True, type=int)
+@click.option("--grad-accum", default=1, show_default=True, type=int)
+@click.option("--warmup-ratio", default=0.1, show_default=True, type=float)
+@click.option("--patience", default=None, type=int, help="Early-stopping patience in epochs.")
+@click.option("--peft", "peft_method", type=click.Choice(["lora", "prefix", "ia3"]), default=None,
+              help="Override the task's PEFT method.")
+@click.option("--max-length", default=128, show_default=True, type=int)
+@click.option("--no-knowledge", is_flag=True, help="Do not inject the culture's knowledge.")
+@click.option("--no-extend-vocab", is_flag=True, help="Do not add the plugins' vocabulary.")
+@click.option("--counterfactual", is_flag=True, help="Counterfactual data augmentation.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the history and metrics as JSON.")
+def train(
+    data: str, culture: str, task: str, base: str, output: str, eval_file: str | None,
+    epochs: int, lr: float, batch_size: int, grad_accum: int, warmup_ratio: float,
+    patience: int | None, peft_method: str | None, max_length: int, no_knowledge: bool,
+    no_extend_vocab: bool, counterfactual: bool, seed: int, overwrite: bool, as_json: bool,
+) -> None:
+    """Train a culture adapter on DATA (.jsonl/.csv) and save it to --output.
+
+    \b
+    Example:
+      cultura train train.jsonl --culture zh-Hans --task sentiment --eval dev.jsonl -o out/
+    """
+    from cultura.adapt.artifact import ArtifactError
+    from cultura.adapt.model import adapt
+    from cultura.core.profile import culture as get_profile
+
+    out = Path(output)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ArtifactError(f"{out} exists and is not empty; pass --overwrite or another --output")
+    peft = None
+    if peft_method:
+        from dataclasses import replace
+
+        peft = replace(get_profile(culture).head(task).peft, method=peft_method)
+    model = adapt(
+        base,
+        culture=culture,
+        task=task,
+        peft=peft,
+        knowledge=not no_knowledge,
+        extend_vocab=not no_extend_vocab,
+        max_length=max_length,
+        seed=seed,
+    )
+    history = model.train(
+        data,
+        eval_file,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        warmup_ratio=warmup_ratio,
+        early_stopping_patience=patience,
+        counterfactual_augmentation=counterfactual,
+        seed=seed,
+        progress=not as_json,
+    )
+    model.save_pretrained(out, overwrite=overwrite)
+    if as_json:
+        emit_json({"output": str(out), "history": history.as_dict()})
+        return
+    console = _console()
+    for record in history:
+        metrics = ", ".join(
+            f"{k} {v:.4f}" for k, v in record.eval.items() if isinstance(v, float)
+        )
+        console.print(f"epoch {record.epoch}: train loss {record.train_loss:.4f}"
+                      + (f"; eval {metrics}" if metrics else ""))
+    console.print(f"saved {model!r} to {out}")
+
+
+@click.command()
+@click.argument("adapter", type=click.Path(exists=True, file_okay=False))
+@click.argument("data")
+@click.option("--base", "-b", default=None, help="Base model (default: the one in cultura.json).")
+@click.option("--no-knowledge", is_flag=True, help="Evaluate without knowledge injection.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def evaluate(adapter: str, data: str, base: str | None, no_knowledge: bool, as_json: bool) -> None:
+    """Evaluate the saved ADAPTER on labelled DATA (.jsonl/.csv)."""
+    from cultura.adapt.model import load_pretrained
+
+    model = load_pretrained(adapter, base=base)
+    metrics = model.evaluate(data, knowledge=False if no_knowledge else None)
+    if as_json:
+        emit_json(metrics)
+        return
+    console = _console()
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v:.3f}" for k, v in value.items())
+        elif isinstance(value, float):
+            value = f"{value:.4f}"
+        console.print(f"{key}: {value}")
+
+
+@click.command()
+@click.argument("adapter", type=click.Path(exists=True, file_okay=False))
+@click.argument("texts", nargs=-1)
+@click.option("--file", "-f", "file", default=None, help="Read texts from a file (- for stdin).")
+@click.option("--top-k", default=1, show_default=True, type=int, help="Labels per text.")
+@click.option("--base", "-b", default=None, help="Base model (default: the one in cultura.json).")
+@click.option("--no-knowledge", is_flag=True, help="Predict without knowledge injection.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def predict(
+    adapter: str, texts: tuple[str, ...], file: str | None, top_k: int, base: str | None,
+    no_knowledge: bool, as_json: bool,
+) -> None:
+    """Predict with the saved ADAPTER on TEXTS (or --file); labels in the culture's language.
+
+    \b
+    Example:
+      cultura predict out/ "这部电影太好看了" "服务太差了" --json
+    """
+    from cultura.adapt.model import load_pretrained
+    from cultura.core.errors import CulturaError
+
+    items = list(texts)
+    if file is not None:
+        items += _texts_from(file)
+    if not items:
+        raise CulturaError("nothing to predict: pass texts as arguments or --file FILE")
+    model = load_pretrained(adapter, base=base)
+    results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None)
+    if as_json:
+        emit_json(results)
+        return
+    console = _console()
+    for result in results:
+        if "label" in result:
+            extra = ", ".join(f"{t['label']} {t['score']:.3f}" for t in result["top"][1:])
+            console.print(f"{result['label']} {result['score']:.3f}\t{result['text']}"
+                          + (f"\t({extra})" if extra else ""))
+        elif "entities" in result:
+            tags = " ".join(f"{e['word']}/{e['label']}" for e in result["entities"])
+            console.print(tags)
+        else:
+            console.print(f"{result['text']}{result['generated']}")
