@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from cultura.adapt.artifact import Manifest, verify_artifact
 from cultura.core.tags import Culture
 from cultura.registry.compat import BaseInfo, check_compat, describe_base
-from cultura.registry.errors import HubError, OfflineError, ResolutionError
+from cultura.registry.errors import HubError, LockError, OfflineError, ResolutionError
 from cultura.registry.lockfile import LockEntry, Lockfile, find_lockfile, verify_entry
 from cultura.registry.names import AdapterName, HubName, PathName, RegistryName, parse
 from cultura.registry.settings import hub_endpoint, is_offline
@@ -300,6 +300,7 @@ def _hub_step(
 def _resolve_pinned(res: Resolution, pin: LockEntry, lockfile: Lockfile, ctx: _Context) -> None:
     ref = f"hf:{pin.repo}@{pin.commit}" if pin.repo else f"local entry {pin.entry}"
     entry = None
+    fresh = False
     if pin.repo and pin.commit:
         entry = ctx.registry.find_commit(pin.repo, pin.commit)
     else:
@@ -323,7 +324,13 @@ def _resolve_pinned(res: Resolution, pin: LockEntry, lockfile: Lockfile, ctx: _C
             res.pending = (pin.repo, pin.commit)
             return
         entry = _pull(ctx, pin.repo, pin.commit)
-    verify_entry(pin, entry, lockfile.path)
+        fresh = True
+    try:
+        verify_entry(pin, entry, lockfile.path)
+    except LockError:
+        if fresh:  # what the Hub serves now is not what was locked: keep none of it
+            ctx.registry.remove(str(entry.path.resolve()))
+        raise
     ok, why = check_compat(entry.manifest(), ctx.base)
     if not ok:
         raise ResolutionError(
