@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cultura.testing.conformance import parametrize_with_plugin_checks, tokenizer_efficacy
+from cultura.testing import parametrize_with_plugin_checks, tokenizer_efficacy
 
 HELDOUT = Path(__file__).with_name("heldout_hi.txt")
 

@@ -1011,50 +1011,22 @@ def parametrize_with_plugin_checks(
 
 # --------------------------------------------------------------------------- efficacy
 def tokenizer_efficacy(
-    culture: Any,
+    culture: str,
     texts: Sequence[str],
     *,
     manager: Any = None,
-    tokenizer: Any = None,
-) -> dict[str, float]:
+    base: str = "all-MiniLM-L6-v2",
+) -> dict[str, Any]:
     """UNK rate and tokens per character of ``texts`` before and after a culture's tweaks.
 
-    *Before*: the base tokenizer (default: the embedded all-MiniLM-L6-v2) on the raw texts.
-    *After*: the culture's merged normalizers, then the base tokenizer with the profile's
-    added tokens (those not already in its vocabulary, added with ``add_tokens``). Both rates
-    are per character of the raw texts. ``culture`` is a tag or a ``CultureProfile``.
-    Returns ``{"unk_rate_before", "unk_rate_after", "tokens_per_char_before",
-    "tokens_per_char_after", "added_tokens", "chars", "tokens_before", "tokens_after"}``.
+    The same figures as ``cultura tokenize-report --json`` (it calls
+    :func:`cultura.adapt.tokenizer.tokenize_report`): *before* is the base tokenizer on the
+    raw texts, *after* the culture's normalizers and added tokens; characters are counted on
+    the raw texts without white space. Keys include ``unk_rate_before``, ``unk_rate_after``,
+    ``tokens_per_char_before`` and ``tokens_per_char_after``.
     """
-    import copy
+    from cultura.adapt.base import resolve_base
+    from cultura.adapt.tokenizer import tokenize_report
 
-    from cultura.core.profile import CultureProfile, culture as get_profile
-
-    profile = culture if isinstance(culture, CultureProfile) else get_profile(culture, manager=manager)
-    base = tokenizer if tokenizer is not None else base_tokenizer()
-    texts = list(texts)
-    chars = sum(len(t) for t in texts)
-    if not chars:
-        raise CulturaError("tokenizer_efficacy needs non-empty texts")
-
-    def count(tok: Any, batch: list[str]) -> tuple[int, int]:
-        ids = tok(batch, add_special_tokens=False)["input_ids"]
-        total = sum(len(i) for i in ids)
-        unk = sum(1 for seq in ids for i in seq if i == tok.unk_token_id)
-        return total, unk
-
-    before, unk_before = count(base, texts)
-    tweaked = copy.deepcopy(base)
-    new = [t for t in profile.added_tokens() if not _single_base_token(base, t)]
-    tweaked.add_tokens(new)
-    after, unk_after = count(tweaked, profile.normalize(texts))
-    return {
-        "chars": chars,
-        "tokens_before": before,
-        "tokens_after": after,
-        "added_tokens": len(new),
-        "unk_rate_before": unk_before / before,
-        "unk_rate_after": unk_after / max(after, 1),
-        "tokens_per_char_before": before / chars,
-        "tokens_per_char_after": after / chars,
-    }
+    path, _ = resolve_base(base)
+    return tokenize_report(list(texts), path, culture, manager=manager)
