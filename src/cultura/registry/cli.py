@@ -20,6 +20,27 @@ def _offline(flag: bool) -> bool | None:
     return True if flag else None
 
 
+def _table(headers: list[str], rows: list[list[str]], title: str | None = None) -> None:
+    """A rich table on a terminal; tab-separated lines (with a header) when piped."""
+    import sys
+
+    if not sys.stdout.isatty():
+        if title:
+            click.echo(f"# {title}")
+        for row in [headers, *rows]:
+            click.echo("\t".join(row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*headers, title=title)
+    for column in table.columns:
+        column.overflow = "fold"
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--repo", "repo_id", required=True, metavar="ORG/NAME", help="Hub repo to publish to.")
@@ -106,13 +127,8 @@ def search(
     if not found:
         click.echo("no cultura adapters found", err=True)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("name", "repo", "base model", "downloads", "bias")
-    for a in found:
-        table.add_row(a.name, a.repo_id, a.base_model, str(a.downloads), a.bias_summary())
-    Console().print(table)
+    _table(["name", "repo", "base model", "downloads", "bias"],
+           [[a.name, a.repo_id, a.base_model, str(a.downloads), a.bias_summary()] for a in found])
 
 
 @click.command()
@@ -152,6 +168,7 @@ def resolve(
 @click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 def lock(names: tuple[str, ...], base: str | None, output: Path, offline: bool) -> None:
     """Pin NAMES to a repo, a commit and the sha256 of every file (cultura.lock)."""
+    from cultura.registry.names import format_name, parse
     from cultura.registry.resolve import lock as do_lock
 
     lockfile = do_lock(list(names), base=base, output=output, offline=_offline(offline))
@@ -159,7 +176,7 @@ def lock(names: tuple[str, ...], base: str | None, output: Path, offline: bool) 
         pin = lockfile.get(name)
         assert pin is not None
         where = f"hf:{pin.repo}@{pin.commit}" if pin.repo else f"local entry {pin.entry}"
-        click.echo(f"{name} -> {where} ({len(pin.files)} files)")
+        click.echo(f"{format_name(parse(name))} -> {where} ({len(pin.files)} files)")
     click.echo(f"wrote {output}")
 
 
@@ -180,14 +197,12 @@ def list_installed(culture: str | None, task: str | None, as_json: bool) -> None
     if not entries:
         click.echo(f"no adapters installed in {registry.home}", err=True)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("name", "base model", "source", "installed", "entry", title=str(registry.home))
-    for e in entries:
-        source = e.origin.describe() + (" (synthesized manifest)" if e.synthesized else "")
-        table.add_row(e.name, e.base_model, source, e.installed_at, e.entry_id)
-    Console().print(table)
+    rows = [
+        [e.name, e.base_model, e.origin.describe() + (" (synthesized manifest)" if e.synthesized
+                                                      else ""), e.installed_at, e.entry_id]
+        for e in entries
+    ]
+    _table(["name", "base model", "source", "installed", "entry"], rows, title=str(registry.home))
 
 
 @click.command()
