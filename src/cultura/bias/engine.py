@@ -170,10 +170,19 @@ def _load_hf_directory(path: Path) -> Target:
             "model with save_pretrained(..., safe_serialization=True))"
         )
     import transformers
+    from transformers.utils import logging as hf_logging
 
     auto = getattr(transformers, auto_name)
-    model = auto.from_pretrained(path, use_safetensors=True)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()  # keep loading quiet: reports go to stdout
+    hf_logging.set_verbosity_error()
+    try:
+        model = auto.from_pretrained(path, use_safetensors=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     return _from_hf(model, tokenizer, str(path))
 
 
