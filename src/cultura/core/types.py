@@ -478,8 +478,8 @@ class BiasCheck:
         category: bias category, e.g. ``"gender"``, ``"region"``.
         metric: one of ``ctf_gap``, ``flip_rate``, ``max_group_gap`` (classifier heads),
             ``crows_pairs`` (masked LMs), ``pair_ll`` (causal LMs).
-        threshold: the check passes when the metric is at most this (for ``crows_pairs``:
-            when ``|score - 50|`` is at most this).
+        threshold: the check passes when the metric is at most this (for ``crows_pairs`` and
+            ``pair_ll``, percentages whose ideal is 50: when ``|score - 50|`` is at most this).
         term_groups / templates: for counterfactual checks.
         pairs: for minimal-pair checks.
         target_label: for classifier checks, the label whose probability is compared
