@@ -96,4 +96,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("cultura conformance: skipped checks", sep="-", yellow=True)
     for report in skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        terminalreporter.line(f"SKIPPED {report.nodeid.split('[', 1)[-1].rstrip(']')}: {reason}")
+        check_id = report.nodeid.split("[", 1)[-1].rstrip("]")
+        reason = reason.removeprefix("Skipped: ").removeprefix(f"{check_id} skipped: ")
+        terminalreporter.line(f"SKIPPED {check_id}: {reason}")
