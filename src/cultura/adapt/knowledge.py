@@ -1,10 +1,10 @@
 """Knowledge injection: retrieve a culture's knowledge entries for an input and inject them.
 
 * :class:`BM25Retriever` — the default lexical retriever. It indexes *character n-grams*
-  (2- and 3-grams within each white-space separated chunk, case-folded, punctuation
-  dropped; a chunk shorter than 2 characters is one gram), so it works for scripts written
-  without spaces (Chinese, Japanese, Thai) as well as for spaced ones. Unigrams are left out
-  by default: single common characters match almost every entry and made injection noisy.
+  (2- and 3-grams of text in scripts written without spaces; words and their 3-grams in
+  spaced scripts; case-folded, punctuation dropped), so it works for Chinese, Japanese or
+  Thai as well as for spaced scripts. Unigrams are left out: single common characters
+  match almost every entry and made injection noisy.
 * :class:`KnowledgeInjector` — merges every knowledge source of a profile; for encoder heads
   (``seq-cls``, ``token-cls``) the retrieved knowledge becomes a second segment (a text pair,
   K-BERT style), for ``causal-lm`` heads prompt context through the source's template
@@ -49,9 +49,23 @@ def _fold(text: str) -> str:
     return "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in text)
 
 
+# scripts written without spaces between words: Han, kana, Hangul syllables are spaced but
+# short, Thai, Lao, Khmer, Myanmar, Tibetan
+_UNSPACED = re.compile(
+    r"[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff"
+    r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+
+
 def char_ngrams(text: str, ngram_range: tuple[int, int] = (2, 3)) -> list[str]:
-    """Character n-grams of ``text`` within each white-space separated chunk (case-folded);
-    a chunk shorter than the smallest n is kept whole."""
+    """Character n-grams of ``text``, per white-space separated chunk (case-folded).
+
+    A chunk holding characters of a script written without spaces (Han, kana, Thai, ...)
+    gives all its n-grams for n in ``ngram_range``; a word of a spaced script gives itself
+    and its n-grams of the largest n (so ``festivals`` still matches ``festival``, while
+    short frequent bigrams such as ``th`` match nothing). Chunks shorter than the smallest n
+    are kept whole.
+    """
     low, high = ngram_range
     grams: list[str] = []
     for chunk in _WORD_SPLIT.split(_fold(text)):
@@ -60,7 +74,12 @@ def char_ngrams(text: str, ngram_range: tuple[int, int] = (2, 3)) -> list[str]:
         if len(chunk) < low:
             grams.append(chunk)
             continue
-        for n in range(low, high + 1):
+        if _UNSPACED.search(chunk):
+            sizes = range(low, high + 1)
+        else:
+            grams.append(chunk)
+            sizes = range(high, high + 1) if len(chunk) > high else range(0)
+        for n in sizes:
             grams.extend(chunk[i : i + n] for i in range(len(chunk) - n + 1))
     return grams
 

@@ -922,8 +922,15 @@ def load_pretrained(
             f"base model mismatch: {path} has {have_rows} embedding rows, the adapter in "
             f"{directory} was trained on {rows_before}; load it with base={manifest.base_model.id!r}"
         )
+    # a synthesized manifest (plain PEFT repo) may come without tokenizer files: use the base's
+    has_tokenizer = any((directory / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+    if n_added and not has_tokenizer:
+        raise ArtifactError(
+            f"{directory}: {n_added} tokens were added but the tokenizer files are missing; "
+            "re-download or re-save the adapter"
+        )
     with quiet_transformers():
-        tok = transformers.AutoTokenizer.from_pretrained(str(directory))
+        tok = transformers.AutoTokenizer.from_pretrained(str(directory) if has_tokenizer else path)
     _check_fast(tok, str(directory))
     if spec.head_type == "causal-lm" or getattr(model.config, "pad_token_id", None) is None:
         _ensure_pad(tok, model)

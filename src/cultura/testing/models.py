@@ -72,6 +72,7 @@ def train_wordpiece_tokenizer(
         sep_token="[SEP]",
         mask_token="[MASK]",
         model_max_length=128,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 
