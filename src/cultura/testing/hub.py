@@ -286,7 +286,7 @@ class LocalHub:
         if self._server is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"hub": self, "state": self._state})
-        server = ThreadingHTTPServer((self._host, self._port), handler)
+        server = _Server((self._host, self._port), handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -391,6 +391,15 @@ class LocalHub:
                 data = original[:middle] + bytes([original[middle] ^ 0xFF]) + original[middle + 1:]
             self._state.tampered[(repo_id, commit.oid, path)] = data
             return data
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hang up (pooled connections closed by the client)."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
