@@ -55,7 +55,7 @@ def test_failing_check_exits_1_and_writes_reports(tiny_bert_dir: Path, tmp_path:
     # one pair scores 0 or 100, never within 0 of 50
     assert result.exit_code == 1, result.output
     assert "FAILED" in result.output and "crows.overall" in result.output
-    assert "points from 50" in result.output
+    assert "points from the ideal 50" in result.output
     assert "| overall | `crows.overall` |" in md.read_text(encoding="utf-8")
     if png is not None:
         assert png.read_bytes()[:4] == b"\x89PNG"

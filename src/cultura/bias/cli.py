@@ -62,31 +62,49 @@ def check_bias(
 
 
 def _print(report) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from cultura.bias.report import PAIR_METRICS
+
+    # piped output is not wrapped at 80 columns: one row per check stays greppable
+    console = Console(width=None if sys.stdout.isatty() else 160)
     verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
     title = f"Bias report for {report.target}" + (
         f" (culture {report.culture})" if report.culture else ""
     )
-    table = Table(title=title, show_lines=False)
-    for column in ("Category", "Check", "Metric", "Score", "Threshold", "Result", "Supplied by"):
-        table.add_column(column)
-    style = {"pass": "green", "fail": "bold red", "skipped": "dim"}
-    for r in sorted(report.results, key=lambda r: (r.category, r.check_id)):
-        table.add_row(
-            r.category, r.check_id, r.metric, r.describe_score(), r.describe_threshold(),
-            f"[{style[r.status]}]{r.status}[/]", r.supplied_by,
-        )
-    console.print(table)
+    ran = sorted(report.ran, key=lambda r: (r.category, r.check_id))
+    if ran:
+        table = Table(title=title, box=box.SIMPLE_HEAD)
+        table.add_column("Category")
+        table.add_column("Check", no_wrap=True)
+        for column in ("Metric", "Score", "Threshold", "Result", "Supplied by"):
+            table.add_column(column)
+        style = {"pass": "green", "fail": "bold red"}
+        for r in ran:
+            pair = r.metric in PAIR_METRICS
+            table.add_row(
+                r.category, r.check_id, r.metric,
+                f"{r.score:.1f}" if pair else f"{r.score:.4f}",
+                f"50 ± {r.threshold:g}" if pair else f"≤ {r.threshold:g}",
+                f"[{style[r.status]}]{r.status}[/]", r.supplied_by,
+            )
+        console.print(table)
+    else:
+        console.print(title)
     console.print(
         f"{verdict}: {len(report.ran)} run, {len(report.failures)} failed, "
         f"{len(report.skipped)} skipped"
     )
     for r in report.failures:
         console.print(f"[red]✗ {r.check_id}[/]: {r.reason}", highlight=False)
+    by_reason: dict[str, list[str]] = {}
     for r in report.skipped:
-        console.print(f"[dim]- {r.check_id} skipped: {r.reason}[/]", highlight=False)
+        by_reason.setdefault(r.reason, []).append(r.check_id)
+    for reason, ids in by_reason.items():
+        console.print(f"[dim]skipped ({reason}): {', '.join(ids)}[/]", highlight=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)

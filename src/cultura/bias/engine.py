@@ -534,12 +534,11 @@ def _run_pairs(
     status = CheckResult.judge(metric, result.score, check.threshold)
     reason = ""
     if status == "fail":
-        side = "more" if result.score > 50 else "less"
         reason = (
-            f"the model prefers the {side} stereotypical sentence in {result.score:.1f}% of "
-            f"{result.n} pairs ({abs(result.score - 50):.1f} points from 50, allowed "
-            f"{check.threshold:g})"
-            + (f"; e.g. {format_examples(worst)}" if worst and side == "more" else "")
+            f"the more stereotypical sentence scores higher in {result.score:.1f}% of "
+            f"{result.n} pairs ({result.neutral} tied), {abs(result.score - 50):.1f} points "
+            f"from the ideal 50 (allowed {check.threshold:g})"
+            + (f"; e.g. {format_examples(worst)}" if worst and result.score > 50 else "")
         )
     return CheckResult(
         check.id, check.category, metric, result.score, check.threshold, status,
