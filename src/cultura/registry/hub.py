@@ -165,6 +165,18 @@ def _progress(enabled: bool) -> bool:
     return enabled and sys.stderr.isatty()
 
 
+@contextmanager
+def _status(message: str, enabled: bool) -> Iterator[None]:
+    """A spinner on stderr while a single long request runs (only on a terminal)."""
+    if not _progress(enabled):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
 # ------------------------------------------------------------------------ publish
 @dataclass(frozen=True)
 class PublishResult:
@@ -314,9 +326,12 @@ def publish(
         message = commit_message or (
             f"cultura: publish {final.culture}/{final.task} adapter (base {final.base_model.id})"
         )
-        info = api.create_commit(
-            repo_id, operations, commit_message=message, revision=branch
-        )
+        size = sum((directory / rel).stat().st_size for rel in final.files)
+        with _status(f"uploading {len(operations)} file operation(s), {size / 1024:.0f} KiB, "
+                     f"to {repo_id} in one commit", progress):
+            info = api.create_commit(
+                repo_id, operations, commit_message=message, revision=branch
+            )
     _write_atomic(directory / MANIFEST, manifest_bytes)
     _write_atomic(directory / CARD, card_bytes)
     url = f"{endpoint}/{repo_id}" + (f"/tree/{branch}" if branch != "main" else "")
