@@ -90,6 +90,9 @@ def test_adapters_declared_by_plugins_come_before_the_hub(
     # installed now: found offline too, through the same plugin declaration
     again = resolve("zh-Hant-TW/sentiment", base=str(tiny_base), offline=True)
     assert again.path == res.path
+    LocalRegistry().remove("zh-Hant/sentiment")  # `cultura pull` follows the same order
+    pulled = cultura.pull("zh-Hant-TW/sentiment", base=str(tiny_base))
+    assert pulled.origin.repo_id == "vendor/zh-hant"
 
 
 def test_hub_search_prefers_downloads_and_skips_incompatible(

@@ -480,7 +480,8 @@ def best_hub_candidate(
     offline: bool = False,
     manager: PluginManager | None = None,
 ) -> tuple[str, str]:
-    """The (repo id, commit) the Hub step of :func:`resolve` picks for ``name``."""
+    """The (repo id, commit) ``cultura pull`` downloads for ``name``: the first compatible
+    adapter declared by a plugin, else the Hub search's pick (as in :func:`resolve`)."""
     ctx = _Context(
         base=describe_base(base, offline=offline, endpoint=endpoint, token=token),
         offline=offline, install=False, token=token, endpoint=hub_endpoint(endpoint),
@@ -489,6 +490,19 @@ def best_hub_candidate(
     res = Resolution(str(name), ctx.base.label() if ctx.base else None)
     chain = Culture.parse(name.culture).chain()
     res.chain = chain
+    declared = _declared(name.culture, name.task, manager)
+    for level in chain:  # adapters declared by installed plugins come first, as in resolve()
+        for published, prov in sorted(declared.get(level, []),
+                                      key=lambda x: (x[0].repo_id, x[0].revision)):
+            if name.revision and name.revision != published.revision:
+                continue
+            manifest, commit, problem = _remote_manifest(ctx, published.repo_id,
+                                                         published.revision)
+            ok, why = check_compat(manifest, ctx.base) if manifest else (False, problem)
+            res.add(Candidate("plugin", level, f"hf:{published.repo_id}@{published.revision} "
+                              f"(declared by {prov})", published.base_model, ok, why))
+            if ok:
+                return published.repo_id, commit or published.revision
     found = _hub_step(res, name, chain, ctx)
     if found is None:
         raise ResolutionError(f"no adapter for {name} on the Hub at {ctx.endpoint}.\n{res.explain()}")
