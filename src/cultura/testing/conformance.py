@@ -361,7 +361,8 @@ def _register(
     kind: Kind, applies: Callable[[PluginUnderTest], str | None] | None = None
 ) -> Callable[[Callable[[PluginUnderTest], None]], Callable[[PluginUnderTest], None]]:
     def decorate(func: Callable[[PluginUnderTest], None]) -> Callable[[PluginUnderTest], None]:
-        doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else func.__name__
+        paragraph = (func.__doc__ or func.__name__).strip().split("\n\n")[0]
+        doc = " ".join(line.strip() for line in paragraph.splitlines())
         CHECKS[func.__name__] = Check(func.__name__, kind, func, doc, applies or (lambda p: None))
         return func
 
@@ -608,8 +609,9 @@ def check_vocabulary_not_in_base(plugin: PluginUnderTest) -> None:
 
 @_register("quality", _has_vocabulary)
 def check_vocabulary_initializes(plugin: PluginUnderTest) -> None:
-    """Added tokens can be added to the base tokenizer, each is reachable (encodes to its own
-    new id) and gets a finite initial embedding (FVT mean of its old pieces, or the mean)."""
+    """Added tokens (those the base lacks) can be added to the base tokenizer, each is
+    reachable (encodes to its own new id) and gets a finite initial embedding (FVT mean of its
+    old pieces, or the mean)."""
     import copy
 
     import numpy as np
