@@ -7,12 +7,19 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 from cultura.testing import CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _project_name(pyproject: Path) -> str:
+    """``[project] name`` of a plugin's pyproject.toml (tomllib is not in Python 3.10)."""
+    match = re.search(r'^name\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
+    assert match, f"{pyproject} has no [project] name"
+    return match.group(1)
+
 DOCS = ROOT / "docs"
 
 
@@ -26,7 +33,7 @@ def test_plugin_directory_lists_every_shipped_plugin_and_its_cultures() -> None:
 
     text = (DOCS / "plugin-directory.md").read_text(encoding="utf-8")
     for pyproject in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
-        dist = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["name"]
+        dist = _project_name(pyproject)
         assert f"## {dist} " in text, f"{dist} is missing from docs/plugin-directory.md"
         section = text.split(f"## {dist} ", 1)[1].split("\n## ", 1)[0]
         for tag in load_plugin(dist).cultures:

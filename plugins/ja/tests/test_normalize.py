@@ -5,9 +5,9 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
 
 import cultura
-from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
 
 
 @pytest.mark.parametrize(

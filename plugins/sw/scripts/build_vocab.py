@@ -59,7 +59,7 @@ def main() -> None:
 
     def new(tokens: list[str]) -> list[str]:
         ids = base(tokens, add_special_tokens=False)["input_ids"]
-        return [t for t, i in zip(tokens, ids) if len(i) > 1 or i == [base.unk_token_id]]
+        return [t for t, i in zip(tokens, ids, strict=True) if len(i) > 1 or i == [base.unk_token_id]]
 
     frequent = [
         w.strip().lower()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cultura_sw.normalize import APOSTROPHES, fold_apostrophes, tidy_punctuation
 
 import cultura

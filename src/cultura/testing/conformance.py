@@ -108,7 +108,8 @@ class PluginUnderTest:
 
     def manager(self) -> Any:
         """An isolated :class:`~cultura.core.plugins.PluginManager` holding only this plugin
-        (and the built-in ``und`` plugin), strict, with entry-point discovery off."""
+        (and the built-in ``und`` plugin), with entry-point discovery off; hook failures are
+        collected (not raised) so the checks can report them."""
         if self._manager is None:
             from cultura.core.plugins import PluginManager
 
@@ -492,7 +493,7 @@ def check_normalizer_pure(plugin: PluginUnderTest) -> None:
         first = normalizer.fn(batch)
         assert batch == list(texts), f"{normalizer.id} ({tag}) modified its input list"
         second = normalizer.fn(list(texts))
-        diff = [(t, a, b) for t, a, b in zip(texts, first, second) if a != b]
+        diff = [(t, a, b) for t, a, b in zip(texts, first, second, strict=True) if a != b]
         assert not diff, f"{normalizer.id} ({tag}) is not deterministic: {diff[0]!r}"
 
 
@@ -502,7 +503,7 @@ def check_normalizer_idempotent(plugin: PluginUnderTest) -> None:
     for tag, normalizer, texts in _each_normalizer(plugin):
         once = normalizer.fn(list(texts))
         twice = normalizer.fn(list(once))
-        diff = [(t, a, b) for t, a, b in zip(texts, once, twice) if a != b]
+        diff = [(t, a, b) for t, a, b in zip(texts, once, twice, strict=True) if a != b]
         assert not diff, (
             f"{normalizer.id} ({tag}) is not idempotent on {len(diff)} text(s); e.g. "
             f"{diff[0][0]!r} -> {diff[0][1]!r} -> {diff[0][2]!r}"
@@ -515,7 +516,7 @@ def check_normalizer_batched_equals_single(plugin: PluginUnderTest) -> None:
     for tag, normalizer, texts in _each_normalizer(plugin):
         batched = normalizer.fn(list(texts))
         single = [normalizer.fn([t])[0] for t in texts]
-        diff = [(t, a, b) for t, a, b in zip(texts, batched, single) if a != b]
+        diff = [(t, a, b) for t, a, b in zip(texts, batched, single, strict=True) if a != b]
         assert not diff, (
             f"{normalizer.id} ({tag}) depends on the batch: {diff[0][0]!r} -> batched "
             f"{diff[0][1]!r}, alone {diff[0][2]!r}"
@@ -531,7 +532,7 @@ def check_normalizer_keeps_text(plugin: PluginUnderTest) -> None:
     """A text with letters or digits never normalizes to an empty (or blank) string."""
     for tag, normalizer, texts in _each_normalizer(plugin):
         out = normalizer.fn(list(texts))
-        emptied = [t for t, o in zip(texts, out) if _has_content(t) and not o.strip()]
+        emptied = [t for t, o in zip(texts, out, strict=True) if _has_content(t) and not o.strip()]
         assert not emptied, f"{normalizer.id} ({tag}) emptied {emptied[0]!r}"
 
 
@@ -545,7 +546,7 @@ def check_profile_normalization_idempotent(plugin: PluginUnderTest) -> None:
         profile = build_profile(tag, plugin.manager())
         once = profile.normalize(texts)
         twice = profile.normalize(once)
-        diff = [(t, a, b) for t, a, b in zip(texts, once, twice) if a != b]
+        diff = [(t, a, b) for t, a, b in zip(texts, once, twice, strict=True) if a != b]
         assert not diff, f"{tag}: chain {profile.normalizer_ids} not idempotent: {diff[0]!r}"
 
 
@@ -600,7 +601,7 @@ def check_vocabulary_not_in_base(plugin: PluginUnderTest) -> None:
     for tag, vocab in plugin.vocabularies():
         tokens = list(vocab.resolve())
         pieces = tok(tokens, add_special_tokens=False)["input_ids"]
-        single = [t for t, ids in zip(tokens, pieces) if len(ids) == 1 and ids[0] != unk]
+        single = [t for t, ids in zip(tokens, pieces, strict=True) if len(ids) == 1 and ids[0] != unk]
         assert not single, (
             f"{vocab.id} ({tag}): {len(single)} token(s) are already single tokens of the base "
             f"vocabulary, e.g. {single[:8]}; drop them from the list"
@@ -626,21 +627,21 @@ def check_vocabulary_initializes(plugin: PluginUnderTest) -> None:
         old_pieces = base(tokens, add_special_tokens=False)["input_ids"]
         tok.add_tokens(tokens)
         new_ids = tok(tokens, add_special_tokens=False)["input_ids"]
-        unreachable = [t for t, ids in zip(tokens, new_ids) if len(ids) != 1 or ids[0] < len(base)]
+        unreachable = [t for t, ids in zip(tokens, new_ids, strict=True) if len(ids) != 1 or ids[0] < len(base)]
         assert not unreachable, (
             f"{vocab.id} ({tag}): {len(unreachable)} token(s) do not encode to one new id after "
             f"being added, e.g. {unreachable[:5]} (duplicates after the tokenizer's own "
             "normalization, or contain separators)"
         )
         counts = Counter(ids[0] for ids in new_ids)
-        clashes = [t for t, ids in zip(tokens, new_ids) if counts[ids[0]] > 1]
+        clashes = [t for t, ids in zip(tokens, new_ids, strict=True) if counts[ids[0]] > 1]
         assert not clashes, (
             f"{vocab.id} ({tag}): tokens collide after the base tokenizer's normalization "
             f"(only one of each group is ever produced): {clashes[:6]}"
         )
         mean = embeddings.mean(axis=0)
         unk_id = base.unk_token_id
-        for token, ids in zip(tokens, old_pieces):
+        for token, ids in zip(tokens, old_pieces, strict=True):
             known = [i for i in ids if i != unk_id]
             row = embeddings[known].mean(axis=0) if known and vocab.init != "mean" else mean
             assert np.isfinite(row).all() and float(np.abs(row).sum()) > 0, (
@@ -749,7 +750,7 @@ def check_adapter_heads(plugin: PluginUnderTest) -> None:
 @_register("quality", _has_sample_data)
 def check_sample_data_balanced(plugin: PluginUnderTest) -> None:
     """Sample data covers every label, with at least 5 rows each and at most 1.5x imbalance."""
-    for tag, spec in plugin.results("cultura_adapter_heads"):
+    for _, spec in plugin.results("cultura_adapter_heads"):
         if spec.sample_data is None or spec.head_type == "causal-lm":
             continue
         path, rows = _sample_rows(spec)
@@ -783,7 +784,7 @@ def check_bias_checks(plugin: PluginUnderTest) -> None:
                 )
         for template in check.templates:
             variants = set()
-            for group, terms in groups.items():
+            for terms in groups.values():
                 for term in terms:
                     filled = _fill(template, term)
                     assert "{" not in filled or "{" in term, (
@@ -792,7 +793,9 @@ def check_bias_checks(plugin: PluginUnderTest) -> None:
                     variants.add(filled)
             assert len(variants) > 1 or not groups, f"{check.id}: template {template!r} never varies"
         if check.target_label is not None:
-            labels = {l for c in build_profile(tag, plugin.manager()).heads for l in c.value.labels}
+            labels = {
+                label for c in build_profile(tag, plugin.manager()).heads for label in c.value.labels
+            }
             assert check.target_label in labels, (
                 f"{check.id} ({tag}): target_label {check.target_label!r} is no label of the "
                 f"culture's heads ({sorted(labels)})"

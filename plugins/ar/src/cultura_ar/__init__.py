@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -30,7 +30,6 @@ from cultura.core.types import (
     TokenizerTweaks,
     VocabularyExtension,
 )
-
 from cultura_ar.normalize import (
     decompose_ligatures,
     fold_alef,
@@ -54,7 +53,7 @@ def data_path(name: str) -> Path:
     return Path(str(resources.files("cultura_ar") / "data" / name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_list(name: str) -> tuple[str, ...]:
     text = data_path(name).read_text(encoding="utf-8")
     return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
@@ -70,7 +69,7 @@ def _tokens(*names: str, egyptian: bool = False):  # type: ignore[no-untyped-def
     return load
 
 
-@lru_cache(maxsize=None)
+@cache
 def _knowledge(level: str) -> tuple[KnowledgeEntry, ...]:
     entries = []
     with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:

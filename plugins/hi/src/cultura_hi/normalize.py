@@ -70,7 +70,7 @@ _HOMORGANIC = re.compile(
     "|".join(f"{nasal}{VIRAMA}(?=[{others}])" for nasal, others in _CLASSES.items())
 )
 
-_DANDA = re.compile(f"(?<=[\u0900-\u0963\u0966-\u097f])[ \t]*([|\u0964]{{2}}|\u0965|[|\u0964])")
+_DANDA = re.compile("(?<=[\u0900-\u0963\u0966-\u097f])[ \t]*([|\u0964]{2}|\u0965|[|\u0964])")
 
 
 def decompose_nukta(texts: list[str]) -> list[str]:

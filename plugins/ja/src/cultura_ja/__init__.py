@@ -10,7 +10,7 @@ Importing this module reads no data: lists and entries load when a profile uses 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +28,6 @@ from cultura.core.types import (
     TokenizerTweaks,
     VocabularyExtension,
 )
-
 from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
 
 __version__ = "0.1.0"
@@ -52,7 +51,7 @@ def _word_list(name: str):  # type: ignore[no-untyped-def]
     return load
 
 
-@lru_cache(maxsize=None)
+@cache
 def _knowledge(source: str) -> tuple[KnowledgeEntry, ...]:
     entries = []
     with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:

@@ -10,7 +10,7 @@ hook's result is used, so importing this module is instant.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +28,6 @@ from cultura.core.types import (
     TokenizerTweaks,
     VocabularyExtension,
 )
-
 from cultura_sw.normalize import fold_apostrophes, tidy_punctuation
 
 __version__ = "0.1.0"
@@ -52,7 +51,7 @@ def _word_list(name: str):  # type: ignore[no-untyped-def]
     return load
 
 
-@lru_cache(maxsize=None)
+@cache
 def _knowledge(level: str) -> tuple[KnowledgeEntry, ...]:
     entries = []
     with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:
@@ -64,7 +63,7 @@ def _knowledge(level: str) -> tuple[KnowledgeEntry, ...]:
     return tuple(entries)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bias() -> dict:  # type: ignore[type-arg]
     return json.loads(data_path("bias.json").read_text(encoding="utf-8"))
 
