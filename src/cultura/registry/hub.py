@@ -166,7 +166,7 @@ def _progress(enabled: bool) -> bool:
 
 
 @contextmanager
-def _status(message: str, enabled: bool) -> Iterator[None]:
+def _spinner(message: str, enabled: bool) -> Iterator[None]:
     """A spinner on stderr while a single long request runs (only on a terminal)."""
     if not _progress(enabled):
         yield
@@ -327,7 +327,7 @@ def publish(
             f"cultura: publish {final.culture}/{final.task} adapter (base {final.base_model.id})"
         )
         size = sum((directory / rel).stat().st_size for rel in final.files)
-        with _status(f"uploading {len(operations)} file operation(s), {size / 1024:.0f} KiB, "
+        with _spinner(f"uploading {len(operations)} file operation(s), {size / 1024:.0f} KiB, "
                      f"to {repo_id} in one commit", progress):
             info = api.create_commit(
                 repo_id, operations, commit_message=message, revision=branch
