@@ -10,6 +10,10 @@ Sources:
   (unweighted, so the pieces are the language's recurring morphemes — noun-class and subject
   prefixes, tense markers, verb extensions, stems — rather than the topics of one corpus).
 
+The WordPiece trainer breaks ties between equally frequent merges in hash order, so a rebuild
+can differ from the shipped list in a handful of the rarest units (e.g. 4,456 vs 4,457); the
+shipped list is the reference and the efficacy figures in the README are measured on it.
+
 Every token that the base tokenizer (all-MiniLM-L6-v2, BERT uncased) already has as a single
 token is dropped, as is any piece shorter than two letters.
 
