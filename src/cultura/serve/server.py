@@ -361,6 +361,16 @@ class MultiCultureServer:
             if self.model is None:
                 self._init_base(self._base_arg or model.base.id, model.labels)
             self._check_base(model, label)
+            if model.base.id and model.base.id != self.base_id:
+                from cultura.adapt.model import CulturaWarning
+
+                warnings.warn(
+                    f"{label} records base model {model.base.id!r}; this server's base is "
+                    f"{self.base_id!r} (same architecture). Predictions are only right if they "
+                    "hold the same weights",
+                    CulturaWarning,
+                    stacklevel=2,
+                )
             adapter = self._extract(model, key, label)
             self._place_rows(adapter)
             if not adapter.fused:
