@@ -30,7 +30,7 @@ ATOL = 1e-5
 def assert_matches_reference(server: Any, reference: Any, texts: list[str], cultures: list[str]) -> None:
     probs, labels = server.predict_proba(texts, cultures)
     assert len(probs) == len(texts)
-    for text, culture, row, names in zip(texts, cultures, probs, labels):
+    for text, culture, row, names in zip(texts, cultures, probs, labels, strict=True):
         want, want_labels = reference(culture).predict_proba([text])
         assert tuple(names) == tuple(want_labels) == LABELS[culture]
         np.testing.assert_allclose(row, want[0], atol=ATOL, err_msg=f"{culture}: {text!r}")
@@ -50,7 +50,7 @@ def test_predict_keeps_order_and_localized_labels(server: Any, reference: Any) -
     out = server.predict(texts, cultures, top_k=3)
     assert [r["text"] for r in out] == texts
     assert [r["culture"] for r in out] == cultures
-    for row, culture, text in zip(out, cultures, texts):
+    for row, culture, text in zip(out, cultures, texts, strict=True):
         want = reference(culture).predict([text], top_k=3)[0]
         assert row["label"] == want["label"]
         assert row["score"] == pytest.approx(want["score"], abs=ATOL)
@@ -62,7 +62,7 @@ def test_single_culture_batches_and_small_batch_size(server: Any, reference: Any
     assert_matches_reference(server, reference, TEXTS["de"], ["de"] * 4)
     texts, cultures = mixed_rows()
     out = server.logits(texts, cultures, batch_size=5)  # chunks cut through culture groups
-    for text, culture, row in zip(texts, cultures, out):
+    for text, culture, row in zip(texts, cultures, out, strict=True):
         assert torch.allclose(row, reference(culture).logits([text])[0], atol=1e-4)
 
 
@@ -188,7 +188,7 @@ def test_merge_equals_server_and_peft_merge_and_unload(server: Any, reference: A
         want = server.logits(texts, culture)
         got = merged.logits(texts)
         assert got.shape == (len(texts), len(LABELS[culture]))
-        for row, ref in zip(got, want):
+        for row, ref in zip(got, want, strict=True):
             assert torch.allclose(row, ref, atol=1e-4)
         own = reference(culture)
         peft_merged = copy.deepcopy(own.model).merge_and_unload()
@@ -254,7 +254,7 @@ def test_conv1d_lora_falls_back_to_peft(tmp_path: Path, serve_env: Any) -> None:
     texts = ["the movie was great", "the food was terrible and slow", "ok", "never again"]
     cultures = ["fr", "es", "es", "fr"]
     probs, _ = server.predict_proba(texts, cultures)
-    for text, culture, row in zip(texts, cultures, probs):
+    for text, culture, row in zip(texts, cultures, probs, strict=True):
         np.testing.assert_allclose(row, refs[culture].predict_proba([text])[0][0], atol=ATOL)
     assert server.stats["forwards_peft"] == 1
     server.engine = "fused"
@@ -276,7 +276,7 @@ def test_add_by_registry_name_routes_by_the_names_culture(
     with pytest.raises(NotServedError, match="'de' is not served"):
         server.route("de")
     probs, labels = server.predict_proba(TEXTS["de"], "de-AT")
-    for text, row in zip(TEXTS["de"], probs):
+    for text, row in zip(TEXTS["de"], probs, strict=True):
         np.testing.assert_allclose(row, reference("de").predict_proba([text])[0][0], atol=ATOL)
 
 

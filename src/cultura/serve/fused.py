@@ -67,7 +67,7 @@ class Route:
         if mode not in MIXED_MODES:
             raise ValueError(f"unknown mixed mode {mode!r}; use one of {MIXED_MODES}")
         segments, start = [], 0
-        for slot, size in zip(slots, sizes):
+        for slot, size in zip(slots, sizes, strict=True):
             if size:
                 segments.append((int(slot), start, start + int(size)))
                 start += int(size)

@@ -90,7 +90,7 @@ class MergedModel:
         texts = [texts] if isinstance(texts, str) else list(texts)
         probs, labels = self.predict_proba(texts)
         return [{"culture": self.culture, **format_prediction(t, p, labels, top_k)}
-                for t, p in zip(texts, probs)]
+                for t, p in zip(texts, probs, strict=True)]
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the merged model (safetensors) and the culture's tokenizer files, loadable by
@@ -141,6 +141,7 @@ def merge_adapter(pristine: Any, adapter: ServedAdapter, base_rows: Any, device:
         _set_submodule(model, name, copy.deepcopy(head))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         peft_model = get_peft_model(model, copy.deepcopy(adapter.peft_config))
         result = set_peft_model_state_dict(peft_model, adapter.peft_state)
         if getattr(result, "unexpected_keys", None):

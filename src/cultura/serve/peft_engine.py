@@ -43,6 +43,7 @@ class PeftEngine:
         config = copy.deepcopy(adapter.peft_config)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             if self.model is None:
                 base = self._make_base()
                 for name, head in adapter.heads.items():

@@ -49,7 +49,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from cultura.adapt.model import CulturalModel
     from cultura.core.plugins import PluginManager
     from cultura.serve.merge import MergedModel
 
@@ -772,7 +771,7 @@ class MultiCultureServer:
         adapters = [self._adapters[k] for k, _ in groups]
         keys = [a.key for a in adapters]
         slots = [self.swap_in(a.key, keep=keys) for a in adapters] if engine == "fused" else []
-        parts = [(a, self._encode(a, [texts[i] for i in rows])) for a, (_, rows) in zip(adapters, groups)]
+        parts = [(a, self._encode(a, [texts[i] for i in rows])) for a, (_, rows) in zip(adapters, groups, strict=True)]
         inputs = self._collate(parts)
         sizes = [len(rows) for _, rows in groups]
         start = time.perf_counter()
@@ -786,14 +785,14 @@ class MultiCultureServer:
                 engine_ = self._peft_engine()
                 for a in adapters:
                     engine_.load(a)
-                names = [a.key for a, n in zip(adapters, sizes) for _ in range(n)]
+                names = [a.key for a, n in zip(adapters, sizes, strict=True) for _ in range(n)]
                 logits = engine_.forward(inputs, names)
         logits = logits.float().cpu()
         self.stats["forward_seconds_x1e6"] += int((time.perf_counter() - start) * 1e6)
         self.stats["forwards"] += 1
         self.stats[f"forwards_{engine}"] += 1
         out, row = [], 0
-        for adapter, size in zip(adapters, sizes):
+        for adapter, size in zip(adapters, sizes, strict=True):
             width = len(adapter.labels)
             out.append([logits[row + j, :width] for j in range(size)])
             adapter.rows_served += size
@@ -825,8 +824,8 @@ class MultiCultureServer:
                 step = self.n_slots if engine == "fused" else len(items)
                 for first in range(0, len(items), step):
                     part = items[first : first + step]
-                    for (_, rows), values in zip(part, self._forward(part, texts, engine)):
-                        for i, value in zip(rows, values):
+                    for (_, rows), values in zip(part, self._forward(part, texts, engine), strict=True):
+                        for i, value in zip(rows, values, strict=True):
                             out[i] = value
             self.stats["rows"] += len(texts)
         return out
@@ -858,7 +857,7 @@ class MultiCultureServer:
         probs, labels = self.predict_proba(texts, keys, batch_size=batch_size)
         return [
             {"culture": k, **format_prediction(t, p, lab, top_k)}
-            for t, k, p, lab in zip(texts, keys, probs, labels)
+            for t, k, p, lab in zip(texts, keys, probs, labels, strict=True)
         ]
 
     # ------------------------------------------------------------------ tuning
