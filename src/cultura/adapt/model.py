@@ -464,22 +464,30 @@ class CulturalModel:
 
         self.model.eval()
         out = []
+        eos = self.tokenizer.eos_token_id
+        config = _base_model(self.model).config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         for text in texts:
             enc = self.encode([text], knowledge=knowledge, top_k=k)
-            enc = {key: v.to(self.device) for key, v in enc.items()}
+            ids = enc["input_ids"].to(self.device)
+            mask = enc["attention_mask"].to(self.device)
+            new: list[int] = []
+            logps: list[float] = []
+            # greedy decoding by plain forward passes: with transformers 5 ``generate`` passes
+            # its own cache and PEFT's prefix (past_key_values) would be silently dropped
             with torch.no_grad():
-                gen = self.model.generate(
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    output_scores=True,
-                    return_dict_in_generate=True,
-                )
-            new = gen.sequences[0, enc["input_ids"].shape[1] :]
-            logps = [
-                torch.log_softmax(s[0].float(), dim=-1)[t].item() for s, t in zip(gen.scores, new)
-            ]
+                for _ in range(max_new_tokens):
+                    if limit is not None and ids.shape[1] >= limit:
+                        break
+                    logits = self.model(input_ids=ids, attention_mask=mask).logits[0, -1]
+                    logp = torch.log_softmax(logits.float(), dim=-1)
+                    token = int(logp.argmax())
+                    if eos is not None and token == eos:
+                        break
+                    new.append(token)
+                    logps.append(float(logp[token]))
+                    ids = torch.cat([ids, ids.new_tensor([[token]])], dim=1)
+                    mask = torch.cat([mask, mask.new_ones((1, 1))], dim=1)
             out.append(
                 {
                     "text": text,
@@ -725,6 +733,16 @@ def _wrap_peft(model: Any, spec: AdapterHeadSpec, missing: list[str], added: Add
                 module_name(model, model.get_output_embeddings()): ids,
             }
         row_training = ROW_TRAINING_PEFT
+    if (
+        spec.peft.method == "prefix"
+        and spec.head_type != "causal-lm"
+        and not _supports_past_key_values(model)
+    ):
+        raise CulturaError(
+            f"prefix tuning of a {spec.head_type} head needs a base model whose forward takes "
+            f"past_key_values (a PEFT requirement); {type(model).__name__} does not. Use "
+            "PeftSpec(method='lora') or 'ia3', or prefix tuning with a causal-lm head"
+        )
     config = build_peft_config(
         spec.peft, spec.head_type, modules_to_save=missing, trainable_token_indices=tti
     )
@@ -734,17 +752,21 @@ def _wrap_peft(model: Any, spec: AdapterHeadSpec, missing: list[str], added: Add
             warnings.simplefilter("ignore", FutureWarning)
             peft_model = peft_lib.get_peft_model(model, config)
     except ValueError as exc:
-        if "past key values" in str(exc):
-            raise CulturaError(
-                f"prefix tuning needs a base model that supports past key values (a decoder "
-                f"such as GPT-2 or LLaMA); {type(model).__name__} does not. Use "
-                "PeftSpec(method='lora') or 'ia3'"
-            ) from None
         raise CulturaError(f"cannot build the {spec.peft.method} adapter: {exc}") from None
     if added.tokens and spec.peft.method != "lora":
         _mask_row_gradients(peft_model.get_base_model(), added.token_ids, not added.tied)
         row_training = ROW_TRAINING_MASK
     return peft_model, row_training
+
+
+def _supports_past_key_values(model: Any) -> bool:
+    import inspect
+
+    candidates = [model, getattr(model, getattr(model, "base_model_prefix", ""), None)]
+    return any(
+        m is not None and "past_key_values" in inspect.signature(m.forward).parameters
+        for m in candidates
+    )
 
 
 def _profile(culture: str | None, manager: PluginManager | None) -> CultureProfile:
@@ -951,7 +973,11 @@ def load_pretrained(
         with warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            peft_model = peft_lib.PeftModel.from_pretrained(model, str(directory), is_trainable=True)
+            # prompt-learning adapters (prefix) cannot be reloaded as trainable in PEFT
+            trainable = spec.peft.method != "prefix"
+            peft_model = peft_lib.PeftModel.from_pretrained(
+                model, str(directory), is_trainable=trainable
+            )
     except Exception as exc:  # PEFT raises several types for broken files
         raise ArtifactError(f"{directory}: PEFT could not load the adapter: {exc}") from None
     peft_model.eval()

@@ -45,16 +45,31 @@ def corpus(repeat: int = 20) -> list[str]:
 def train_wordpiece_tokenizer(
     texts: Iterable[str] | None = None, *, vocab_size: int = 400
 ):  # type: ignore[no-untyped-def]
-    """A BERT-style (uncased WordPiece, CJK characters split) fast tokenizer."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    """A BERT-style (uncased WordPiece, CJK characters split) fast tokenizer.
+
+    The vocabulary is learned from ``texts`` deterministically (tokenizers' WordPiece trainer
+    breaks ties differently from run to run): every character, as a word start and as a
+    ``##`` continuation, then the most frequent whole words up to ``vocab_size``.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
-    tok.train_from_iterator(list(texts) if texts is not None else corpus(), trainer=trainer)
+    normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in list(texts) if texts is not None else corpus():
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            words[word] += 1
+    chars = sorted({c for word in words for c in word})
+    pieces = special + chars + [f"##{c}" for c in chars]
+    ranked = sorted((w for w in words if len(w) > 1), key=lambda w: (-words[w], w))
+    pieces += ranked[: max(0, vocab_size - len(pieces))]
+    tok = Tokenizer(models.WordPiece({p: i for i, p in enumerate(pieces)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -104,9 +119,23 @@ def train_bpe_tokenizer(
 
 def tiny_config(  # type: ignore[no-untyped-def]
     kind: Kind, vocab_size: int, *, pad_token_id: int = 0, bos_token_id: int = 0,
-    eos_token_id: int = 0,
+    eos_token_id: int = 0, initializer_range: float | None = None,
 ):
-    """A tiny config of ``kind`` (hidden size 32, 2 layers)."""
+    """A tiny config of ``kind`` (hidden size 32, 2 layers).
+
+    ``initializer_range`` overrides the architecture's default (0.02): random tiny models
+    with larger initial weights give more distinct representations, which small training
+    tests need to learn anything in a few steps.
+    """
+    config = _tiny_config(kind, vocab_size, pad_token_id, bos_token_id, eos_token_id)
+    if initializer_range is not None:
+        config.initializer_range = initializer_range
+    return config
+
+
+def _tiny_config(  # type: ignore[no-untyped-def]
+    kind: Kind, vocab_size: int, pad_token_id: int, bos_token_id: int, eos_token_id: int
+):
     from transformers import BertConfig, GPT2Config, LlamaConfig
 
     if kind == "bert":
@@ -148,11 +177,13 @@ def build_tiny_model(
     texts: Sequence[str] | None = None,
     vocab_size: int = 400,
     seed: int = 0,
+    initializer_range: float | None = None,
 ) -> Path:
     """Train a tokenizer, build a tiny random model of ``kind`` and save both to ``directory``.
 
     ``bert`` is saved as ``BertForMaskedLM`` (so it loads as an MLM, an encoder or a
     classifier); ``gpt2`` and ``llama`` as causal LMs. Returns the directory.
+    ``initializer_range``: see :func:`tiny_config`.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
@@ -167,6 +198,7 @@ def build_tiny_model(
     config = tiny_config(
         kind, len(tokenizer), pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id or tokenizer.cls_token_id or 0, eos_token_id=eos,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     auto = AutoModelForMaskedLM if kind == "bert" else AutoModelForCausalLM
