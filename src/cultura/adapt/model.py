@@ -967,7 +967,8 @@ def load_pretrained(
             f"{added.vocab_size_after} embedding rows; the tokenizer files do not belong to "
             "this adapter (re-save it)"
         )
-    _check_normalizers(manifest, profile, directory)
+    if not manifest.synthesized:  # a plain PEFT repo records no normalizers
+        _check_normalizers(manifest, profile, directory)
     wrap_tokenizer(tok, profile)
     try:
         with warnings.catch_warnings(), quiet_transformers():
