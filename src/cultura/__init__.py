@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "search": "cultura.registry.hub:search",
     "check_bias": "cultura.bias.engine:check_bias",
     "BiasReport": "cultura.bias.report:BiasReport",
+    "MultiCultureServer": "cultura.serve.server:MultiCultureServer",
     # registrations
     "AdapterHeadSpec": "cultura.core.types:AdapterHeadSpec",
     "BiasCheck": "cultura.core.types:BiasCheck",
