@@ -8,9 +8,12 @@ reported for context and have no target.
 
     python benchmarks/run.py [--only NAME ...] [--json] [--device cpu|cuda] [--repeat N]
 
-The serving benchmarks (``mixed``, ``swap``, ``merged``, ``e2e``) use all-MiniLM-L6-v2 (the
-embedded base, offline) with a seq-cls LoRA adapter per culture (r=8 on query/value, as the
-cultura-sw plugin declares it) and batches of 64 rows.
+The serving benchmarks (``mixed``, ``swap``, ``merged``, ``e2e``, ``bias``) use
+all-MiniLM-L6-v2 (the embedded base, offline) with a seq-cls LoRA adapter per culture (r=8 on
+the attention query/value, as the cultura-sw plugin declares it) and batches of 64 rows.
+``--base bert-base`` / ``--base llama-0.5b`` build a random-init BERT-base or a ~0.45B
+LLaMA-style decoder (seq-cls head) from configs instead, for GPU runs (``--device cuda``);
+both reuse the MiniLM tokenizer (BERT uncased vocabulary).
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ def best_of(fn: Callable[[], object], repeat: int = 7) -> float:
     return statistics.median(times)
 
 
-#: settings from the command line (device, repeats)
-OPTIONS: dict[str, Any] = {"device": "cpu", "repeat": 7}
+#: settings from the command line (device, repeats, base)
+OPTIONS: dict[str, Any] = {"device": "cpu", "repeat": 7, "base": "minilm"}
+BASES = ("minilm", "bert-base", "llama-0.5b")
 BATCH = 64
 CULTURES_K = (1, 8, 32)
 #: 32 region variants of sw: served culture tags for the mixed-batch benchmark
@@ -118,7 +122,41 @@ def _randomize(model: Any, seed: int, scale: float = 0.02) -> None:
                 param.copy_(torch.randn(param.shape, generator=generator) * scale)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
+def base_path() -> str:
+    """The base model for the serving benchmarks (built from a config for the big ones)."""
+    name = OPTIONS["base"]
+    if name == "minilm":
+        return "all-MiniLM-L6-v2"
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        BertConfig,
+        BertForMaskedLM,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
+
+    from cultura.adapt.base import resolve_base
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base("all-MiniLM-L6-v2")[0])
+    torch.manual_seed(0)
+    if name == "bert-base":
+        model = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer)))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=1024, intermediate_size=4096,
+            num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=4,
+            max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+            tie_word_embeddings=True,
+        ))
+    folder = Path(tempfile.mkdtemp(prefix=f"cultura-bench-{name}-"))
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@functools.cache
 def minilm_setup() -> dict[str, Any]:
     """A server with 32 sw-XX adapters (different random weights), the last adapter as a plain
     PEFT model (the single-adapter baseline) and the PEFT engine holding all 32."""
@@ -129,9 +167,10 @@ def minilm_setup() -> dict[str, Any]:
     from cultura.serve import MultiCultureServer
 
     torch.manual_seed(0)
-    model = adapt("all-MiniLM-L6-v2", "sw", "sentiment", knowledge=False, extend_vocab=False)
+    base = base_path()
+    model = adapt(base, "sw", "sentiment", knowledge=False, extend_vocab=False)
     device = OPTIONS["device"]
-    server = MultiCultureServer("all-MiniLM-L6-v2", slots=len(REGIONS), device=device)
+    server = MultiCultureServer(base, slots=len(REGIONS), device=device)
     for i, region in enumerate(REGIONS):
         _randomize(model, i)
         server.add(model, culture=f"sw-{region}")
@@ -154,6 +193,13 @@ def _sync() -> None:
 def bench_mixed_batch() -> list[dict[str, object]]:
     """Forward throughput of one batch of 64 rows spread over K cultures, relative to the same
     batch through a plain PEFT model with one LoRA adapter (the single-adapter baseline)."""
+    rows = []
+    for k in CULTURES_K:
+        rows += _mixed_at(k)
+    return rows
+
+
+def _mixed_at(k: int) -> list[dict[str, object]]:
     import torch
 
     from cultura.serve.fused import Route
@@ -161,47 +207,46 @@ def bench_mixed_batch() -> list[dict[str, object]]:
     setup = minilm_setup()
     server, inputs, engine = setup["server"], setup["inputs"], setup["engine"]
     peft_single = setup["model"].model
-    keys = server.cultures
-    rows = []
-    for k in CULTURES_K:
-        groups = [keys[i] for i in range(k)]
-        sizes = [BATCH // k + (1 if i < BATCH % k else 0) for i in range(k)]
-        names = [g for g, n in zip(groups, sizes) for _ in range(n)]
-        slots = [server.swap_in(g, keep=groups) for g in groups]
-        mode = server._mixed_for(k)
-        route = Route.from_sizes(slots, sizes, device=server.device, mode=mode)
+    groups = server.cultures[:k]
+    sizes = [BATCH // k + (1 if i < BATCH % k else 0) for i in range(k)]
+    names = [g for g, n in zip(groups, sizes, strict=True) for _ in range(n)]
+    slots = [server.swap_in(g, keep=groups) for g in groups]
+    mode = server._mixed_for(k)
+    route = Route.from_sizes(slots, sizes, device=server.device, mode=mode)
 
-        def single() -> None:
-            peft_single(**inputs)
-            _sync()
+    def single() -> None:
+        peft_single(**inputs)
+        _sync()
 
-        def fused() -> None:
-            with server._router.routing(route):
-                server.model(**inputs)
-            _sync()
+    def fused() -> None:
+        with server._router.routing(route):
+            server.model(**inputs)
+        _sync()
 
-        def peft_mixed() -> None:
-            engine.forward(inputs, names)
-            _sync()
+    def peft_mixed() -> None:
+        engine.forward(inputs, names)
+        _sync()
 
-        def grouped() -> None:
-            start = 0
-            for g, n in zip(groups, sizes):
-                engine.model.set_adapter(g)
-                engine.model(**{key: v[start : start + n] for key, v in inputs.items()})
-                start += n
-            _sync()
+    def grouped() -> None:
+        start = 0
+        for g, n in zip(groups, sizes, strict=True):
+            engine.model.set_adapter(g)
+            engine.model(**{key: v[start : start + n] for key, v in inputs.items()})
+            start += n
+        _sync()
 
-        with torch.inference_mode():
-            t = interleaved({"single": single, "fused": fused, "peft": peft_mixed, "grouped": grouped})
-        label = f"K={k} ({'1 culture' if k == 1 else f'{k} cultures'}, batch {BATCH})"
-        rows.append(result(f"mixed batch {label}: cultura fused [{mode}] vs single adapter",
-                           t["single"] / t["fused"], "x", ">= 0.95x", t["single"] / t["fused"] >= 0.95))
-        rows.append(result(f"mixed batch {label}: PEFT adapter_names vs single adapter",
-                           t["single"] / t["peft"], "x", "context", None))
-        rows.append(result(f"mixed batch {label}: grouped sequential (PEFT set_adapter) vs single",
-                           t["single"] / t["grouped"], "x", "context", None))
-    return rows
+    with torch.inference_mode():
+        t = interleaved({"single": single, "fused": fused, "peft": peft_mixed, "grouped": grouped})
+    label = f"K={k} ({'1 culture' if k == 1 else f'{k} cultures'}, batch {BATCH})"
+    ratio = t["single"] / t["fused"]
+    return [
+        result(f"mixed batch {label}: cultura fused [{mode}] vs single adapter", ratio, "x",
+               ">= 0.95x", ratio >= 0.95),
+        result(f"mixed batch {label}: PEFT adapter_names vs single adapter",
+               t["single"] / t["peft"], "x", "context", None),
+        result(f"mixed batch {label}: grouped sequential (PEFT set_adapter) vs single",
+               t["single"] / t["grouped"], "x", "context", None),
+    ]
 
 
 def bench_swap() -> list[dict[str, object]]:
@@ -212,7 +257,7 @@ def bench_swap() -> list[dict[str, object]]:
 
     setup = minilm_setup()
     model = setup["model"]
-    server = MultiCultureServer("all-MiniLM-L6-v2", slots=1, device=OPTIONS["device"])
+    server = MultiCultureServer(base_path(), slots=1, device=OPTIONS["device"])
     for i, region in enumerate(("KE", "TZ")):
         _randomize(model, 100 + i)
         server.add(model, culture=f"sw-{region}")
@@ -368,8 +413,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--device", default="cpu", help="torch device for the model benchmarks")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per candidate")
+    parser.add_argument("--base", choices=BASES, default="minilm",
+                        help="base model of the serving benchmarks")
     args = parser.parse_args()
-    OPTIONS.update(device=args.device, repeat=args.repeat)
+    OPTIONS.update(device=args.device, repeat=args.repeat, base=args.base)
     results: list[dict[str, object]] = []
     for name in args.only or BENCHMARKS:
         out = BENCHMARKS[name]()
@@ -379,7 +426,8 @@ def main() -> None:
     try:
         import torch
 
-        machine += f", torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}"
+        machine += (f", torch {torch.__version__}, {torch.get_num_threads()} threads, "
+                    f"device {args.device}, base {args.base}")
     except ImportError:
         pass
     if args.json:

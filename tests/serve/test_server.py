@@ -353,3 +353,29 @@ def test_import_does_not_load_torch() -> None:
             "print(sorted(m for m in ('torch', 'transformers', 'peft', 'starlette') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_decoder_base_mixed_batch_with_added_tokens(tmp_path: Path, serve_env: Any) -> None:
+    """A LLaMA-style decoder classifies from the last non-pad token: padding a culture's rows
+    to a longer mixed batch must not move it; fr's added tokens go through the shared table."""
+    from cultura.adapt.model import adapt
+    from cultura.testing.models import build_tiny_model
+
+    base = build_tiny_model("llama", tmp_path / "llama")
+    models = {}
+    for seed, culture in enumerate(("fr", "es")):
+        model = adapt(str(base), culture, "sentiment", knowledge=False, seed=seed)
+        randomize(model, 20 + seed)
+        models[culture] = model
+    assert models["fr"].added.tokens == ADDED["fr"]
+    server = MultiCultureServer(str(base), slots=2, manager=serve_env, device="cpu")
+    for model in models.values():
+        server.add(model)
+    assert not server.adapter("fr").fused  # q_proj/v_proj are plain linear layers
+    texts = ["bonjour", "the food was terrible and the service was slow", "merci merci", "ok"]
+    cultures = ["fr", "es", "fr", "es"]
+    probs, _ = server.predict_proba(texts, cultures)
+    for text, culture, row in zip(texts, cultures, probs, strict=True):
+        np.testing.assert_allclose(row, models[culture].predict_proba([text])[0][0], atol=ATOL)
+    merged = server.merge("fr")
+    assert torch.allclose(merged.logits(["bonjour merci"]), models["fr"].logits(["bonjour merci"]), atol=1e-4)
