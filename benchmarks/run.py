@@ -240,7 +240,7 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
     label = f"K={k} ({'1 culture' if k == 1 else f'{k} cultures'}, batch {BATCH})"
     ratio = t["single"] / t["fused"]
     return [
-        result(f"mixed batch {label}: cultura fused [{mode}] vs single adapter", ratio, "x",
+        result(f"mixed batch {label}: cultura fused [{mode if k > 1 else 'uniform'}] vs single adapter", ratio, "x",
                ">= 0.95x", ratio >= 0.95),
         result(f"mixed batch {label}: PEFT adapter_names vs single adapter",
                t["single"] / t["peft"], "x", "context", None),

@@ -257,6 +257,8 @@ def test_conv1d_lora_falls_back_to_peft(tmp_path: Path, serve_env: Any) -> None:
     for text, culture, row in zip(texts, cultures, probs, strict=True):
         np.testing.assert_allclose(row, refs[culture].predict_proba([text])[0][0], atol=ATOL)
     assert server.stats["forwards_peft"] == 1
+    merged = server.merge("es")  # PEFT merges the transposed layers too
+    assert torch.allclose(merged.logits(texts), refs["es"].logits(texts), atol=1e-4)
     server.engine = "fused"
     with pytest.raises(ServeError, match="engine='fused' cannot run fr: .*Conv1D"):
         server.predict(texts, cultures)
