@@ -235,8 +235,13 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
             start += n
         _sync()
 
+    def base() -> None:
+        server._pristine(**inputs)  # the base model and a head, no adapter
+        _sync()
+
     with torch.inference_mode():
-        t = interleaved({"single": single, "fused": fused, "peft": peft_mixed, "grouped": grouped})
+        t = interleaved({"single": single, "fused": fused, "peft": peft_mixed, "grouped": grouped,
+                         "base": base})
     label = f"K={k} ({'1 culture' if k == 1 else f'{k} cultures'}, batch {BATCH})"
     ratio = t["single"] / t["fused"]
     return [
@@ -246,6 +251,10 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
                t["single"] / t["peft"], "x", "context", None),
         result(f"mixed batch {label}: grouped sequential (PEFT set_adapter) vs single",
                t["single"] / t["grouped"], "x", "context", None),
+        result(f"mixed batch {label}: cultura fused vs base model without adapters",
+               t["base"] / t["fused"], "x", "context", None),
+        result(f"mixed batch {label}: PEFT adapter_names vs base model without adapters",
+               t["base"] / t["peft"], "x", "context", None),
     ]
 
 
