@@ -103,3 +103,17 @@ def test_demo_on_the_embedded_minilm(tmp_path: Path) -> None:
     before, after = [float(x.rstrip("%")) for x in unk.replace("│", " ").split() if x.endswith("%")]
     assert before > 30 and after < 0.5
     assert "predictions identical" in out
+
+
+def test_light_imports_and_callable_package() -> None:
+    """The CLI modules import no torch; ``cultura.adapt`` stays callable after submodule imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cultura.adapt.cli, cultura.adapt.demo, cultura.adapt.model, cultura\n"
+        "assert not {'torch', 'transformers', 'peft'} & set(sys.modules), sorted(sys.modules)\n"
+        "assert callable(cultura.adapt) and callable(cultura.load_pretrained)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
