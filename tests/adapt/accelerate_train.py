@@ -1,6 +1,6 @@
 """Trains and saves a tiny adapter; run by test_accelerate.py under ``accelerate launch``.
 
-Usage: accelerate_train.py BASE OUTPUT
+Usage: accelerate_train.py BASE OUTPUT RESULTS_DIR (each process writes rank<N>.json there)
 """
 
 import json
@@ -18,7 +18,7 @@ from cultura.core.plugins import PluginManager  # noqa: E402
 def main() -> None:
     import torch.distributed as dist
 
-    base, output = sys.argv[1], sys.argv[2]
+    base, output, results = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     manager = PluginManager(entry_points=False)
     manager.register(conftest.make_plugin(conftest.CallLog()), name="testculture")
     model = adapt(base, culture="zh", task="sentiment", manager=manager)
@@ -27,8 +27,8 @@ def main() -> None:
     model.save_pretrained(output)
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
-    print("RESULT " + json.dumps({"rank": rank, "world": world,
-                                  "steps": [r.steps for r in history]}), flush=True)
+    result = {"rank": rank, "world": world, "steps": [r.steps for r in history]}
+    (results / f"rank{rank}.json").write_text(json.dumps(result))
 
 
 if __name__ == "__main__":

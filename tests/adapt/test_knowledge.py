@@ -106,7 +106,7 @@ def test_injection_visible_in_encoded_input_ids(tiny, manager) -> None:
     entry = next(e for e in model.knowledge._sources[0].entries if e.id == "spring")
     with model.tokenizer.normalized_input():
         knowledge_ids = model.tokenizer(entry.text, add_special_tokens=False)["input_ids"]
-    second = [i for i, t in zip(on["input_ids"][0].tolist(), on["token_type_ids"][0].tolist()) if t == 1]
+    second = [i for i, t in zip(on["input_ids"][0].tolist(), on["token_type_ids"][0].tolist(), strict=True) if t == 1]
     assert second[: len(knowledge_ids)] == knowledge_ids
     assert off["input_ids"].shape[1] < on["input_ids"].shape[1]
     assert (off["token_type_ids"] == 0).all()

@@ -104,7 +104,7 @@ def test_fvt_rows_for_encoder(tiny, manager) -> None:
     assert weight.shape[0] == added.vocab_size_after == len(tok)
     assert torch.equal(weight[: old.shape[0]], old), "old rows untouched"
     unk = tok.unk_token_id
-    for token, token_id in zip(added.tokens, added.token_ids):
+    for token, token_id in zip(added.tokens, added.token_ids, strict=True):
         known = [p for p in pieces[token] if p != unk]
         expected = old[known].mean(0) if known else old.mean(0)
         torch.testing.assert_close(weight[token_id], expected, rtol=0, atol=1e-6)
@@ -130,7 +130,7 @@ def test_fvt_rows_for_tied_and_untied_lm_heads(tiny, manager, kind: str) -> None
     w_out = model.get_output_embeddings().weight
     assert (w_out.data_ptr() == w_in.data_ptr()) is tied
     assert w_out.shape[0] == w_in.shape[0] == added.vocab_size_after
-    for token, token_id in zip(added.tokens, added.token_ids):
+    for token, token_id in zip(added.tokens, added.token_ids, strict=True):
         torch.testing.assert_close(w_in[token_id], old_in[pieces[token]].mean(0), rtol=0, atol=1e-6)
         if not tied:
             torch.testing.assert_close(

@@ -2,8 +2,10 @@
 
 Modules: :mod:`~cultura.adapt.model` (``adapt``, ``CulturalModel``, ``load_pretrained``),
 :mod:`~cultura.adapt.tokenizer`, :mod:`~cultura.adapt.knowledge`, :mod:`~cultura.adapt.heads`,
+:mod:`~cultura.adapt.build` and :mod:`~cultura.adapt.loading` (their bodies),
 :mod:`~cultura.adapt.train`, :mod:`~cultura.adapt.data`, :mod:`~cultura.adapt.artifact`,
-:mod:`~cultura.adapt.base`, :mod:`~cultura.adapt.cli`, :mod:`~cultura.adapt.demo`.
+:mod:`~cultura.adapt.base`, :mod:`~cultura.adapt.metrics`, :mod:`~cultura.adapt.cli`,
+:mod:`~cultura.adapt.demo`.
 
 ``cultura.adapt`` is both this package and the public function
 :func:`cultura.adapt.model.adapt`: once any ``cultura.adapt.*`` module is imported, Python

@@ -100,7 +100,7 @@ class _Index:
 
     def scores(self, query: Counter[str]) -> list[float]:
         out = []
-        for tf, length in zip(self.tf, self.len):
+        for tf, length in zip(self.tf, self.len, strict=True):
             score = 0.0
             norm = self.k1 * (1 - self.b + self.b * length / self.avg) if self.avg else self.k1
             for gram, qf in query.items():
@@ -141,7 +141,7 @@ class BM25Retriever:
         """The score of every entry for ``query``, in entry order."""
         grams = Counter(char_ngrams(query, self.ngram_range))
         text, tags = self._text.scores(grams), self._tags.scores(grams)
-        return [t + self.tag_weight * g for t, g in zip(text, tags)]
+        return [t + self.tag_weight * g for t, g in zip(text, tags, strict=True)]
 
     def search_indices(self, query: str, k: int = 3) -> list[tuple[int, float]]:
         """``[(entry index, score)]`` of the best ``k`` entries with a positive score."""
@@ -222,7 +222,7 @@ class KnowledgeInjector:
                 from dataclasses import replace
 
                 texts = normalize([e.text for e in entries])
-                entries = tuple(replace(e, text=t) for e, t in zip(entries, texts))
+                entries = tuple(replace(e, text=t) for e, t in zip(entries, texts, strict=True))
             if source.retriever is not None:
                 retriever = source.retriever(entries)
                 if not callable(getattr(retriever, "search", None)):
@@ -298,7 +298,7 @@ class KnowledgeInjector:
         if self.head_type == "causal-lm":
             prompts = [
                 self.template.format(knowledge=c, text=t) if c else t
-                for t, c in zip(texts, contexts)
+                for t, c in zip(texts, contexts, strict=True)
             ]
             return Injected(prompts, None, retrieved)
         pairs = [self.template.format(knowledge=c) if c else "" for c in contexts]
@@ -310,7 +310,7 @@ class KnowledgeInjector:
         """Knowledge-augmented training examples: the originals, then for every text with a
         match a copy with the knowledge written into the text (``"{text} {knowledge}"``)."""
         out_texts, out_labels = list(texts), list(labels)
-        for text, label in zip(texts, labels):
+        for text, label in zip(texts, labels, strict=True):
             context = self.context(self.retrieve(text, top_k))
             if context:
                 out_texts.append(f"{text}{self.separator}{context}")

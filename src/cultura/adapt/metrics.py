@@ -15,13 +15,13 @@ def classification_metrics(
     if len(gold) != len(pred):
         raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
     n = len(gold)
-    correct = sum(1 for g, p in zip(gold, pred) if g == p)
+    correct = sum(1 for g, p in zip(gold, pred, strict=True) if g == p)
     present = sorted(set(gold) | set(pred))
     per_label: dict[str, float] = {}
     for label in present:
-        tp = sum(1 for g, p in zip(gold, pred) if g == p == label)
-        fp = sum(1 for g, p in zip(gold, pred) if p == label and g != label)
-        fn = sum(1 for g, p in zip(gold, pred) if g == label and p != label)
+        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == p == label)
+        fp = sum(1 for g, p in zip(gold, pred, strict=True) if p == label and g != label)
+        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p != label)
         denom = 2 * tp + fp + fn
         per_label[labels[label]] = (2 * tp / denom) if denom else 0.0
     macro = sum(per_label.values()) / len(per_label) if per_label else 0.0

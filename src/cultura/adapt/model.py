@@ -16,16 +16,14 @@ evaluates, predicts with localized labels, and saves the artifact of design.md Â
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt import artifact
-from cultura.adapt.artifact import ArtifactError, BaseModelRef, Manifest
+from cultura.adapt.artifact import BaseModelRef, Manifest
 from cultura.adapt.data import Example, load_examples
 from cultura.adapt.knowledge import Injected, KnowledgeInjector
 from cultura.adapt.tokenizer import AddedVocabulary
@@ -253,7 +251,7 @@ class CulturalModel:
             for i, example in enumerate(examples):
                 row, previous = [], None
                 seq_ids = enc.sequence_ids(i)
-                for word, seq in zip(enc.word_ids(i), seq_ids):
+                for word, seq in zip(enc.word_ids(i), seq_ids, strict=True):
                     if word is None or seq != 0 or word == previous or example.tags is None:
                         row.append(-100)
                     else:
@@ -400,7 +398,7 @@ class CulturalModel:
     ) -> list[dict[str, Any]]:
         probs, labels = self.predict_proba(texts, batch_size=batch_size, knowledge=knowledge, top_k=k)
         out = []
-        for text, row in zip(texts, probs):
+        for text, row in zip(texts, probs, strict=True):
             order = sorted(range(len(labels)), key=lambda i: (-row[i], i))[: max(1, top_k)]
             top = [{"label": labels[i], "score": float(row[i]), "label_id": i} for i in order]
             out.append({"text": text, "label": top[0]["label"], "score": top[0]["score"], "top": top})
@@ -437,9 +435,9 @@ class CulturalModel:
                     shown.append(" ".join(ws))
             enc = self._encode_words(words, knowledge=knowledge, top_k=k, normalized=True)
             probs = torch.softmax(self._forward(enc).logits.float(), dim=-1).cpu()
-            for i, (ws, sp, text) in enumerate(zip(words, spans, shown)):
+            for i, (ws, sp, text) in enumerate(zip(words, spans, shown, strict=True)):
                 entities, seen = [], set()
-                for pos, (word, seq) in enumerate(zip(enc.word_ids(i), enc.sequence_ids(i))):
+                for pos, (word, seq) in enumerate(zip(enc.word_ids(i), enc.sequence_ids(i), strict=True)):
                     if word is None or seq != 0 or word in seen:
                         continue
                     seen.add(word)
@@ -508,8 +506,6 @@ class CulturalModel:
         ``per_label_f1`` for classifier heads (token-cls: over each word's first piece), or
         ``perplexity`` for causal LMs."""
         import math
-
-        import torch
 
         from cultura.adapt.metrics import classification_metrics
 
@@ -667,116 +663,6 @@ def _effective_weight(module: Any) -> Any:
     return module.weight
 
 
-def _mask_row_gradients(model: Any, token_ids: Sequence[int], untied: bool) -> None:
-    """Make only the added rows of the embedding (and an untied LM head) trainable."""
-    import torch
-
-    def mask_for(weight: torch.Tensor) -> torch.Tensor:
-        mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
-        mask[list(token_ids)] = 1
-        return mask
-
-    weights = [model.get_input_embeddings().weight]
-    if untied:
-        weights.append(model.get_output_embeddings().weight)
-    for weight in weights:
-        mask = mask_for(weight)
-        weight.requires_grad_(True)
-        weight.register_hook(lambda grad, mask=mask: grad * mask)
-        weight._cultura_row_mask = True  # type: ignore[attr-defined]
-
-
-def _check_fast(tokenizer: Any, base: str) -> None:
-    if not getattr(tokenizer, "is_fast", False):
-        raise CulturaError(
-            f"the tokenizer of {base} is not a fast (Rust) tokenizer; cultura needs one for "
-            "word alignment and vocabulary extension (convert it with transformers first)"
-        )
-
-
-def _ensure_pad(tokenizer: Any, model: Any) -> None:
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise CulturaError(
-                "the base tokenizer has neither a pad nor an eos token; add a pad token to it"
-            )
-        tokenizer.pad_token = tokenizer.eos_token
-    if getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-
-
-def _base_ref(config: Any, model_id: str, revision: str | None) -> BaseModelRef:
-    archs = getattr(config, "architectures", None) or []
-    return BaseModelRef(
-        id=model_id,
-        revision=revision or getattr(config, "_commit_hash", None),
-        architecture=archs[0] if archs else str(getattr(config, "model_type", "")),
-        fingerprint=artifact.config_fingerprint(config.to_dict()),
-        vocab_size=int(getattr(config, "vocab_size", 0) or 0),
-    )
-
-
-def _wrap_peft(model: Any, spec: AdapterHeadSpec, missing: list[str], added: AddedVocabulary) -> tuple[Any, str]:
-    import peft as peft_lib
-
-    from cultura.adapt.heads import build_peft_config, module_name
-
-    tti: dict[str, list[int]] | list[int] | None = None
-    row_training = ""
-    if added.tokens and spec.peft.method == "lora":
-        ids = list(added.token_ids)
-        if added.tied:
-            tti = ids
-        else:
-            tti = {
-                module_name(model, model.get_input_embeddings()): ids,
-                module_name(model, model.get_output_embeddings()): ids,
-            }
-        row_training = ROW_TRAINING_PEFT
-    if (
-        spec.peft.method == "prefix"
-        and spec.head_type != "causal-lm"
-        and not _supports_past_key_values(model)
-    ):
-        raise CulturaError(
-            f"prefix tuning of a {spec.head_type} head needs a base model whose forward takes "
-            f"past_key_values (a PEFT requirement); {type(model).__name__} does not. Use "
-            "PeftSpec(method='lora') or 'ia3', or prefix tuning with a causal-lm head"
-        )
-    config = build_peft_config(
-        spec.peft, spec.head_type, modules_to_save=missing, trainable_token_indices=tti
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            peft_model = peft_lib.get_peft_model(model, config)
-    except ValueError as exc:
-        raise CulturaError(f"cannot build the {spec.peft.method} adapter: {exc}") from None
-    if added.tokens and spec.peft.method != "lora":
-        _mask_row_gradients(peft_model.get_base_model(), added.token_ids, not added.tied)
-        row_training = ROW_TRAINING_MASK
-    return peft_model, row_training
-
-
-def _supports_past_key_values(model: Any) -> bool:
-    import inspect
-
-    candidates = [model, getattr(model, getattr(model, "base_model_prefix", ""), None)]
-    return any(
-        m is not None and "past_key_values" in inspect.signature(m.forward).parameters
-        for m in candidates
-    )
-
-
-def _profile(culture: str | None, manager: PluginManager | None) -> CultureProfile:
-    from cultura.core.profile import culture as get_profile
-
-    if not culture:
-        raise CulturaError("pass culture=<BCP-47 tag>, e.g. culture='zh-Hans'")
-    return get_profile(culture, manager=manager)
-
-
 # ---------------------------------------------------------------------- public API
 def adapt(
     model_or_path: Any,
@@ -815,77 +701,24 @@ def adapt(
             of the knowledge segment.
         max_length / seed: truncation (tokens) and the seed of new weights.
     """
-    import transformers
+    from cultura.adapt.build import build
 
-    from cultura.adapt.base import resolve_base
-    from cultura.adapt.heads import check_head_supported, load_base_model, quiet_transformers
-    from cultura.adapt.tokenizer import (
-        apply_split_patterns,
-        extend_vocabulary,
-        plan_vocabulary,
-        wrap_tokenizer,
-    )
-
-    profile = _profile(culture, manager)
-    if head is not None:
-        spec = head
-    elif task:
-        spec = profile.head(task)
-    else:
-        offered = ", ".join(c.key for c in profile.heads) or "none"
-        raise CulturaError(f"pass task=... (tasks on offer for {profile.tag}: {offered}) or head=")
-    if peft is not None:
-        spec = dataclasses.replace(spec, peft=peft)
-    if isinstance(model_or_path, (str, Path)):
-        path, model_id = resolve_base(str(model_or_path))
-        config = transformers.AutoConfig.from_pretrained(path, revision=revision)
-        check_head_supported(config, spec.head_type, base=str(model_or_path))
-        with quiet_transformers():
-            tok = tokenizer or transformers.AutoTokenizer.from_pretrained(path, revision=revision)
-        model, missing = load_base_model(path, spec, seed=seed, revision=revision)
-    else:
-        model, missing = load_base_model(model_or_path, spec, seed=seed)
-        config = model.config
-        model_id = base_id or getattr(model, "name_or_path", "") or type(model).__name__
-        if tokenizer is None:
-            raise CulturaError("pass tokenizer=... together with a loaded model")
-        tok = tokenizer
-    model_id = base_id or model_id
-    _check_fast(tok, model_id)
-    if spec.head_type == "causal-lm" or tok.pad_token is None or model.config.pad_token_id is None:
-        _ensure_pad(tok, model)
-    base = _base_ref(config, model_id, revision)
-    import torch
-
-    torch.manual_seed(seed)
-    plan = plan_vocabulary(tok, profile) if extend_vocab else None
-    if plan is not None and plan.tokens:
-        added = extend_vocabulary(model, tok, plan)
-    else:
-        from cultura.adapt.tokenizer import has_untied_output
-
-        rows = int(model.get_input_embeddings().weight.shape[0])
-        added = AddedVocabulary((), (), rows, rows, not has_untied_output(model), {})
-    patterns = [c.value for c in profile.split_patterns]
-    apply_split_patterns(tok, patterns)
-    wrap_tokenizer(tok, profile)
-    peft_model, row_training = _wrap_peft(model, spec, missing, added)
-    injector = None
-    if knowledge and profile.knowledge:
-        injector = KnowledgeInjector.from_profile(
-            profile, spec.head_type, top_k=knowledge_top_k, max_chars=knowledge_max_chars
-        )
-    return CulturalModel(
-        peft_model,
-        tok,
-        profile,
-        spec,
-        base=base,
-        added=added,
-        knowledge=injector,
+    return build(
+        model_or_path,
+        culture,
+        task,
+        head=head,
+        knowledge=knowledge,
+        extend_vocab=extend_vocab,
+        peft=peft,
+        manager=manager,
+        tokenizer=tokenizer,
+        base_id=base_id,
+        revision=revision,
+        knowledge_top_k=knowledge_top_k,
+        knowledge_max_chars=knowledge_max_chars,
         max_length=max_length,
-        row_training=row_training,
-        split_patterns=patterns,
+        seed=seed,
         license=license,
     )
 
@@ -911,219 +744,6 @@ def load_pretrained(
     :class:`~cultura.core.errors.CulturaError` for a mismatching base or a culture no
     installed plugin serves.
     """
-    import peft as peft_lib
-    import transformers
+    from cultura.adapt.loading import load
 
-    from cultura.adapt.base import resolve_base
-    from cultura.adapt.heads import load_base_model, quiet_transformers
-    from cultura.adapt.tokenizer import has_untied_output, wrap_tokenizer
-
-    directory = Path(directory)
-    manifest = artifact.verify_artifact(directory) if verify else artifact.read_manifest(directory)
-    profile = _profile(manifest.culture, manager)
-    try:
-        spec = AdapterHeadSpec(
-            manifest.task,
-            manifest.head_type,  # type: ignore[arg-type]
-            labels=manifest.labels,
-            peft=PeftSpec(method=manifest.peft_method),  # type: ignore[arg-type]
-        )
-    except CulturaError as exc:
-        raise ArtifactError(f"{directory / artifact.MANIFEST}: {exc}") from None
-    path, model_id = resolve_base(str(base) if base is not None else manifest.base_model.id)
-    config = transformers.AutoConfig.from_pretrained(path)
-    _check_base(config, manifest, path, directory)
-    tok_info = manifest.tokenizer
-    n_added = int(tok_info.get("added_tokens", 0))
-    rows_before = int(tok_info.get("vocab_size_before", 0))
-    rows_after = int(tok_info.get("vocab_size_after", 0))
-    model, _ = load_base_model(path, spec, seed=0)
-    have_rows = int(model.get_input_embeddings().weight.shape[0])
-    if rows_before and have_rows != rows_before:
-        raise CulturaError(
-            f"base model mismatch: {path} has {have_rows} embedding rows, the adapter in "
-            f"{directory} was trained on {rows_before}; load it with base={manifest.base_model.id!r}"
-        )
-    # a synthesized manifest (plain PEFT repo) may come without tokenizer files: use the base's
-    has_tokenizer = any((directory / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
-    if n_added and not has_tokenizer:
-        raise ArtifactError(
-            f"{directory}: {n_added} tokens were added but the tokenizer files are missing; "
-            "re-download or re-save the adapter"
-        )
-    with quiet_transformers():
-        tok = transformers.AutoTokenizer.from_pretrained(str(directory) if has_tokenizer else path)
-    _check_fast(tok, str(directory))
-    if spec.head_type == "causal-lm" or getattr(model.config, "pad_token_id", None) is None:
-        _ensure_pad(tok, model)
-    untied = has_untied_output(model)
-    if n_added:
-        added = _restore_rows(model, tok, directory, n_added, rows_before, rows_after, untied)
-    else:
-        added = AddedVocabulary((), (), have_rows, have_rows, not untied, {})
-    if len(tok) > added.vocab_size_after:
-        raise ArtifactError(
-            f"{directory}: the tokenizer has {len(tok)} tokens but the manifest records "
-            f"{added.vocab_size_after} embedding rows; the tokenizer files do not belong to "
-            "this adapter (re-save it)"
-        )
-    if not manifest.synthesized:  # a plain PEFT repo records no normalizers
-        _check_normalizers(manifest, profile, directory)
-    wrap_tokenizer(tok, profile)
-    try:
-        with warnings.catch_warnings(), quiet_transformers():
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            # prompt-learning adapters (prefix) cannot be reloaded as trainable in PEFT
-            trainable = spec.peft.method != "prefix"
-            peft_model = peft_lib.PeftModel.from_pretrained(
-                model, str(directory), is_trainable=trainable
-            )
-    except Exception as exc:  # PEFT raises several types for broken files
-        raise ArtifactError(f"{directory}: PEFT could not load the adapter: {exc}") from None
-    peft_model.eval()
-    settings = dict(manifest.settings)
-    know = dict(settings.get("knowledge", {}))
-    injector = None
-    if know.get("enabled") and profile.knowledge:
-        injector = KnowledgeInjector.from_profile(
-            profile,
-            spec.head_type,
-            top_k=int(know.get("top_k", 2)),
-            max_chars=int(know.get("max_chars", 256)),
-            min_score=float(know.get("min_score", 0.0)),
-        )
-        _check_knowledge(manifest, injector, directory)
-    elif know.get("enabled"):
-        warnings.warn(
-            f"{directory} was trained with knowledge injection, but no installed plugin gives "
-            f"{profile.tag} knowledge now; predictions will differ",
-            CulturaWarning,
-            stacklevel=2,
-        )
-    row_training = str(settings.get("row_training", ""))
-    if row_training == ROW_TRAINING_MASK and added.tokens:  # so training can continue
-        _mask_row_gradients(peft_model.get_base_model(), added.token_ids, untied)
-    return CulturalModel(
-        peft_model,
-        tok,
-        profile,
-        spec,
-        base=dataclasses.replace(manifest.base_model, id=manifest.base_model.id or model_id),
-        added=added,
-        knowledge=injector,
-        max_length=int(settings.get("max_length", 128)),
-        row_training=row_training,
-        split_patterns=tuple(tok_info.get("split_patterns", ())),
-        license=manifest.license,
-        training=manifest.training,
-        files=manifest.files,
-    )
-
-
-def _check_base(config: Any, manifest: Manifest, path: str, directory: Path) -> None:
-    expected = manifest.base_model
-    got = artifact.config_fingerprint(config.to_dict())
-    problems = []
-    if expected.fingerprint and got != expected.fingerprint:
-        problems.append(f"architecture fingerprint {got} != {expected.fingerprint}")
-    vocab = int(getattr(config, "vocab_size", 0) or 0)
-    if expected.vocab_size and vocab and vocab != expected.vocab_size:
-        problems.append(f"vocabulary size {vocab} != {expected.vocab_size}")
-    if problems:
-        raise CulturaError(
-            f"base model mismatch: the adapter in {directory} was trained on "
-            f"{expected.id!r} ({expected.architecture}), but {path} differs: "
-            + "; ".join(problems)
-            + f". Pass base= the model it was trained on ({expected.id})"
-        )
-
-
-def _restore_rows(
-    model: Any, tok: Any, directory: Path, n_added: int, rows_before: int, rows_after: int,
-    untied: bool,
-) -> AddedVocabulary:
-    import torch
-    from safetensors import safe_open
-
-    path = directory / artifact.ADDED_TOKENS
-    if not path.is_file():
-        raise ArtifactError(
-            f"{directory}: {artifact.ADDED_TOKENS} is missing but {artifact.MANIFEST} records "
-            f"{n_added} added tokens; re-download or re-save the adapter"
-        )
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as exc:
-        raise ArtifactError(f"{path}: not a readable safetensors file ({exc})") from None
-    if meta.get("format") != ADDED_TOKENS_FORMAT or "embedding" not in tensors or "token_ids" not in tensors:
-        raise ArtifactError(f"{path}: not a cultura added-tokens file (format {meta.get('format')!r})")
-    tokens = json.loads(meta.get("tokens", "[]"))
-    ids = tensors["token_ids"].tolist()
-    hidden = model.get_input_embeddings().weight.shape[1]
-    emb = tensors["embedding"]
-    if len(tokens) != n_added or len(ids) != n_added or tuple(emb.shape) != (n_added, hidden):
-        raise ArtifactError(
-            f"{path}: holds {len(ids)} rows of shape {tuple(emb.shape)}, the manifest records "
-            f"{n_added} added tokens of width {hidden}; the file does not belong to this adapter"
-        )
-    if not rows_after or max(ids) >= rows_after or rows_after < rows_before:
-        raise ArtifactError(
-            f"{directory / artifact.MANIFEST}: vocab_size_after {rows_after} does not cover the "
-            f"added token ids (max {max(ids)}); re-save the adapter"
-        )
-    tok_ids = tok.convert_tokens_to_ids(tokens)
-    if list(tok_ids) != ids:
-        raise ArtifactError(
-            f"{directory}: the tokenizer files give the added tokens other ids than "
-            f"{artifact.ADDED_TOKENS}; the tokenizer does not belong to this adapter"
-        )
-    if untied and "lm_head" not in tensors:
-        raise ArtifactError(f"{path}: the base has an untied LM head but the file has no lm_head rows")
-    model.resize_token_embeddings(rows_after, mean_resizing=False)
-    index = torch.tensor(ids, dtype=torch.long)
-    with torch.no_grad():
-        weight = model.get_input_embeddings().weight
-        weight.index_copy_(0, index, emb.to(weight.dtype))
-        if untied:
-            out = model.get_output_embeddings()
-            out.weight.index_copy_(0, index, tensors["lm_head"].to(out.weight.dtype))
-            bias = getattr(out, "bias", None)
-            if bias is not None and "lm_head_bias" in tensors:
-                bias.index_copy_(0, index, tensors["lm_head_bias"].to(bias.dtype))
-    return AddedVocabulary(tuple(tokens), tuple(ids), rows_before, rows_after, not untied, {})
-
-
-def _check_normalizers(manifest: Manifest, profile: CultureProfile, directory: Path) -> None:
-    saved = [(n.get("id"), n.get("distribution"), n.get("version")) for n in manifest.tokenizer.get("normalizers", [])]
-    now = [(c.key, c.provenance.distribution, c.provenance.version) for c in profile.normalizers]
-    if [s[0] for s in saved] != [n[0] for n in now]:
-        warnings.warn(
-            f"{directory} was saved with normalizers {[s[0] for s in saved]}, the installed "
-            f"plugins give {[n[0] for n in now]} for {profile.tag}; inputs are normalized "
-            "differently than in training",
-            CulturaWarning,
-            stacklevel=3,
-        )
-    elif saved != now:
-        changed = [f"{s[0]} ({s[1]} {s[2]} -> {n[1]} {n[2]})" for s, n in zip(saved, now) if s != n]
-        warnings.warn(
-            f"{directory}: normalizer plugins changed version since saving: {', '.join(changed)}",
-            CulturaWarning,
-            stacklevel=3,
-        )
-
-
-def _check_knowledge(manifest: Manifest, injector: KnowledgeInjector, directory: Path) -> None:
-    saved = {k.get("name"): k.get("sha256") for k in manifest.knowledge}
-    now = {k["name"]: k["sha256"] for k in injector.describe()}
-    if saved and saved != now:
-        warnings.warn(
-            f"{directory}: the culture's knowledge sources changed since saving "
-            f"(saved {sorted(saved)}, now {sorted(now)} or different entries); knowledge "
-            "injected at prediction time differs from training",
-            CulturaWarning,
-            stacklevel=3,
-        )
+    return load(directory, base=base, verify=verify, manager=manager)

@@ -273,7 +273,7 @@ def plan_vocabulary(tokenizer: Any, profile: CultureProfile) -> VocabPlan:
         with _raw(tokenizer):
             pieces = tokenizer([c[0] for c in missing], add_special_tokens=False)["input_ids"]
         missing = [
-            c for c, ids in zip(missing, pieces) if not (len(ids) == 1 and ids[0] != unk)
+            c for c, ids in zip(missing, pieces, strict=True) if not (len(ids) == 1 and ids[0] != unk)
         ]
     counts: dict[str, int] = {}
     for _, _, ext_id in missing:
@@ -341,7 +341,7 @@ def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocab
     if not plan.tokens:
         return AddedVocabulary((), (), rows_before, rows_before, not untied, {})
     unk = tokenizer.unk_token_id
-    sources = [i.split(":", 1)[1] if i.startswith("word:") else t for t, i in zip(plan.tokens, plan.init)]
+    sources = [i.split(":", 1)[1] if i.startswith("word:") else t for t, i in zip(plan.tokens, plan.init, strict=True)]
     with _raw(tokenizer):
         pieces = tokenizer(sources, add_special_tokens=False)["input_ids"]
     ids = add_tokens(tokenizer, plan.tokens)
@@ -350,17 +350,17 @@ def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocab
     # which old pieces each new row averages; no known piece (or init="mean") -> the mean
     sources_rows = [
         [] if how == "mean" else [p for p in token_pieces if p != unk and p < rows_before]
-        for token_pieces, how in zip(pieces, plan.init)
+        for token_pieces, how in zip(pieces, plan.init, strict=True)
     ]
     counts: dict[str, int] = {}
-    for known, how in zip(sources_rows, plan.init):
+    for known, how in zip(sources_rows, plan.init, strict=True):
         kind = "mean" if not known else ("word" if how.startswith("word:") else "fvt")
         counts[kind] = counts.get(kind, 0) + 1
 
     def init_rows(weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         old = weight[:rows_before]
         mean = old.mean(dim=0)
-        for token_id, known in zip(ids, sources_rows):
+        for token_id, known in zip(ids, sources_rows, strict=True):
             weight[token_id] = old[known].mean(dim=0) if known else mean
             if bias is not None:
                 bias[token_id] = bias[known].mean() if known else bias[:rows_before].mean()

@@ -102,7 +102,7 @@ def _counterfactual(cm: CulturalModel, examples: list[Any]) -> list[Any]:
     new_texts, new_labels = augment(texts, labels, checks)
     label_ids = {label: i for i, label in enumerate(cm.labels)}
     out = list(examples)
-    for text, label in list(zip(new_texts, new_labels))[len(examples) :]:
+    for text, label in list(zip(new_texts, new_labels, strict=True))[len(examples) :]:
         out.append(
             replace(examples[0], text=text, label=label_ids.get(label) if label else None,
                     where="counterfactual augmentation")
@@ -122,7 +122,7 @@ def _knowledge_augment(cm: CulturalModel, examples: list[Any]) -> list[Any]:
     new_texts, new_labels = cm.knowledge.augment(texts, [e.label for e in examples])
     extra = [
         replace(examples[0], text=t, label=lbl, where="knowledge augmentation")
-        for t, lbl in list(zip(new_texts, new_labels))[len(examples) :]
+        for t, lbl in list(zip(new_texts, new_labels, strict=True))[len(examples) :]
     ]
     return list(examples) + extra
 

@@ -1,0 +1,241 @@
+"""Building a :class:`~cultura.adapt.model.CulturalModel` (the body of ``cultura.adapt``).
+
+Loads the base with the task's head, applies the culture's tokenizer tweaks (vocabulary
+extension with FVT rows, split patterns, normalizers), wraps the model in the PEFT adapter
+(making added rows trainable) and builds the knowledge injector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cultura.adapt import artifact
+from cultura.adapt.artifact import BaseModelRef
+from cultura.adapt.knowledge import KnowledgeInjector
+from cultura.adapt.model import ROW_TRAINING_MASK, ROW_TRAINING_PEFT, CulturalModel
+from cultura.adapt.tokenizer import AddedVocabulary
+from cultura.core.errors import CulturaError
+from cultura.core.types import AdapterHeadSpec, PeftSpec
+
+if TYPE_CHECKING:
+    from cultura.core.plugins import PluginManager
+    from cultura.core.profile import CultureProfile
+
+__all__ = [
+    "build",
+    "check_fast_tokenizer",
+    "culture_profile",
+    "ensure_pad_token",
+    "mask_row_gradients",
+]
+
+
+def mask_row_gradients(model: Any, token_ids: Sequence[int], untied: bool) -> None:
+    """Make only the added rows of the embedding (and an untied LM head) trainable."""
+    import torch
+
+    def mask_for(weight: torch.Tensor) -> torch.Tensor:
+        mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+        mask[list(token_ids)] = 1
+        return mask
+
+    weights = [model.get_input_embeddings().weight]
+    if untied:
+        weights.append(model.get_output_embeddings().weight)
+    for weight in weights:
+        mask = mask_for(weight)
+        weight.requires_grad_(True)
+        weight.register_hook(lambda grad, mask=mask: grad * mask)
+        weight._cultura_row_mask = True  # type: ignore[attr-defined]
+
+
+def check_fast_tokenizer(tokenizer: Any, base: str) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise CulturaError(
+            f"the tokenizer of {base} is not a fast (Rust) tokenizer; cultura needs one for "
+            "word alignment and vocabulary extension (convert it with transformers first)"
+        )
+
+
+def ensure_pad_token(tokenizer: Any, model: Any) -> None:
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise CulturaError(
+                "the base tokenizer has neither a pad nor an eos token; add a pad token to it"
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def _base_ref(config: Any, model_id: str, revision: str | None) -> BaseModelRef:
+    archs = getattr(config, "architectures", None) or []
+    return BaseModelRef(
+        id=model_id,
+        revision=revision or getattr(config, "_commit_hash", None),
+        architecture=archs[0] if archs else str(getattr(config, "model_type", "")),
+        fingerprint=artifact.config_fingerprint(config.to_dict()),
+        vocab_size=int(getattr(config, "vocab_size", 0) or 0),
+    )
+
+
+def _wrap_peft(model: Any, spec: AdapterHeadSpec, missing: list[str], added: AddedVocabulary) -> tuple[Any, str]:
+    import peft as peft_lib
+
+    from cultura.adapt.heads import build_peft_config, module_name
+
+    tti: dict[str, list[int]] | list[int] | None = None
+    row_training = ""
+    if added.tokens and spec.peft.method == "lora":
+        ids = list(added.token_ids)
+        if added.tied:
+            tti = ids
+        else:
+            tti = {
+                module_name(model, model.get_input_embeddings()): ids,
+                module_name(model, model.get_output_embeddings()): ids,
+            }
+        row_training = ROW_TRAINING_PEFT
+    if (
+        spec.peft.method == "prefix"
+        and spec.head_type != "causal-lm"
+        and not _supports_past_key_values(model)
+    ):
+        raise CulturaError(
+            f"prefix tuning of a {spec.head_type} head needs a base model whose forward takes "
+            f"past_key_values (a PEFT requirement); {type(model).__name__} does not. Use "
+            "PeftSpec(method='lora') or 'ia3', or prefix tuning with a causal-lm head"
+        )
+    config = build_peft_config(
+        spec.peft, spec.head_type, modules_to_save=missing, trainable_token_indices=tti
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            peft_model = peft_lib.get_peft_model(model, config)
+    except ValueError as exc:
+        raise CulturaError(f"cannot build the {spec.peft.method} adapter: {exc}") from None
+    if added.tokens and spec.peft.method != "lora":
+        mask_row_gradients(peft_model.get_base_model(), added.token_ids, not added.tied)
+        row_training = ROW_TRAINING_MASK
+    return peft_model, row_training
+
+
+def _supports_past_key_values(model: Any) -> bool:
+    import inspect
+
+    candidates = [model, getattr(model, getattr(model, "base_model_prefix", ""), None)]
+    return any(
+        m is not None and "past_key_values" in inspect.signature(m.forward).parameters
+        for m in candidates
+    )
+
+
+def culture_profile(culture: str | None, manager: PluginManager | None) -> CultureProfile:
+    from cultura.core.profile import culture as get_profile
+
+    if not culture:
+        raise CulturaError("pass culture=<BCP-47 tag>, e.g. culture='zh-Hans'")
+    return get_profile(culture, manager=manager)
+
+
+def build(
+    model_or_path: Any,
+    culture: str | None = None,
+    task: str | None = None,
+    *,
+    head: AdapterHeadSpec | None = None,
+    knowledge: bool = True,
+    extend_vocab: bool = True,
+    peft: PeftSpec | None = None,
+    manager: PluginManager | None = None,
+    tokenizer: Any = None,
+    base_id: str | None = None,
+    revision: str | None = None,
+    knowledge_top_k: int = 1,
+    knowledge_max_chars: int = 128,
+    max_length: int = 128,
+    seed: int = 0,
+    license: str = "apache-2.0",
+) -> CulturalModel:
+    """Build a :class:`CulturalModel` (see :func:`cultura.adapt.model.adapt`)."""
+    import transformers
+
+    from cultura.adapt.base import resolve_base
+    from cultura.adapt.heads import check_head_supported, load_base_model, quiet_transformers
+    from cultura.adapt.tokenizer import (
+        apply_split_patterns,
+        extend_vocabulary,
+        plan_vocabulary,
+        wrap_tokenizer,
+    )
+
+    profile = culture_profile(culture, manager)
+    if head is not None:
+        spec = head
+    elif task:
+        spec = profile.head(task)
+    else:
+        offered = ", ".join(c.key for c in profile.heads) or "none"
+        raise CulturaError(f"pass task=... (tasks on offer for {profile.tag}: {offered}) or head=")
+    if peft is not None:
+        spec = dataclasses.replace(spec, peft=peft)
+    if isinstance(model_or_path, (str, Path)):
+        path, model_id = resolve_base(str(model_or_path))
+        config = transformers.AutoConfig.from_pretrained(path, revision=revision)
+        check_head_supported(config, spec.head_type, base=str(model_or_path))
+        with quiet_transformers():
+            tok = tokenizer or transformers.AutoTokenizer.from_pretrained(path, revision=revision)
+        model, missing = load_base_model(path, spec, seed=seed, revision=revision)
+    else:
+        model, missing = load_base_model(model_or_path, spec, seed=seed)
+        config = model.config
+        model_id = base_id or getattr(model, "name_or_path", "") or type(model).__name__
+        if tokenizer is None:
+            raise CulturaError("pass tokenizer=... together with a loaded model")
+        tok = tokenizer
+    model_id = base_id or model_id
+    check_fast_tokenizer(tok, model_id)
+    if spec.head_type == "causal-lm" or tok.pad_token is None or model.config.pad_token_id is None:
+        ensure_pad_token(tok, model)
+    base = _base_ref(config, model_id, revision)
+    import torch
+
+    torch.manual_seed(seed)
+    plan = plan_vocabulary(tok, profile) if extend_vocab else None
+    if plan is not None and plan.tokens:
+        added = extend_vocabulary(model, tok, plan)
+    else:
+        from cultura.adapt.tokenizer import has_untied_output
+
+        rows = int(model.get_input_embeddings().weight.shape[0])
+        added = AddedVocabulary((), (), rows, rows, not has_untied_output(model), {})
+    patterns = [c.value for c in profile.split_patterns]
+    apply_split_patterns(tok, patterns)
+    wrap_tokenizer(tok, profile)
+    peft_model, row_training = _wrap_peft(model, spec, missing, added)
+    injector = None
+    if knowledge and profile.knowledge:
+        injector = KnowledgeInjector.from_profile(
+            profile, spec.head_type, top_k=knowledge_top_k, max_chars=knowledge_max_chars
+        )
+    return CulturalModel(
+        peft_model,
+        tok,
+        profile,
+        spec,
+        base=base,
+        added=added,
+        knowledge=injector,
+        max_length=max_length,
+        row_training=row_training,
+        split_patterns=patterns,
+        license=license,
+    )
+
+
