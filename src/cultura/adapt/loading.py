@@ -96,6 +96,7 @@ def load(
     untied = has_untied_output(model)
     if n_added:
         added = _restore_rows(model, tok, directory, n_added, rows_before, rows_after, untied)
+        added = dataclasses.replace(added, init_counts=dict(tok_info.get("init", {})))
     else:
         added = AddedVocabulary((), (), have_rows, have_rows, not untied, {})
     if len(tok) > added.vocab_size_after:
