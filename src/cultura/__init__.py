@@ -32,6 +32,11 @@ _EXPORTS: dict[str, str] = {
     "PluginWarning": "cultura.core.plugins:PluginWarning",
     "get_plugin_manager": "cultura.core.plugins:get_plugin_manager",
     "reset_plugin_manager": "cultura.core.plugins:reset_plugin_manager",
+    # plugin data helpers (for plugin authors)
+    "data_file": "cultura.core.plugin_data:data_file",
+    "word_list": "cultura.core.plugin_data:word_list",
+    "knowledge_entries": "cultura.core.plugin_data:knowledge_entries",
+    "bias_checks_from_json": "cultura.core.plugin_data:bias_checks_from_json",
     # adapters, registry, bias, serving (heavy modules: imported on first use)
     "adapt": "cultura.adapt.model:adapt",
     "CulturalModel": "cultura.adapt.model:CulturalModel",

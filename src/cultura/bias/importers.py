@@ -48,7 +48,9 @@ __all__ = [
     "LoadedData",
     "StereoSetExample",
     "StereoSetSentence",
+    "build_checks",
     "crows_pairs_checks",
+    "line_map",
     "load_data",
     "read_check_file",
     "read_crows_pairs",
@@ -315,7 +317,7 @@ def read_stereoset(
 # ---------------------------------------------------------------------------------------------
 # user check files
 # ---------------------------------------------------------------------------------------------
-def _line_map(text: str) -> dict[tuple[Any, ...], int]:
+def line_map(text: str) -> dict[tuple[Any, ...], int]:
     """path (keys and indices) -> 1-based line, from the YAML composition of ``text``."""
     import yaml
 
@@ -378,7 +380,7 @@ def read_check_file(path: str | Path) -> list[BiasCheck]:
     path = Path(path)
     text = _read_text(path)
     data = _parse_structured(path, text)
-    lines = _line_map(text)
+    lines = line_map(text)
     default_license = None
     base: tuple[Any, ...] = ()
     if isinstance(data, Mapping) and "checks" in data:
@@ -397,10 +399,30 @@ def read_check_file(path: str | Path) -> list[BiasCheck]:
                    "a single check mapping, or a list of checks")
     if not isinstance(items, list) or not items:
         raise _err(path, lines.get(base), "field 'checks'", "must be a non-empty list of checks")
+    if base or isinstance(data, list):
+        return build_checks(path, items, lines, base=base, default_license=default_license)
+    # a single check mapping: its fields sit at the top level of the file
+    return build_checks(path, items, {(0,) + k: v for k, v in lines.items()}, default_license=default_license)
+
+
+def build_checks(
+    path: Path,
+    items: Sequence[Any],
+    lines: Mapping[tuple[Any, ...], int],
+    *,
+    base: tuple[Any, ...] = (),
+    default_license: str | None = None,
+) -> list[BiasCheck]:
+    """Validate check records (mappings of :data:`CHECK_FIELDS`) and build :class:`BiasCheck` s.
+
+    ``lines`` maps a record path (``base + (index, field, ...)``) to its 1-based line in
+    ``path`` (see :func:`line_map`); errors name ``path``, that line and the field. Shared by
+    :func:`read_check_file` and :func:`cultura.core.plugin_data.bias_checks_from_json`.
+    """
     checks: list[BiasCheck] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(items):
-        at: tuple[Any, ...] = base + (index,) if base or isinstance(data, list) else ()
+        at: tuple[Any, ...] = base + (index,)
         line = lines.get(at)
         where = f"check #{index + 1}"
         if not isinstance(raw, Mapping):
