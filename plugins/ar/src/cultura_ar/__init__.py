@@ -10,21 +10,22 @@ Importing this module reads no data: lists and entries load when a profile uses 
 
 from __future__ import annotations
 
-import json
 import os
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from cultura import hookimpl
+from cultura.core.plugin_data import (
+    bias_checks_from_json,
+    data_file,
+    knowledge_entries,
+    word_list,
+)
 from cultura.core.tags import Culture
 from cultura.core.types import (
     AdapterHeadSpec,
     BiasCheck,
     CultureInfo,
-    KnowledgeEntry,
     KnowledgeSource,
-    MinimalPair,
     Normalizer,
     PeftSpec,
     TokenizerTweaks,
@@ -50,35 +51,19 @@ TEH_MARBUTA_ENV = "CULTURA_AR_TEH_MARBUTA"
 
 def data_path(name: str) -> Path:
     """Path of a file shipped in ``cultura_ar/data``."""
-    return Path(str(resources.files("cultura_ar") / "data" / name))
-
-
-@cache
-def _read_list(name: str) -> tuple[str, ...]:
-    text = data_path(name).read_text(encoding="utf-8")
-    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+    return data_file(__name__, name)
 
 
 def _tokens(*names: str, egyptian: bool = False):  # type: ignore[no-untyped-def]
     """A factory for the tokens of the named lists (folded ى -> ي for ``ar-EG``)."""
 
+    lists = [word_list(__name__, name) for name in names]
+
     def load() -> list[str]:
-        tokens = [t for name in names for t in _read_list(name)]
+        tokens = [t for words in lists for t in words()]
         return fold_alef_maksura(tokens) if egyptian else tokens
 
     return load
-
-
-@cache
-def _knowledge(level: str) -> tuple[KnowledgeEntry, ...]:
-    entries = []
-    with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                if row.pop("culture") == level:
-                    entries.append(KnowledgeEntry(tags=tuple(row.pop("tags", ())), **row))
-    return tuple(entries)
 
 
 def _teh_marbuta_enabled() -> bool:
@@ -165,7 +150,9 @@ def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
         KnowledgeSource(
             name,
             license=DATA_LICENSE,
-            entries=lambda: _knowledge(culture.tag),
+            entries=knowledge_entries(
+                __name__, "knowledge.jsonl", license=DATA_LICENSE, culture=culture.tag
+            ),
             templates={"seq-cls": "{knowledge}", "causal-lm": "معلومة: {knowledge}\n{text}"},
             description=description,
         )
@@ -192,29 +179,15 @@ def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
 def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
     if culture.tag != "ar":
         return None
-    spec = json.loads(data_path("bias.json").read_text(encoding="utf-8"))
-    checks = [
-        BiasCheck(
-            c["id"],
-            c["category"],
-            c["metric"],
-            c["threshold"],
-            term_groups={g: tuple(t) for g, t in c["term_groups"].items()},
-            templates=tuple(c["templates"]),
-            license=DATA_LICENSE,
-            description=c["description"],
-        )
-        for c in spec["counterfactual"]
-    ]
-    checks.append(
-        BiasCheck(
-            "ar.stereotypes",
-            "gender",
-            "crows_pairs",
-            10.0,
-            pairs=tuple(MinimalPair(**p) for p in spec["pairs"]),
-            license=DATA_LICENSE,
-            description="أزواج جمل متقاربة (على نمط CrowS-Pairs) عن الجنس والعمر والطبقة",
-        )
+    return bias_checks_from_json(
+        __name__,
+        "bias.json",
+        license=DATA_LICENSE,
+        pairs_check={
+            "id": "ar.stereotypes",
+            "category": "gender",
+            "metric": "crows_pairs",
+            "threshold": 10.0,
+            "description": "أزواج جمل متقاربة (على نمط CrowS-Pairs) عن الجنس والعمر والطبقة",
+        },
     )
-    return checks

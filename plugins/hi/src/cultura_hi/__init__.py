@@ -9,20 +9,21 @@ Importing this module reads no data: word lists and entries load when a profile 
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from cultura import hookimpl
+from cultura.core.plugin_data import (
+    bias_checks_from_json,
+    data_file,
+    knowledge_entries,
+    word_list,
+)
 from cultura.core.tags import Culture
 from cultura.core.types import (
     AdapterHeadSpec,
     BiasCheck,
     CultureInfo,
-    KnowledgeEntry,
     KnowledgeSource,
-    MinimalPair,
     Normalizer,
     PeftSpec,
     TokenizerTweaks,
@@ -46,27 +47,7 @@ SENTIMENT_LABELS = ("सकारात्मक", "नकारात्मक"
 
 def data_path(name: str) -> Path:
     """Path of a file shipped in ``cultura_hi/data``."""
-    return Path(str(resources.files("cultura_hi") / "data" / name))
-
-
-def _word_list(name: str):  # type: ignore[no-untyped-def]
-    def load() -> list[str]:
-        text = data_path(name).read_text(encoding="utf-8")
-        return [line for line in text.splitlines() if line and not line.startswith("#")]
-
-    return load
-
-
-@cache
-def _knowledge() -> tuple[KnowledgeEntry, ...]:
-    entries = []
-    with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                row.pop("culture")
-                entries.append(KnowledgeEntry(tags=tuple(row.pop("tags", ())), **row))
-    return tuple(entries)
+    return data_file(__name__, name)
 
 
 @hookimpl
@@ -89,12 +70,12 @@ def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
         vocabulary=(
             VocabularyExtension(
                 "hi.characters",
-                _word_list("vocab_characters.txt"),
+                word_list(__name__, "vocab_characters.txt"),
                 description="Devanagari letters, signs and digits missing from the base vocabulary",
             ),
             VocabularyExtension(
                 "hi.words",
-                _word_list("vocab_words.txt"),
+                word_list(__name__, "vocab_words.txt"),
                 description="6,000 frequent Hindi words (wordfreq), normalized",
             ),
         ),
@@ -109,7 +90,7 @@ def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
         KnowledgeSource(
             "hi.culture",
             license=DATA_LICENSE,
-            entries=_knowledge,
+            entries=knowledge_entries(__name__, "knowledge.jsonl", license=DATA_LICENSE),
             templates={"seq-cls": "{knowledge}", "causal-lm": "जानकारी: {knowledge}\n{text}"},
             description="greetings and etiquette, festivals, national days, language, food, literature",
         )
@@ -136,29 +117,15 @@ def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
 def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
     if culture.tag != "hi":
         return None
-    spec = json.loads(data_path("bias.json").read_text(encoding="utf-8"))
-    checks = [
-        BiasCheck(
-            c["id"],
-            c["category"],
-            c["metric"],
-            c["threshold"],
-            term_groups={g: tuple(t) for g, t in c["term_groups"].items()},
-            templates=tuple(c["templates"]),
-            license=DATA_LICENSE,
-            description=c["description"],
-        )
-        for c in spec["counterfactual"]
-    ]
-    checks.append(
-        BiasCheck(
-            "hi.stereotypes",
-            "gender",
-            "crows_pairs",
-            10.0,
-            pairs=tuple(MinimalPair(**p) for p in spec["pairs"]),
-            license=DATA_LICENSE,
-            description="लिंग, आयु और वर्ग पर न्यूनतम वाक्य-जोड़े (CrowS-Pairs शैली)",
-        )
+    return bias_checks_from_json(
+        __name__,
+        "bias.json",
+        license=DATA_LICENSE,
+        pairs_check={
+            "id": "hi.stereotypes",
+            "category": "gender",
+            "metric": "crows_pairs",
+            "threshold": 10.0,
+            "description": "लिंग, आयु और वर्ग पर न्यूनतम वाक्य-जोड़े (CrowS-Pairs शैली)",
+        },
     )
-    return checks

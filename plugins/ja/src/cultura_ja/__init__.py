@@ -9,20 +9,21 @@ Importing this module reads no data: lists and entries load when a profile uses 
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from cultura import hookimpl
+from cultura.core.plugin_data import (
+    bias_checks_from_json,
+    data_file,
+    knowledge_entries,
+    word_list,
+)
 from cultura.core.tags import Culture
 from cultura.core.types import (
     AdapterHeadSpec,
     BiasCheck,
     CultureInfo,
-    KnowledgeEntry,
     KnowledgeSource,
-    MinimalPair,
     Normalizer,
     PeftSpec,
     TokenizerTweaks,
@@ -40,27 +41,14 @@ SENTIMENT_LABELS = ("肯定的", "否定的", "中立")  # positive, negative, n
 
 def data_path(name: str) -> Path:
     """Path of a file shipped in ``cultura_ja/data``."""
-    return Path(str(resources.files("cultura_ja") / "data" / name))
+    return data_file(__name__, name)
 
 
-def _word_list(name: str):  # type: ignore[no-untyped-def]
-    def load() -> list[str]:
-        text = data_path(name).read_text(encoding="utf-8")
-        return [line for line in text.splitlines() if line and not line.startswith("#")]
-
-    return load
-
-
-@cache
-def _knowledge(source: str) -> tuple[KnowledgeEntry, ...]:
-    entries = []
-    with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                if row.pop("source_name") == source:
-                    entries.append(KnowledgeEntry(tags=tuple(row.pop("tags", ())), **row))
-    return tuple(entries)
+def _knowledge(source: str):  # type: ignore[no-untyped-def]
+    """The entries of ``knowledge.jsonl`` whose ``source_name`` is ``source`` (lazy)."""
+    return knowledge_entries(
+        __name__, "knowledge.jsonl", license=DATA_LICENSE, culture=source, field="source_name"
+    )
 
 
 @hookimpl
@@ -82,17 +70,17 @@ def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
         vocabulary=(
             VocabularyExtension(
                 "ja.kana",
-                _word_list("vocab_kana.txt"),
+                word_list(__name__, "vocab_kana.txt"),
                 description="kana, iteration marks and brackets missing from the base vocabulary",
             ),
             VocabularyExtension(
                 "ja.kanji",
-                _word_list("vocab_kanji.txt"),
+                word_list(__name__, "vocab_kanji.txt"),
                 description="jōyō kanji and other frequent kanji missing from the base vocabulary",
             ),
             VocabularyExtension(
                 "ja.kana_words",
-                _word_list("vocab_kana_words.txt"),
+                word_list(__name__, "vocab_kana_words.txt"),
                 description="3,000 frequent words written in kana (particles, endings, loanwords)",
             ),
         ),
@@ -108,14 +96,14 @@ def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
         KnowledgeSource(
             "ja.honorifics",
             license=DATA_LICENSE,
-            entries=lambda: _knowledge("ja.honorifics"),
+            entries=_knowledge("ja.honorifics"),
             templates=templates,
             description="敬語 (尊敬語・謙譲語・丁寧語), 内と外, 敬称 (さん・様・君・先生), set phrases",
         ),
         KnowledgeSource(
             "ja.culture",
             license=DATA_LICENSE,
-            entries=lambda: _knowledge("ja.culture"),
+            entries=_knowledge("ja.culture"),
             templates=templates,
             description="etiquette (お辞儀, 名刺, 上座), meals, annual events, holidays, era names",
         ),
@@ -142,29 +130,15 @@ def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
 def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
     if culture.tag != "ja":
         return None
-    spec = json.loads(data_path("bias.json").read_text(encoding="utf-8"))
-    checks = [
-        BiasCheck(
-            c["id"],
-            c["category"],
-            c["metric"],
-            c["threshold"],
-            term_groups={g: tuple(t) for g, t in c["term_groups"].items()},
-            templates=tuple(c["templates"]),
-            license=DATA_LICENSE,
-            description=c["description"],
-        )
-        for c in spec["counterfactual"]
-    ]
-    checks.append(
-        BiasCheck(
-            "ja.stereotypes",
-            "gender",
-            "crows_pairs",
-            10.0,
-            pairs=tuple(MinimalPair(**p) for p in spec["pairs"]),
-            license=DATA_LICENSE,
-            description="性別・年齢・出身・国籍についての最小対（CrowS-Pairs 形式）",
-        )
+    return bias_checks_from_json(
+        __name__,
+        "bias.json",
+        license=DATA_LICENSE,
+        pairs_check={
+            "id": "ja.stereotypes",
+            "category": "gender",
+            "metric": "crows_pairs",
+            "threshold": 10.0,
+            "description": "性別・年齢・出身・国籍についての最小対（CrowS-Pairs 形式）",
+        },
     )
-    return checks

@@ -9,20 +9,21 @@ hook's result is used, so importing this module is instant.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from cultura import hookimpl
+from cultura.core.plugin_data import (
+    bias_checks_from_json,
+    data_file,
+    knowledge_entries,
+    word_list,
+)
 from cultura.core.tags import Culture
 from cultura.core.types import (
     AdapterHeadSpec,
     BiasCheck,
     CultureInfo,
-    KnowledgeEntry,
     KnowledgeSource,
-    MinimalPair,
     Normalizer,
     PeftSpec,
     TokenizerTweaks,
@@ -40,32 +41,7 @@ SENTIMENT_LABELS = ("chanya", "hasi", "wastani")  # positive, negative, neutral
 
 def data_path(name: str) -> Path:
     """Path of a file shipped in ``cultura_sw/data``."""
-    return Path(str(resources.files("cultura_sw") / "data" / name))
-
-
-def _word_list(name: str):  # type: ignore[no-untyped-def]
-    def load() -> list[str]:
-        text = data_path(name).read_text(encoding="utf-8")
-        return [line for line in text.splitlines() if line and not line.startswith("#")]
-
-    return load
-
-
-@cache
-def _knowledge(level: str) -> tuple[KnowledgeEntry, ...]:
-    entries = []
-    with data_path("knowledge.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                if row.pop("culture") == level:
-                    entries.append(KnowledgeEntry(tags=tuple(row.pop("tags", ())), **row))
-    return tuple(entries)
-
-
-@cache
-def _bias() -> dict:  # type: ignore[type-arg]
-    return json.loads(data_path("bias.json").read_text(encoding="utf-8"))
+    return data_file(__name__, name)
 
 
 @hookimpl
@@ -97,12 +73,12 @@ def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
         vocabulary=(
             VocabularyExtension(
                 "sw.words",
-                _word_list("vocab_words.txt"),
+                word_list(__name__, "vocab_words.txt"),
                 description="frequent Swahili words missing from English-centric vocabularies",
             ),
             VocabularyExtension(
                 "sw.morphemes",
-                _word_list("vocab_morphemes.txt"),
+                word_list(__name__, "vocab_morphemes.txt"),
                 description="recurring Swahili morphemes (class/subject prefixes, tense "
                 "markers, stems) learned from a 70k-word lexicon",
             ),
@@ -124,7 +100,9 @@ def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
         KnowledgeSource(
             name,
             license=DATA_LICENSE,
-            entries=lambda: _knowledge(culture.tag),
+            entries=knowledge_entries(
+                __name__, "knowledge.jsonl", license=DATA_LICENSE, culture=culture.tag
+            ),
             templates={
                 "seq-cls": "{knowledge}",
                 "causal-lm": "Maarifa: {knowledge}\n{text}",
@@ -154,30 +132,15 @@ def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
 def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
     if culture.tag != "sw":
         return None
-    spec = _bias()
-    checks = [
-        BiasCheck(
-            c["id"],
-            c["category"],
-            c["metric"],
-            c["threshold"],
-            term_groups={g: tuple(t) for g, t in c["term_groups"].items()},
-            templates=tuple(c["templates"]),
-            target_label=c.get("target_label"),
-            license=DATA_LICENSE,
-            description=c["description"],
-        )
-        for c in spec["counterfactual"]
-    ]
-    checks.append(
-        BiasCheck(
-            "sw.stereotypes",
-            "gender",
-            "crows_pairs",
-            10.0,
-            pairs=tuple(MinimalPair(**p) for p in spec["pairs"]),
-            license=DATA_LICENSE,
-            description="jozi ndogo za sentensi (CrowS-Pairs style) kuhusu jinsia na kabila",
-        )
+    return bias_checks_from_json(
+        __name__,
+        "bias.json",
+        license=DATA_LICENSE,
+        pairs_check={
+            "id": "sw.stereotypes",
+            "category": "gender",
+            "metric": "crows_pairs",
+            "threshold": 10.0,
+            "description": "jozi ndogo za sentensi (CrowS-Pairs style) kuhusu jinsia na kabila",
+        },
     )
-    return checks
