@@ -5,11 +5,11 @@ Everything is loaded lazily from package data (``data/``) when a profile asks fo
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
+from cultura.core.plugin_data import data_file, knowledge_entries, word_list
 from cultura.core.types import AdapterHeadSpec, KnowledgeEntry, KnowledgeSource, VocabularyExtension
 from cultura_zh.normalize import OPENCC_PROFILES, opencc_convert
 
@@ -20,29 +20,32 @@ SENTIMENT_LABELS = {"zh": ("正面", "负面", "中性"), "zh-Hant": ("正面", 
 _SENTIMENT_DATA = {"zh": "sentiment.jsonl", "zh-Hant": "sentiment_hant.jsonl"}
 
 
+_PACKAGE = "cultura_zh"
+_VOCABULARY = {
+    "zh": word_list(_PACKAGE, "vocab_hans.txt"),
+    "zh-Hant": word_list(_PACKAGE, "vocab_hant.txt"),
+}
+#: the authored entries in Simplified Chinese; :func:`_entries` converts them per culture
+_KNOWLEDGE = knowledge_entries(
+    _PACKAGE, "knowledge.jsonl", license=KNOWLEDGE_LICENSE, source=KNOWLEDGE_SOURCE
+)
+
+
 def data_path(name: str) -> Path:
-    return Path(str(resources.files("cultura_zh") / "data" / name))
-
-
-@cache
-def _lines(name: str) -> tuple[str, ...]:
-    text = data_path(name).read_text(encoding="utf-8")
-    return tuple(line for line in text.splitlines() if line.strip())
+    return data_file(_PACKAGE, name)
 
 
 def vocabulary(tag: str) -> VocabularyExtension | None:
     """Common characters (and punctuation) of the culture's script, FVT-initialized."""
-    if tag == "zh":
-        name, script = "vocab_hans.txt", "Simplified"
-    elif tag == "zh-Hant":
-        name, script = "vocab_hant.txt", "Traditional"
-    else:
+    tokens = _VOCABULARY.get(tag)
+    if tokens is None:
         return None
+    script = "Simplified" if tag == "zh" else "Traditional"
     return VocabularyExtension(
         "zh.vocab",
-        tokens=lambda: _lines(name),
+        tokens=tokens,
         init="fvt",
-        description=f"{len(_lines(name))} common {script} characters and Chinese punctuation "
+        description=f"{len(tokens())} common {script} characters and Chinese punctuation "
         "(frequencies from jieba's dictionary)",
     )
 
@@ -51,18 +54,9 @@ def vocabulary(tag: str) -> VocabularyExtension | None:
 def _entries(tag: str) -> tuple[KnowledgeEntry, ...]:
     convert = opencc_convert(OPENCC_PROFILES[tag])
     out = []
-    for line in _lines("knowledge.jsonl"):
-        row = json.loads(line)
-        text, *tags = convert([row["text"], *row["tags"]])
-        out.append(
-            KnowledgeEntry(
-                id=row["id"],
-                text=text,
-                tags=tuple(tags),
-                source=KNOWLEDGE_SOURCE,
-                license=KNOWLEDGE_LICENSE,
-            )
-        )
+    for entry in _KNOWLEDGE():
+        text, *tags = convert([entry.text, *entry.tags])
+        out.append(replace(entry, text=text, tags=tuple(tags)))
     return tuple(out)
 
 
