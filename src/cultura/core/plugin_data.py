@@ -127,7 +127,7 @@ def word_list(package: str, name: str) -> Callable[[], tuple[str, ...]]:
     Use it directly as :attr:`VocabularyExtension.tokens`: nothing is read until it is called.
 
     >>> tokens = word_list("cultura_zh", "vocab_hans.txt")
-    >>> "的" in tokens()
+    >>> "是" in tokens()
     True
     """
 
