@@ -788,7 +788,7 @@ class MultiCultureServer:
                 names = [a.key for a, n in zip(adapters, sizes, strict=True) for _ in range(n)]
                 logits = engine_.forward(inputs, names)
         logits = logits.float().cpu()
-        self.stats["forward_seconds_x1e6"] += int((time.perf_counter() - start) * 1e6)
+        self.stats["forward_microseconds"] += int((time.perf_counter() - start) * 1e6)
         self.stats["forwards"] += 1
         self.stats[f"forwards_{engine}"] += 1
         out, row = [], 0
