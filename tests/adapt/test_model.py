@@ -128,6 +128,10 @@ def test_corrupted_or_missing_files_are_refused(fresh_copy, manager) -> None:
     weights.write_bytes(b"not a safetensors file")
     with pytest.raises(ArtifactError, match="PEFT could not load"):
         load_pretrained(d, manager=manager, verify=False)
+    # a pickled adapter_model.bin next to no safetensors file is never handed to PEFT
+    weights.rename(d / "adapter_model.bin")
+    with pytest.raises(ArtifactError, match="safetensors weights only"):
+        load_pretrained(d, manager=manager, verify=False)
 
     d2 = fresh_copy("second")
     (d2 / "added_tokens.safetensors").unlink()

@@ -140,6 +140,7 @@ def load_base_model(
             revision=revision,
             output_loading_info=True,
             dtype=torch.float32,
+            use_safetensors=True,  # never unpickle a base checkpoint
             **_head_kwargs(spec),
         )
     missing = _module_names(list(info.get("missing_keys", ())))

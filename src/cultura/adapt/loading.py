@@ -57,6 +57,11 @@ def load(
 
     directory = Path(directory)
     manifest = artifact.verify_artifact(directory) if verify else artifact.read_manifest(directory)
+    if not (directory / artifact.PEFT_WEIGHTS).is_file():
+        # PEFT would fall back to adapter_model.bin, a pickle: never load one
+        raise artifact.ArtifactError(
+            f"{directory}: no {artifact.PEFT_WEIGHTS}; cultura loads safetensors weights only"
+        )
     profile = culture_profile(manifest.culture, manager)
     try:
         spec = AdapterHeadSpec(
