@@ -108,3 +108,24 @@ def test_normalizer_checks_its_output_length() -> None:
     normalizer = Normalizer("xx.drop", lambda texts: texts[:1])
     with pytest.raises(RegistrationError, match="must return a list of 2 strings"):
         normalizer(["a", "b"])
+
+
+def test_culture_names_are_computed_only_when_read() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom cultura import CultureInfo\n"
+        "info = CultureInfo('zh-TW')\n"
+        "print('name data loaded:', 'language_data.name_data' in sys.modules)\n"
+        "print(info.english_name)\n"
+        "print('name data loaded:', 'language_data.name_data' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "name data loaded: False", "Chinese (Traditional, Taiwan)", "name data loaded: True"
+    ]
+    given = CultureInfo("ar", english_name="Arabic (MSA)")
+    assert given.english_name == "Arabic (MSA)" and given == CultureInfo("ar", english_name="Arabic (MSA)")
+    with pytest.raises(RegistrationError, match="english_name: must be a string"):
+        CultureInfo("ar", english_name=3)  # type: ignore[arg-type]

@@ -128,13 +128,60 @@ class Provenance:
         return f"{self.distribution} {self.version}"
 
 
+class _DefaultedField:
+    """A dataclass field whose empty value is computed from the instance on first read.
+
+    ``CultureInfo`` names come from CLDR data that takes ~150 ms to load; computing them only
+    when read keeps ``cultura plugins`` (which never shows them) instant. A data descriptor,
+    so frozen dataclasses store the given value through ``__set__`` as usual.
+    """
+
+    def __init__(self, compute: Callable[[Any], str]) -> None:
+        self.compute = compute
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object, objtype: type | None = None) -> str:
+        if obj is None:
+            return ""  # the dataclass default
+        value = obj.__dict__.get(self.slot, "")
+        if not value:
+            value = obj.__dict__[self.slot] = self.compute(obj)
+        return value
+
+    def __set__(self, obj: object, value: str) -> None:
+        if not isinstance(value, str):
+            raise _fail(obj, self.slot[1:], f"must be a string, got {type(value).__name__}")
+        obj.__dict__[self.slot] = value
+
+
+def _english_name(info: Any) -> str:
+    from cultura.core.tags import display_name
+
+    return display_name(info.tag)
+
+
+def _native_name(info: Any) -> str:
+    from cultura.core.tags import display_name
+
+    return display_name(info.tag, native=True)
+
+
+def _likely_script(info: Any) -> str:
+    import langcodes
+
+    return langcodes.Language.get(info.tag).maximize().script or ""
+
+
 @dataclass(frozen=True)
 class CultureInfo:
     """A culture a plugin serves (returned by ``cultura_cultures``).
 
     Attributes:
         tag: BCP-47 tag; stored in canonical form (``zh-TW`` -> ``zh-Hant-TW``).
-        english_name / native_name: human names; default to the CLDR names.
+        english_name / native_name: human names; default (computed when first read) to the
+            CLDR names.
         script: ISO 15924 script code of the culture's text (``"Hant"``); default: likely script.
         direction: ``"ltr"`` or ``"rtl"``.
         parent: tag this culture falls back to; default: the next level of its fallback chain.
@@ -142,28 +189,18 @@ class CultureInfo:
     """
 
     tag: str
-    english_name: str = ""
-    native_name: str = ""
-    script: str = ""
+    english_name: str = _DefaultedField(_english_name)  # type: ignore[assignment]
+    native_name: str = _DefaultedField(_native_name)  # type: ignore[assignment]
+    script: str = _DefaultedField(_likely_script)  # type: ignore[assignment]
     direction: Literal["ltr", "rtl"] = "ltr"
     parent: str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
-        from cultura.core.tags import display_name
-
         _check_culture(self, "tag")
         if self.tag == "und":
             raise _fail(self, "tag", "'und' is reserved for the built-in universal plugin")
         culture = Culture.parse(self.tag)
-        if not self.english_name:
-            _set(self, "english_name", display_name(culture))
-        if not self.native_name:
-            _set(self, "native_name", display_name(culture, native=True))
-        if not self.script:
-            import langcodes
-
-            _set(self, "script", langcodes.Language.get(self.tag).maximize().script or "")
         if self.direction not in ("ltr", "rtl"):
             raise _fail(self, "direction", f"must be 'ltr' or 'rtl', got {self.direction!r}")
         if self.parent is None:
