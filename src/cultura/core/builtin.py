@@ -29,6 +29,10 @@ def nfc(texts: list[str]) -> list[str]:
 
 def fold_whitespace(texts: list[str]) -> list[str]:
     """Collapse white-space runs to one space and strip the ends."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") == len(texts) - 1:
+        # one regex pass over the batch; NUL is no white space, so runs never cross texts
+        return [t.strip() for t in _SPACES.sub(" ", joined).split("\x00")] if texts else []
     return [_SPACES.sub(" ", t).strip() for t in texts]
 
 
