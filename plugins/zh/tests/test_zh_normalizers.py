@@ -66,5 +66,5 @@ def test_zh_profile_has_all_content(pm: PluginManager) -> None:
     assert any("農曆" in e.text for e in entries)  # converted to Traditional for zh-TW
     head = profile.head("sentiment")
     rows = head.sample_data().read_text(encoding="utf-8").splitlines()  # type: ignore[misc]
-    assert len(rows) == 60 and all('"label"' in r for r in rows)
+    assert len(rows) == 105 and all('"label"' in r for r in rows)
     assert len(profile.added_tokens()) > 5800
