@@ -158,6 +158,15 @@ def test_base_model_mismatch_on_load(trained, tiny, manager, tmp_path) -> None:
     other = build_tiny_model("bert", tmp_path / "bert-small", texts=["a b c", "d e f"])
     with pytest.raises(CulturaError, match="base model mismatch.*vocabulary size"):
         load_pretrained(trained.directory, base=other, manager=manager)
+    # same config and tokenizer, different weights (another seed): caught by the digest
+    import shutil
+
+    reseeded = build_tiny_model("bert", tmp_path / "bert-reseeded", seed=1)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny["bert"] / name, reseeded / name)
+    assert trained.model.manifest().base_model.weights
+    with pytest.raises(CulturaError, match="base model mismatch.*different weights"):
+        load_pretrained(trained.directory, base=reseeded, manager=manager)
 
 
 def test_save_is_atomic(trained, tmp_path, monkeypatch) -> None:

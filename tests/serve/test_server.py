@@ -324,7 +324,7 @@ def test_bad_calls_say_what_is_wrong(server: Any, artifacts: dict[str, Path]) ->
 def test_adapter_for_other_base_weights_is_refused(
     tmp_path: Path, artifacts: dict[str, Path], reference: Any, serve_env: Any
 ) -> None:
-    from cultura.adapt.model import CulturaWarning
+    from cultura.core.errors import CulturaError
     from cultura.testing.models import build_tiny_model
 
     other = build_tiny_model("bert", tmp_path / "same-config-other-seed", seed=5)
@@ -332,8 +332,8 @@ def test_adapter_for_other_base_weights_is_refused(
     # an in-memory model carries its base weights: they are compared with the server's
     with pytest.raises(UnsupportedAdapterError, match="other base weights .* parameter bert\\."):
         server.add(reference("fr"))
-    # a directory is loaded onto the server's base: the recorded base id differs -> a warning
-    with pytest.warns(CulturaWarning, match="records base model"):
+    # a directory is loaded onto the server's base: the manifest's weight digest differs
+    with pytest.raises(CulturaError, match="base model mismatch.*different weights"):
         server.add(artifacts["de"])
 
 

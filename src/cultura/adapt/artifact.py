@@ -97,6 +97,9 @@ class BaseModelRef:
     architecture: str = ""
     fingerprint: str = ""
     vocab_size: int = 0
+    #: digest of the base checkpoint's input-embedding rows (see ``heads.embedding_digest``):
+    #: tells apart two bases with the same config but different weights
+    weights: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class Manifest:
                 revision=base.get("revision"),
                 architecture=base.get("architecture", ""),
                 fingerprint=base.get("fingerprint", ""),
+                weights=base.get("weights", ""),
                 vocab_size=int(base.get("vocab_size", 0)),
             ),
             labels=tuple(data.get("labels", ())),

@@ -167,7 +167,12 @@ def build(
     import transformers
 
     from cultura.adapt.base import resolve_base
-    from cultura.adapt.heads import check_head_supported, load_base_model, quiet_transformers
+    from cultura.adapt.heads import (
+        check_head_supported,
+        embedding_digest,
+        load_base_model,
+        quiet_transformers,
+    )
     from cultura.adapt.tokenizer import (
         apply_split_patterns,
         extend_vocabulary,
@@ -200,10 +205,11 @@ def build(
             raise CulturaError("pass tokenizer=... together with a loaded model")
         tok = tokenizer
     model_id = base_id or model_id
+    weights = embedding_digest(model)  # before any resize (pad token, added vocabulary)
     check_fast_tokenizer(tok, model_id)
     if spec.head_type == "causal-lm" or tok.pad_token is None or model.config.pad_token_id is None:
         ensure_pad_token(tok, model)
-    base = _base_ref(config, model_id, revision)
+    base = dataclasses.replace(_base_ref(config, model_id, revision), weights=weights)
     import torch
 
     torch.manual_seed(seed)

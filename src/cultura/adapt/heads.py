@@ -92,6 +92,25 @@ def _module_names(keys: Sequence[str]) -> list[str]:
     return list(names)
 
 
+def embedding_digest(model: Any, *, sample_rows: int = 4096) -> str:
+    """sha256 (first 16 hex chars) of the model's input-embedding matrix, as float32.
+
+    Computed on the base checkpoint before any resize; large matrices are hashed on an evenly
+    strided sample of ``sample_rows`` rows plus the shape, which still tells two trainings
+    apart and keeps the cost to a few milliseconds.
+    """
+    import hashlib
+
+    import torch
+
+    weight = model.get_input_embeddings().weight.detach()
+    stride = max(1, weight.shape[0] // sample_rows)
+    sample = weight[::stride].to(dtype=torch.float32, device="cpu").contiguous()
+    digest = hashlib.sha256(str(tuple(weight.shape)).encode())
+    digest.update(sample.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def load_base_model(
     model_or_path: Any,
     spec: AdapterHeadSpec,

@@ -52,7 +52,7 @@ def load(
     import transformers
 
     from cultura.adapt.base import resolve_base
-    from cultura.adapt.heads import load_base_model, quiet_transformers
+    from cultura.adapt.heads import embedding_digest, load_base_model, quiet_transformers
     from cultura.adapt.tokenizer import has_untied_output, wrap_tokenizer
 
     directory = Path(directory)
@@ -80,6 +80,14 @@ def load(
     rows_before = int(tok_info.get("vocab_size_before", 0))
     rows_after = int(tok_info.get("vocab_size_after", 0))
     model, _ = load_base_model(path, spec, seed=0)
+    expected_weights = manifest.base_model.weights
+    if expected_weights and embedding_digest(model) != expected_weights:
+        raise CulturaError(
+            f"base model mismatch: {path} has the architecture the adapter in {directory} was "
+            f"trained on, but different weights (embedding digest differs from "
+            f"{expected_weights}); load it with base= the model it was trained on "
+            f"({manifest.base_model.id})"
+        )
     have_rows = int(model.get_input_embeddings().weight.shape[0])
     if rows_before and have_rows != rows_before:
         raise CulturaError(

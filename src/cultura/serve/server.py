@@ -360,7 +360,8 @@ class MultiCultureServer:
             if self.model is None:
                 self._init_base(self._base_arg or model.base.id, model.labels)
             self._check_base(model, label)
-            if model.base.id and model.base.id != self.base_id:
+            if model.base.id and model.base.id != self.base_id and not model.base.weights:
+                # adapters saved with a weight digest were already checked on load
                 from cultura.adapt.model import CulturaWarning
 
                 warnings.warn(
