@@ -61,11 +61,16 @@ def test_plugins_table_disable_and_broken(with_test_plugins: Path, run_cli) -> N
     assert "cultura-zh" in out.stdout and "0.1.0" in out.stdout
     assert "broken" in out.stdout and "boom at import" in out.stdout  # listed with its error
     assert "cultura-testeo" in out.stdout  # the others work
+    out = run_cli("plugins", env={"CULTURA_DISABLE_PLUGINS": "zh"})
+    assert "cultura-zh" not in out.stdout and "cultura-testeo" in out.stdout
+    assert "1 disabled plugin(s) not shown" in out.stdout
     out = run_cli("plugins", "--json", env={"CULTURA_DISABLE_PLUGINS": "zh"})
+    assert "zh" not in {r["name"] for r in json.loads(out.stdout)}
+    out = run_cli("plugins", "--all", "--json", env={"CULTURA_DISABLE_PLUGINS": "zh"})
     records = {r["name"]: r for r in json.loads(out.stdout)}
     assert records["zh"]["status"] == "disabled"
-    out = run_cli("plugins", env={"CULTURA_DISABLE_PLUGINS": "zh"})
-    assert "disabled" in out.stdout
+    out = run_cli("plugins", "--all", env={"CULTURA_DISABLE_PLUGINS": "zh"})
+    assert "disabled" in out.stdout and "cultura-zh" in out.stdout
 
 
 def test_plugins_hook_filter_and_requirements() -> None:

@@ -52,15 +52,19 @@ _HOOK_SHORT = {
 @click.option(
     "--requirements", is_flag=True, help="Print pinned 'distribution==version' lines."
 )
-def plugins(as_json: bool, hook: str | None, requirements: bool) -> None:
+@click.option("--all", "show_all", is_flag=True, help="Also list disabled plugins.")
+def plugins(as_json: bool, hook: str | None, requirements: bool, show_all: bool) -> None:
     """List installed plugins: name, version, status, hooks and cultures.
 
     A plugin that failed to load is listed with its error; the others still work.
-    Disable plugins with CULTURA_DISABLE_PLUGINS=zh,ar.
+    Disable plugins with CULTURA_DISABLE_PLUGINS=zh,ar (they are then listed only with --all).
     """
     from cultura.core.hookspecs import ALL_HOOKS
 
     records = _manager().records()
+    hidden = 0 if show_all else sum(r.status == "disabled" for r in records)
+    if not show_all:
+        records = [r for r in records if r.status != "disabled"]
     if hook is not None:
         name = hook if hook.startswith("cultura_") else f"cultura_{hook.replace('-', '_')}"
         if name not in ALL_HOOKS:
@@ -93,6 +97,8 @@ def plugins(as_json: bool, hook: str | None, requirements: bool) -> None:
     console.print(table)
     for name, error in errors:
         console.print(f"[red]{name}[/]: {error}", highlight=False)
+    if hidden:
+        console.print(f"({hidden} disabled plugin(s) not shown; --all lists them)")
 
 
 @click.command()
