@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from cultura.core.profile import CultureProfile
 
 __all__ = [
-    "build",
+    "adapt",
     "check_fast_tokenizer",
     "culture_profile",
     "ensure_pad_token",
@@ -144,7 +144,7 @@ def culture_profile(culture: str | None, manager: PluginManager | None) -> Cultu
     return get_profile(culture, manager=manager)
 
 
-def build(
+def adapt(
     model_or_path: Any,
     culture: str | None = None,
     task: str | None = None,
@@ -163,7 +163,24 @@ def build(
     seed: int = 0,
     license: str = "apache-2.0",
 ) -> CulturalModel:
-    """Build a :class:`CulturalModel` (see :func:`cultura.adapt.model.adapt`)."""
+    """Adapt a base model to ``culture`` for ``task``; returns an untrained :class:`CulturalModel`.
+
+    Args:
+        model_or_path: a Hub id, a local path, an embedded base alias (``all-MiniLM-L6-v2``) or
+            a loaded ``PreTrainedModel`` that already has the task's head.
+        culture: BCP-47 tag; its plugins' tweaks, knowledge and heads are merged.
+        task: the adapter-head spec to use from the culture's plugins (e.g. ``"sentiment"``).
+        head: an explicit :class:`AdapterHeadSpec` (overrides ``task``).
+        knowledge: inject the culture's knowledge (default on when it has any).
+        extend_vocab: add the plugins' vocabulary the base tokenizer lacks.
+        peft: override the spec's :class:`PeftSpec` (e.g. ``PeftSpec(method="ia3")``).
+        manager: plugin manager (default: the process-wide one).
+        tokenizer: the tokenizer, when ``model_or_path`` is a loaded model.
+        base_id: the portable base id to record (default: derived from ``model_or_path``).
+        knowledge_top_k / knowledge_max_chars: entries injected per input and the length cap
+            of the knowledge segment.
+        max_length / seed: truncation (tokens) and the seed of new weights.
+    """
     import transformers
 
     from cultura.adapt.base import resolve_base

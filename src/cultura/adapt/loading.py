@@ -37,17 +37,30 @@ if TYPE_CHECKING:
     from cultura.core.plugins import PluginManager
     from cultura.core.profile import CultureProfile
 
-__all__ = ["load"]
+__all__ = ["load_pretrained"]
 
 
-def load(
+def load_pretrained(
     directory: str | Path,
     *,
     base: Any = None,
     verify: bool = True,
     manager: PluginManager | None = None,
 ) -> CulturalModel:
-    """Restore a saved adapter (see :func:`cultura.adapt.model.load_pretrained`)."""
+    """Restore a :class:`CulturalModel` saved with :meth:`CulturalModel.save_pretrained`.
+
+    Args:
+        directory: the adapter directory.
+        base: the base model (path, id or alias; default: the manifest's base id, resolved to
+            an embedded copy when there is one). Its architecture fingerprint and vocabulary
+            size must match the manifest's.
+        verify: check every file's sha256 against ``cultura.json`` first.
+        manager: plugin manager supplying the culture's normalizers and knowledge.
+
+    Raises :class:`~cultura.adapt.artifact.ArtifactError` for missing/changed/corrupt files and
+    :class:`~cultura.core.errors.CulturaError` for a mismatching base or a culture no
+    installed plugin serves.
+    """
     import peft as peft_lib
     import transformers
 

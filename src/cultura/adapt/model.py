@@ -28,13 +28,14 @@ from cultura.adapt.data import Example, load_examples
 from cultura.adapt.knowledge import Injected, KnowledgeInjector
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
-from cultura.core.types import AdapterHeadSpec, PeftSpec
+from cultura.core.types import AdapterHeadSpec
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from cultura.adapt.build import adapt  # noqa: F401  (re-exported by __getattr__)
+    from cultura.adapt.loading import load_pretrained  # noqa: F401
     from cultura.adapt.train import TrainingHistory
-    from cultura.core.plugins import PluginManager
     from cultura.core.profile import CultureProfile
 
 __all__ = ["CulturalModel", "CulturaWarning", "adapt", "load_pretrained"]
@@ -664,86 +665,16 @@ def _effective_weight(module: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- public API
-def adapt(
-    model_or_path: Any,
-    culture: str | None = None,
-    task: str | None = None,
-    *,
-    head: AdapterHeadSpec | None = None,
-    knowledge: bool = True,
-    extend_vocab: bool = True,
-    peft: PeftSpec | None = None,
-    manager: PluginManager | None = None,
-    tokenizer: Any = None,
-    base_id: str | None = None,
-    revision: str | None = None,
-    knowledge_top_k: int = 1,
-    knowledge_max_chars: int = 128,
-    max_length: int = 128,
-    seed: int = 0,
-    license: str = "apache-2.0",
-) -> CulturalModel:
-    """Adapt a base model to ``culture`` for ``task``; returns an untrained :class:`CulturalModel`.
+def __getattr__(name: str) -> Any:
+    """``adapt`` and ``load_pretrained`` live in :mod:`~cultura.adapt.build` and
+    :mod:`~cultura.adapt.loading`, which import this module; re-export them lazily here, their
+    documented home."""
+    if name == "adapt":
+        from cultura.adapt.build import adapt
 
-    Args:
-        model_or_path: a Hub id, a local path, an embedded base alias (``all-MiniLM-L6-v2``) or
-            a loaded ``PreTrainedModel`` that already has the task's head.
-        culture: BCP-47 tag; its plugins' tweaks, knowledge and heads are merged.
-        task: the adapter-head spec to use from the culture's plugins (e.g. ``"sentiment"``).
-        head: an explicit :class:`AdapterHeadSpec` (overrides ``task``).
-        knowledge: inject the culture's knowledge (default on when it has any).
-        extend_vocab: add the plugins' vocabulary the base tokenizer lacks.
-        peft: override the spec's :class:`PeftSpec` (e.g. ``PeftSpec(method="ia3")``).
-        manager: plugin manager (default: the process-wide one).
-        tokenizer: the tokenizer, when ``model_or_path`` is a loaded model.
-        base_id: the portable base id to record (default: derived from ``model_or_path``).
-        knowledge_top_k / knowledge_max_chars: entries injected per input and the length cap
-            of the knowledge segment.
-        max_length / seed: truncation (tokens) and the seed of new weights.
-    """
-    from cultura.adapt.build import build
+        return adapt
+    if name == "load_pretrained":
+        from cultura.adapt.loading import load_pretrained
 
-    return build(
-        model_or_path,
-        culture,
-        task,
-        head=head,
-        knowledge=knowledge,
-        extend_vocab=extend_vocab,
-        peft=peft,
-        manager=manager,
-        tokenizer=tokenizer,
-        base_id=base_id,
-        revision=revision,
-        knowledge_top_k=knowledge_top_k,
-        knowledge_max_chars=knowledge_max_chars,
-        max_length=max_length,
-        seed=seed,
-        license=license,
-    )
-
-
-def load_pretrained(
-    directory: str | Path,
-    *,
-    base: Any = None,
-    verify: bool = True,
-    manager: PluginManager | None = None,
-) -> CulturalModel:
-    """Restore a :class:`CulturalModel` saved with :meth:`CulturalModel.save_pretrained`.
-
-    Args:
-        directory: the adapter directory.
-        base: the base model (path, id or alias; default: the manifest's base id, resolved to
-            an embedded copy when there is one). Its architecture fingerprint and vocabulary
-            size must match the manifest's.
-        verify: check every file's sha256 against ``cultura.json`` first.
-        manager: plugin manager supplying the culture's normalizers and knowledge.
-
-    Raises :class:`~cultura.adapt.artifact.ArtifactError` for missing/changed/corrupt files and
-    :class:`~cultura.core.errors.CulturaError` for a mismatching base or a culture no
-    installed plugin serves.
-    """
-    from cultura.adapt.loading import load
-
-    return load(directory, base=base, verify=verify, manager=manager)
+        return load_pretrained
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
