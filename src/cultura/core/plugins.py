@@ -373,9 +373,6 @@ class PluginManager:
     def served_tags(self) -> set[str]:
         return {tag for p in self._ordered() for tag in p.served}
 
-    def plugin_object(self, name: str) -> object | None:
-        return self._get(name).plugin
-
     # ----------------------------------------------------------------- hook calls
     @staticmethod
     def _impl(plugin: object, hook: str) -> Any:

@@ -42,12 +42,6 @@ class Contribution(Generic[T]):
     level: str
     replaced: tuple[tuple[Provenance, str], ...] = ()
 
-    def describe(self) -> str:
-        text = f"{self.key} [{self.level}, {self.provenance}]"
-        if self.replaced:
-            text += " overrides " + ", ".join(f"{p} at {lvl}" for p, lvl in self.replaced)
-        return text
-
 
 def _merge(items: list[tuple[str, Any, Provenance, str]], what: str) -> tuple[Contribution, ...]:
     merged: dict[str, Contribution] = {}
@@ -145,12 +139,9 @@ class CultureProfile:
 
     def head(self, task: str) -> AdapterHeadSpec:
         """The adapter-head spec for ``task``; the error lists the tasks on offer."""
-        return self.head_contribution(task).value
-
-    def head_contribution(self, task: str) -> Contribution[AdapterHeadSpec]:
         for contribution in self.heads:
             if contribution.key == task:
-                return contribution
+                return contribution.value
         offered = ", ".join(c.key for c in self.heads) or "none"
         raise CulturaError(
             f"culture {self.tag!r} offers no task {task!r}; tasks on offer: {offered}. "
