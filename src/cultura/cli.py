@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except CulturaError as exc:
         click.echo(f"error: {exc}", err=True)
-        if isinstance(exc, (PluginError, ConflictError)):
+        if isinstance(exc, (PluginError, ConflictError)) and "CULTURA_" not in str(exc):
             click.echo("hint: CULTURA_NO_PLUGINS=1 runs with the built-in plugin only", err=True)
         sys.exit(1)
 

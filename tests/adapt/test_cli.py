@@ -81,6 +81,35 @@ def test_errors_are_one_line_and_name_the_place(tiny, with_test_plugin, tmp_path
     assert "not a cultura adapter directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args", [
+    ["tokenize-report", "--culture", "zh", "-"],
+    ["predict", ".", "--file", "-"],
+])
+def test_stdin_that_is_not_utf8_is_one_line(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("cultura")
+    proc = subprocess.run([str(exe), *args], input=b"ok\n\xff\n", capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (1, b"")
+    assert proc.stderr.decode() == (
+        "Error: stdin: not UTF-8 text (invalid start byte at byte 3); convert it first, "
+        "e.g. iconv -f GB18030 -t UTF-8\n"
+    )
+
+
+@pytest.mark.parametrize("name", ["texts.txt", "texts.jsonl", "texts.csv"])
+def test_files_that_are_not_utf8_are_one_line(tmp_path: Path, name: str, capsys) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(b"text\n\xff\n")
+    for args in (["tokenize-report", "-c", "zh", str(bad)], ["predict", str(tmp_path), "-f", str(bad)]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert err == f"error: {bad}: not UTF-8 text (invalid start byte at byte 5)\n"
+
+
 @pytest.mark.slow
 def test_demo_on_a_tiny_base(tiny, tmp_path: Path) -> None:
     pytest.importorskip("cultura_zh")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,25 @@ def test_normalize_stdin_to_simplified(run_cli) -> None:  # type: ignore[no-unty
     out = run_cli("normalize", "--culture", "zh-Hans", "-", stdin="臺灣的軟體\n")
     assert out.returncode == 0, out.stderr
     assert out.stdout == "台湾的软体\n"
+
+
+def test_normalize_stdin_line_endings(run_cli) -> None:  # type: ignore[no-untyped-def]
+    out = run_cli("normalize", "--culture", "zh-Hans", "-", stdin="臺灣\r\n軟體\r老\n".encode())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "台湾\n软体\n老\n"
+
+
+def test_invalid_utf8_input_is_one_line_with_the_offset(run_cli) -> None:  # type: ignore[no-untyped-def]
+    out = run_cli("normalize", "--culture", "zh", "-", stdin=b"ok\n\xe8\xbb\xff\n")
+    assert (out.returncode, out.stdout) == (1, "")
+    assert out.stderr == (
+        "Error: stdin: not UTF-8 text (invalid continuation byte at byte 3); convert it first, "
+        "e.g. iconv -f GB18030 -t UTF-8\n"
+    )
+    out = run_cli("normalize", "--culture", "zh", "ok", os.fsdecode(b"\xe8\xbb\x9f\xff"))
+    assert (out.returncode, out.stdout) == (1, "")
+    assert out.stderr.startswith("Error: text 2 is not UTF-8 (at byte 3)")
+    assert len(out.stderr.splitlines()) == 1
 
 
 def test_normalize_args_and_json() -> None:

@@ -38,12 +38,12 @@ def test_order_is_deterministic(with_test_plugins: Path) -> None:
 
 
 def test_broken_plugin_is_reported_and_others_work(with_test_plugins: Path) -> None:
-    with pytest.warns(PluginWarning, match="plugin 'broken': failed to import"):
+    with pytest.warns(PluginWarning, match=r"plugin 'broken' \(cultura-testbroken 0.0.1\): failed to import"):
         pm = PluginManager(disabled={"conflict"})
     broken = pm.record("broken")
     assert broken.status == "error"
-    assert "boom at import" in (broken.error or "")
-    assert "CULTURA_DISABLE_PLUGINS=broken" in (broken.error or "")
+    assert "RuntimeError: boom at import (at " in (broken.error or "")
+    assert "CULTURA_DISABLE_PLUGINS=cultura-testbroken" in (broken.error or "")
     assert cultura.culture("eo", manager=pm).normalize("cxu") == "ĉu"
 
 
@@ -92,13 +92,28 @@ def test_hook_that_raises_is_named_and_others_still_contribute(with_test_plugins
     pm = _quiet_manager(disabled={"conflict"})
     with pytest.warns(PluginWarning) as caught:
         profile = cultura.culture("eo", manager=pm)
-    messages = [str(w.message) for w in caught]
-    assert any("plugin 'raises' in hook cultura_knowledge()" in m and "knowledge base unavailable"
-               in m for m in messages)
-    assert any("cultura_bias_checks()" in m and "returned str; expected a list of BiasCheck" in m
-               for m in messages)
+    [message] = [str(w.message) for w in caught]
+    assert message.startswith(
+        "plugin 'raises' (cultura-testraises 0.2.0) in hook cultura_knowledge(): raised "
+        "ValueError: knowledge base unavailable (at "
+    )
+    assert "skipped from now on" in message
+    assert "CULTURA_DISABLE_PLUGINS=cultura-testraises" in message
     assert profile.normalize("sxi") == "ŝi"  # eo's normalizer still applies
     assert {f.plugin for f in profile.failures} == {"raises"}
+    raises = pm.record("raises")  # taken out: its bias hook is no longer called
+    assert raises.status == "error"
+    assert (raises.error or "").startswith("cultura_knowledge() raised ValueError")
+    assert "eo" in pm.served_tags() and cultura.culture("eo", manager=pm).failures == ()
+
+
+def test_wrong_return_type_marks_the_plugin_error(with_test_plugins: Path) -> None:
+    pm = _quiet_manager(allowed={"raises"})
+    with pytest.warns(PluginWarning, match=r"cultura_bias_checks\(\): returned str; expected a "
+                      "list of BiasCheck"):
+        results, failures = pm.call("cultura_bias_checks", "eo")
+    assert results == [] and [f.hook for f in failures] == ["cultura_bias_checks"]
+    assert pm.record("raises").status == "error"
 
 
 def test_trace_prints_hook_calls(with_test_plugins: Path, monkeypatch: pytest.MonkeyPatch,

@@ -106,7 +106,8 @@ def test_knowledge_resolve_rejects_duplicate_ids() -> None:
 
 def test_normalizer_checks_its_output_length() -> None:
     normalizer = Normalizer("xx.drop", lambda texts: texts[:1])
-    with pytest.raises(RegistrationError, match="must return a list of 2 strings"):
+    with pytest.raises(RegistrationError, match=r"normalizer 'xx.drop' returned a list of length 1; "
+                       r"it must return a list holding one string per input \(2 here\)"):
         normalizer(["a", "b"])
 
 

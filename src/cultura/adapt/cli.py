@@ -5,7 +5,6 @@ torch, transformers and peft are imported inside the commands, never at import t
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,13 @@ def _console() -> Any:
 
 
 def _texts_from(file: str) -> list[str]:
+    """Non-blank texts from FILE, or from stdin for ``-``; bytes that are not UTF-8 are a
+    one-line error naming stdin or the file and the byte offset."""
     from cultura.adapt.data import read_texts
+    from cultura.core.cli import read_stdin
 
     if file == "-":
-        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+        return [line for line in read_stdin().splitlines() if line.strip()]
     return read_texts(file)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import io
 import warnings
 from typing import Any
 
@@ -18,6 +18,54 @@ def _manager() -> Any:
         # broken plugins are listed with their error by the commands themselves
         warnings.simplefilter("ignore", PluginWarning)
         return get_plugin_manager()
+
+
+def _profile_reporting_failures(tag: str) -> Any:
+    """The profile of ``tag``; each plugin failure met while building it is one stderr line
+    (``warning: plugin 'x' (dist version) in hook ...``), never a warning with a source line."""
+    from cultura.core.plugins import PluginWarning
+    from cultura.core.profile import culture
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        profile = culture(tag, manager=_manager())
+    for warning in caught:
+        if issubclass(warning.category, PluginWarning):
+            click.echo(f"warning: {warning.message}", err=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return profile
+
+
+def read_stdin() -> str:
+    """All of standard input, decoded as UTF-8.
+
+    Invalid UTF-8 is a one-line :class:`click.ClickException` (exit code 1) giving the byte
+    offset, never a traceback.
+    """
+    data = click.get_binary_stream("stdin").read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(
+            f"stdin: not UTF-8 text ({exc.reason} at byte {exc.start}); convert it first, "
+            "e.g. iconv -f GB18030 -t UTF-8"
+        ) from None
+
+
+def _utf8_argument(number: int, text: str) -> str:
+    """``text`` (command-line argument ``number``), refused when its bytes were not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        offset = len(text[: exc.start].encode("utf-8"))
+        raise click.ClickException(
+            f"text {number} is not UTF-8 (at byte {offset}); pass UTF-8 text, or pipe it "
+            "through iconv and read it with -"
+        ) from None
+    return text
 
 
 def _console() -> Any:
@@ -36,7 +84,13 @@ def _table(*columns: str, title: str | None = None) -> Any:
     return table
 
 
-_STATUS_STYLE = {"active": "green", "disabled": "yellow", "error": "red", "incompatible": "red"}
+_STATUS_STYLE = {
+    "active": "green",
+    "disabled": "yellow",
+    "error": "red",
+    "hung": "red",
+    "incompatible": "red",
+}
 _HOOK_SHORT = {
     "cultura_cultures": "cultures",
     "cultura_tokenizer_tweaks": "tokenizer",
@@ -56,9 +110,15 @@ _HOOK_SHORT = {
 def plugins(as_json: bool, hook: str | None, requirements: bool, show_all: bool) -> None:
     """List installed plugins: name, version, status, hooks and cultures.
 
-    A plugin that failed to load is listed with its error; the others still work.
-    Disable plugins with CULTURA_DISABLE_PLUGINS=zh,ar (they are then listed only with --all).
+    Status is active, disabled, incompatible, error (failed to import, raised in a hook or
+    returned a bad value) or hung (took longer than CULTURA_PLUGIN_TIMEOUT seconds, default
+    10); a failed plugin is listed with the reason while the others still work. Two
+    distributions registering the same plugin name are both listed, each naming the other.
+    Disable plugins with CULTURA_DISABLE_PLUGINS=zh,ar or by distribution name (they are then
+    listed only with --all).
     """
+    from rich.markup import escape
+
     from cultura.core.hookspecs import ALL_HOOKS
 
     records = _manager().records()
@@ -80,23 +140,28 @@ def plugins(as_json: bool, hook: str | None, requirements: bool, show_all: bool)
         emit_json([r.as_dict() for r in records])
         return
     table = _table("plugin", "distribution", "version", "status", "hooks", "cultures")
-    errors = []
+    notes = []
     for r in records:
         style = _STATUS_STYLE[r.status]
         table.add_row(
-            r.name + (" (built-in)" if r.builtin else ""),
-            r.distribution,
-            r.version,
+            escape(r.name) + (" (built-in)" if r.builtin else ""),
+            escape(r.distribution),
+            escape(r.version),
             f"[{style}]{r.status}[/]",
             ", ".join(_HOOK_SHORT[h] for h in r.hooks) or "-",
             ", ".join(r.cultures) or "-",
         )
+        who = f"{r.name} ({r.distribution})" if r.conflicts else r.name
+        if r.conflicts:
+            notes.append((who, f"conflict: the plugin name {r.name!r} is also registered by "
+                          f"{', '.join(r.conflicts)}; disable one by its distribution name "
+                          "(CULTURA_DISABLE_PLUGINS=<distribution>)"))
         if r.error:
-            errors.append((r.name, r.error))
+            notes.append((who, r.error))
     console = _console()
     console.print(table)
-    for name, error in errors:
-        console.print(f"[red]{name}[/]: {error}", highlight=False)
+    for who, note in notes:
+        console.print(f"[red]{escape(who)}[/]: {escape(note)}", highlight=False, soft_wrap=True)
     if hidden:
         console.print(f"({hidden} disabled plugin(s) not shown; --all lists them)")
 
@@ -147,9 +212,14 @@ def show(tag: str, as_json: bool) -> None:
     Contributions are merged along the fallback chain (e.g. zh-Hant-TW -> zh-Hant -> zh ->
     und); a more specific level overrides a less specific one with the same key.
     """
+    from rich.markup import escape
+
+    from cultura.core.plugins import PluginWarning
     from cultura.core.profile import culture
 
-    profile = culture(tag, manager=_manager())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)  # listed below as "failed"
+        profile = culture(tag, manager=_manager())
     data = profile.as_dict()
     if as_json:
         emit_json(data)
@@ -157,11 +227,11 @@ def show(tag: str, as_json: bool) -> None:
     console = _console()
     info = data["info"] or {}
     name = f" — {info['english_name']} / {info['native_name']}" if info else ""
-    console.print(f"[bold]{data['tag']}[/]{name}", highlight=False)
+    console.print(f"[bold]{data['tag']}[/]{escape(name)}", highlight=False)
     if profile.culture.tag != tag:
-        console.print(f"requested as {tag!r}", highlight=False)
+        console.print(f"requested as {escape(repr(tag))}", highlight=False)
     console.print("fallback chain: " + " -> ".join(data["chain"]), highlight=False)
-    console.print("plugins: " + ", ".join(data["plugins"]), highlight=False)
+    console.print("plugins: " + escape(", ".join(data["plugins"])), highlight=False)
     sections = [
         ("normalizers", lambda e: e["description"]),
         ("vocabulary", lambda e: f"{e['tokens']} tokens, init={e['init']}; {e['description']}"),
@@ -181,11 +251,11 @@ def show(tag: str, as_json: bool) -> None:
                 source += " (overrides " + ", ".join(
                     f"{o['distribution']}@{o['level']}" for o in e["overrides"]
                 ) + ")"
-            table.add_row(e["key"], e["level"], source, detail(e))
+            table.add_row(escape(e["key"]), e["level"], escape(source), escape(detail(e)))
         console.print()
         console.print(table)
     for failure in data["failures"]:
-        console.print(f"[red]failed[/]: {failure}", highlight=False)
+        console.print(f"[red]failed[/]: {escape(failure)}", highlight=False)
 
 
 @click.command()
@@ -201,13 +271,11 @@ def normalize(tag: str, texts: tuple[str, ...], as_json: bool) -> None:
     Example:
       echo '臺灣的軟體' | cultura normalize --culture zh-Hans -
     """
-    from cultura.core.profile import culture
-
     if not texts or texts == ("-",):
-        lines = [line.rstrip("\r\n") for line in sys.stdin]
+        lines = [line.rstrip("\n") for line in io.StringIO(read_stdin(), newline=None)]
     else:
-        lines = list(texts)
-    profile = culture(tag, manager=_manager())
+        lines = [_utf8_argument(number, text) for number, text in enumerate(texts, 1)]
+    profile = _profile_reporting_failures(tag)
     results = profile.normalize(lines)
     if as_json:
         emit_json(

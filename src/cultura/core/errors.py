@@ -6,6 +6,8 @@ Every error a user can cause derives from :class:`CulturaError` and says what wa
 
 from __future__ import annotations
 
+import traceback
+
 
 class CulturaError(Exception):
     """Base class of every error cultura raises on purpose."""
@@ -34,13 +36,26 @@ class RegistrationError(CulturaError, ValueError):
 
 
 class PluginError(CulturaError):
-    """A plugin failed: on import, inside a hook, or by returning a bad registration."""
+    """A plugin failed: on import, inside a hook, by returning a bad registration, or in a
+    normalizer it contributed. Names the plugin (and its distribution when known)."""
 
-    def __init__(self, plugin: str, message: str, *, hook: str | None = None) -> None:
+    def __init__(
+        self,
+        plugin: str,
+        message: str,
+        *,
+        hook: str | None = None,
+        distribution: str | None = None,
+    ) -> None:
         self.plugin = plugin
         self.hook = hook
+        self.distribution = distribution
         self.message = message
-        where = f"plugin {plugin!r}" + (f" in hook {hook}()" if hook else "")
+        where = f"plugin {plugin!r}"
+        if distribution:
+            where += f" ({distribution})"
+        if hook:
+            where += f" in hook {hook}()"
         super().__init__(f"{where}: {message}")
 
 
@@ -53,3 +68,15 @@ class DataError(CulturaError, ValueError):
 
     The message names the file, the line (or record) and the field.
     """
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message (at file:line)`` for an exception raised by someone else's code (a
+    plugin's), pointing at the innermost frame; ``sys.exit(n)`` reads ``SystemExit: n``."""
+    try:
+        message = str(exc)
+    except Exception:  # a plugin's exception class whose __str__ itself fails
+        message = "(its message cannot be shown)"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    return text + (f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else "")

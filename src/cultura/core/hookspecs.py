@@ -20,7 +20,10 @@ Rules that hold for every hook:
   ``requested`` is the culture the user asked for. Return ``None`` to contribute nothing.
 * Hooks return frozen registrations from :mod:`cultura.core.types` (or a list of them); the
   core validates them and records which plugin (distribution, version) gave each one.
-* A hook that raises is reported with the plugin's name; other plugins keep working.
+* Every import and hook call is isolated: anything a plugin raises (``SystemExit`` and its own
+  ``KeyboardInterrupt`` included), a bad return or a call that outlives
+  ``CULTURA_PLUGIN_TIMEOUT`` is reported with the plugin's name and hook, the plugin is taken
+  out for the rest of the process (status ``error`` or ``hung``), and the others keep working.
 
 The hook reference in the docs is generated from these docstrings.
 """

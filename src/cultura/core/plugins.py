@@ -1,30 +1,54 @@
-"""Plugin discovery and safe hook calls.
+"""Plugin discovery and isolated, deterministic hook calls.
 
-Plugins are found through the ``cultura`` entry-point group; each is loaded in its own ``try``
-so a broken plugin is reported (by name, with its error) while the others keep working. Hooks
-are called plugin by plugin in a deterministic order (the built-in ``und`` plugin first, then
-by plugin name), never relying on pluggy's registration order, and every result is validated
-and stamped with the plugin's provenance.
+Plugins are found through the ``cultura`` entry-point group. Plugins are code, trusted like any
+installed package, but they may be broken, so each one is isolated:
+
+* every plugin import and every hook call runs in its own daemon thread and is waited for at
+  most ``CULTURA_PLUGIN_TIMEOUT`` seconds. Whatever it raises (``sys.exit()``, a
+  ``KeyboardInterrupt`` raised by the plugin, any ``BaseException``) is caught and attributed
+  (plugin, distribution, hook); a plugin that runs past the limit is marked ``hung`` and its
+  thread is abandoned (a daemon, so it never delays exit). The user's own Ctrl-C arrives in
+  the calling thread and stops the program as usual;
+* a plugin that fails to import, raises in a hook, exceeds the limit or returns a bad value
+  (wrong type, invalid registration, malformed culture tag) is taken out: status ``error``
+  (``hung`` for the time limit) with the reason, its hooks are not called again and the cached
+  profiles are dropped. The other plugins keep working;
+* two distributions registering the same entry-point name are both loaded, side by side, and
+  each record names the other (:attr:`PluginRecord.conflicts`); neither replaces the other.
+  Their contributions merge like any two plugins' (a key both give for the same culture level
+  is a :class:`~cultura.core.errors.ConflictError` naming both). Looking a plugin up by that
+  name finds the distribution named ``cultura-<name>`` first; disable one of them by its
+  distribution name.
+
+Hooks are called plugin by plugin in a deterministic order (the built-in ``und`` plugin first,
+then by plugin name, then ``cultura-<name>`` before other distributions of that name, then by
+distribution), never relying on pluggy's registration order, and every result is validated and
+stamped with the plugin's provenance. Normalizers (the hot path) are not run in threads; a
+failing one raises :class:`~cultura.core.errors.PluginError` naming its plugin (see
+:class:`~cultura.core.types.Normalizer`).
 
 Environment variables (read when a manager is created):
 
 * ``CULTURA_DISABLE_PLUGINS=zh,ar`` — block-list (entry-point or distribution names);
 * ``CULTURA_LOAD_PLUGINS=zh`` — allow-list: only these (plus the built-in) load;
 * ``CULTURA_NO_PLUGINS=1`` — built-in plugin only;
+* ``CULTURA_PLUGIN_TIMEOUT=10`` — seconds one plugin import or hook call may take (default
+  10; ``0`` or ``none``: no limit);
 * ``CULTURA_STRICT_PLUGINS=1`` — plugin errors raise instead of warning (for plugin authors);
 * ``CULTURA_TRACE_PLUGINS=1`` — print every hook call and its timing to stderr.
 """
 
 from __future__ import annotations
 
+import contextvars
+import math
 import os
 import sys
 import threading
 import time
-import traceback
 import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from types import ModuleType
 from typing import Any, Literal
@@ -32,7 +56,12 @@ from typing import Any, Literal
 import pluggy
 
 from cultura.core import hookspecs
-from cultura.core.errors import CulturaError, PluginError, RegistrationError
+from cultura.core.errors import (
+    CulturaError,
+    PluginError,
+    RegistrationError,
+    describe_exception,
+)
 from cultura.core.tags import Culture
 from cultura.core.types import (
     AdapterHeadSpec,
@@ -45,7 +74,10 @@ from cultura.core.types import (
 
 ENTRY_POINT_GROUP = "cultura"
 BUILTIN = "und"
-Status = Literal["active", "disabled", "error", "incompatible"]
+Status = Literal["active", "disabled", "error", "hung", "incompatible"]
+#: seconds one plugin import or hook call may take when ``CULTURA_PLUGIN_TIMEOUT`` is not set
+DEFAULT_TIMEOUT = 10.0
+_TIMEOUT_VAR = "CULTURA_PLUGIN_TIMEOUT"
 
 #: What each hook must return (a single registration, or a list of them).
 _RESULT_TYPES: dict[str, tuple[type, bool]] = {
@@ -63,7 +95,14 @@ class PluginWarning(UserWarning):
 
 @dataclass(frozen=True)
 class PluginRecord:
-    """What the manager knows about one plugin (shown by ``cultura plugins``)."""
+    """What the manager knows about one plugin (shown by ``cultura plugins``).
+
+    ``status``: ``active``; ``disabled`` (by the environment or :meth:`PluginManager.disable`);
+    ``incompatible`` (plugin API); ``error`` (failed to import, raised in a hook or returned a
+    bad value); ``hung`` (an import or hook call exceeded the time limit). ``error`` says why.
+    ``conflicts`` lists the other distributions (``"name version"``) registering the same
+    entry-point name.
+    """
 
     name: str
     distribution: str
@@ -75,6 +114,7 @@ class PluginRecord:
     hooks: tuple[str, ...] = ()
     cultures: tuple[str, ...] = ()
     builtin: bool = False
+    conflicts: tuple[str, ...] = ()
 
     @property
     def provenance(self) -> Provenance:
@@ -92,6 +132,7 @@ class PluginRecord:
             "hooks": list(self.hooks),
             "cultures": list(self.cultures),
             "builtin": self.builtin,
+            "conflicts": list(self.conflicts),
         }
 
 
@@ -106,14 +147,20 @@ class HookResult:
 
 @dataclass
 class HookFailure:
-    """A hook that raised or returned something invalid; reported, never fatal."""
+    """A hook that raised, hung or returned something invalid; reported, never fatal.
+
+    ``status`` is what the plugin became: ``error``, or ``hung`` past the time limit.
+    """
 
     plugin: str
     hook: str
     message: str
+    provenance: Provenance
+    status: Status = "error"
 
     def __str__(self) -> str:
-        return str(PluginError(self.plugin, self.message, hook=self.hook))
+        prov = str(self.provenance)
+        return str(PluginError(self.plugin, self.message, hook=self.hook, distribution=prov))
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -125,6 +172,25 @@ def _env_list(name: str) -> set[str] | None:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _timeout_from_env() -> float | None:
+    """``CULTURA_PLUGIN_TIMEOUT`` in seconds (``None``: no limit); a bad value is an error."""
+    raw = os.environ.get(_TIMEOUT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    if raw.lower() == "none":
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise CulturaError(
+            f"{_TIMEOUT_VAR}={raw!r} is not a number of seconds; set it to e.g. "
+            f"{DEFAULT_TIMEOUT:g} (the default), or to 0 or none for no time limit"
+        )
+    return seconds or None
 
 
 def _api_compatible(declared: str) -> bool:
@@ -140,14 +206,63 @@ class _BadReturn(CulturaError, TypeError):
     """A hook returned a value of the wrong type."""
 
 
-def _describe(exc: BaseException) -> str:
+def _hook_failure(exc: BaseException) -> str:
+    """What a hook did wrong, as a phrase following the hook's name."""
     if isinstance(exc, _BadReturn):
         return str(exc)
     if isinstance(exc, RegistrationError):
-        return f"invalid registration: {exc}"
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+        return f"built an invalid registration: {exc}"
+    return f"raised {describe_exception(exc)}"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How an isolated call ended: a value, an exception, or still running (``hung``)."""
+
+    value: Any = None
+    error: BaseException | None = None
+    hung: bool = False
+
+
+def _isolated(func: Callable[[], Any], timeout: float | None, label: str) -> _Outcome:
+    """Run plugin code in a daemon thread and wait for it at most ``timeout`` seconds.
+
+    Everything the code raises, ``SystemExit`` and ``KeyboardInterrupt`` included, belongs to
+    the plugin and is returned; a Ctrl-C of the user arrives in the calling thread (inside
+    ``join``) and propagates. A thread still running after ``timeout`` is abandoned: it is a
+    daemon, so it never delays the exit of the process.
+    """
+    ended: list[_Outcome] = []
+
+    def target() -> None:
+        try:
+            ended.append(_Outcome(value=func()))
+        except BaseException as exc:  # the plugin's, whatever it is: reported by the caller
+            ended.append(_Outcome(error=exc))
+
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=context.run, args=(target,), name=f"cultura-plugin {label}", daemon=True
+    )
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive() or not ended:
+        return _Outcome(hung=True)
+    return ended[0]
+
+
+def _too_slow(what: str, timeout: float | None) -> str:
+    return f"{what} within {timeout:g} s ({_TIMEOUT_VAR}={timeout:g}); its thread is abandoned"
+
+
+def _fix(distribution: str, status: Status) -> str:
+    """How to get rid of a failing plugin (and, for a slow one, how to wait longer)."""
+    slow = (
+        f"if it is only slow, raise the limit (e.g. {_TIMEOUT_VAR}=60); otherwise "
+        if status == "hung"
+        else ""
+    )
+    return f"{slow}fix or update it, or disable it: CULTURA_DISABLE_PLUGINS={distribution}"
 
 
 @dataclass
@@ -157,9 +272,18 @@ class _Loaded:
     culture_infos: tuple[CultureInfo, ...] = ()
     served: frozenset[str] = field(default_factory=frozenset)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.record.name, self.record.distribution)
+
+    @property
+    def order(self) -> tuple[bool, str, bool, str]:
+        r = self.record
+        return (not r.builtin, r.name, r.distribution != f"cultura-{r.name}", r.distribution)
+
 
 class PluginManager:
-    """Discovers plugins and calls their hooks safely and deterministically.
+    """Discovers plugins and calls their hooks in isolation, in a deterministic order.
 
     Args:
         entry_points: discover installed plugins (``False``: only the built-in and those
@@ -168,6 +292,8 @@ class PluginManager:
         allowed: if given, only these load (default: ``CULTURA_LOAD_PLUGINS``).
         strict: raise :class:`PluginError` instead of warning (default:
             ``CULTURA_STRICT_PLUGINS``).
+        timeout: seconds one plugin import or hook call may take, ``0`` for no limit
+            (default: ``CULTURA_PLUGIN_TIMEOUT``, else :data:`DEFAULT_TIMEOUT`).
     """
 
     def __init__(
@@ -177,7 +303,13 @@ class PluginManager:
         disabled: Iterable[str] | None = None,
         allowed: Iterable[str] | None = None,
         strict: bool | None = None,
+        timeout: float | None = None,
     ) -> None:
+        if timeout is not None and not (math.isfinite(timeout) and timeout >= 0):
+            raise CulturaError(
+                f"timeout={timeout!r}: give the seconds a plugin call may take (0: no limit)"
+            )
+        self.timeout = _timeout_from_env() if timeout is None else (timeout or None)
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._disabled = set(disabled) if disabled is not None else (
@@ -188,9 +320,11 @@ class PluginManager:
             entry_points = False
         self.strict = _env_flag("CULTURA_STRICT_PLUGINS") if strict is None else strict
         self.trace = _env_flag("CULTURA_TRACE_PLUGINS")
-        self._plugins: dict[str, _Loaded] = {}
+        #: by (entry-point name, distribution): two distributions may share a name
+        self._plugins: dict[tuple[str, str], _Loaded] = {}
         #: merged profiles by canonical tag (see :func:`cultura.culture`); cleared on changes.
         self.profile_cache: dict[str, Any] = {}
+        #: guards the tables above; never held while plugin code runs
         self._lock = threading.RLock()
         from cultura.core import builtin
 
@@ -206,36 +340,55 @@ class PluginManager:
 
     # ----------------------------------------------------------------- discovery
     def _discover(self) -> None:
-        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
-        for ep in eps:
+        found = []
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = getattr(ep, "dist", None)
             dist_name = dist.name if dist is not None else ep.value.split(".")[0]
-            version = dist.version if dist is not None else "0"
+            found.append((ep, dist_name, dist.version if dist is not None else "0"))
+        for ep, dist_name, version in sorted(found, key=lambda f: (f[0].name, f[1])):
             self._load_entry_point(ep, dist_name, version)
+        self._report_shared_names()
 
     def _load_entry_point(self, ep: metadata.EntryPoint, dist_name: str, version: str) -> None:
+        if (ep.name, dist_name) in self._plugins:
+            return  # the same distribution twice on sys.path: the first one is imported
         base = dict(name=ep.name, distribution=dist_name, version=version, module=ep.value)
-        if ep.name in self._plugins:
-            other = self._plugins[ep.name].record
-            self._fail_load(
-                PluginRecord(**base, status="error"),
-                f"plugin name {ep.name!r} is already used by {other.distribution} "
-                f"{other.version}; uninstall one of the two distributions",
-            )
-            return
         if not self._wanted(ep.name, dist_name):
-            self._plugins[ep.name] = _Loaded(PluginRecord(**base, status="disabled"), None)
+            loaded = _Loaded(PluginRecord(**base, status="disabled"), None)
+            with self._lock:
+                self._plugins[loaded.key] = loaded
             return
-        try:
-            plugin = ep.load()
-        except Exception as exc:  # a broken plugin must not break the others
+        outcome = _isolated(ep.load, self.timeout, f"{ep.name} import")
+        if outcome.hung:
+            self._fail_load(
+                PluginRecord(**base, status="hung"),
+                _too_slow(f"importing {ep.value!r} did not finish", self.timeout)
+                + "; "
+                + _fix(dist_name, "hung"),
+            )
+        elif outcome.error is not None:
             self._fail_load(
                 PluginRecord(**base, status="error"),
-                f"failed to import {ep.value!r}: {_describe(exc)}. "
-                f"Reinstall or disable it (CULTURA_DISABLE_PLUGINS={ep.name})",
+                f"failed to import {ep.value!r}: {describe_exception(outcome.error)}; "
+                + _fix(dist_name, "error"),
             )
-            return
-        self.register(plugin, name=ep.name, distribution=dist_name, version=version)
+        else:
+            self.register(outcome.value, name=ep.name, distribution=dist_name, version=version)
+
+    def _report_shared_names(self) -> None:
+        by_name: dict[str, list[PluginRecord]] = {}
+        for loaded in self._ordered(active_only=False):
+            by_name.setdefault(loaded.record.name, []).append(loaded.record)
+        for name, records in by_name.items():
+            used = [r for r in records if r.status != "disabled"]
+            if len(used) > 1:
+                dists = " and ".join(f"{r.distribution} {r.version}" for r in used)
+                self._report(PluginError(
+                    name,
+                    f"the entry-point name {name!r} is registered by {dists}; each is loaded, "
+                    "neither replaces the other. Uninstall one, or disable it by its "
+                    f"distribution name (CULTURA_DISABLE_PLUGINS={used[-1].distribution})",
+                ))
 
     def _wanted(self, name: str, distribution: str) -> bool:
         names = {name, distribution}
@@ -244,11 +397,10 @@ class PluginManager:
         return self._allowed is None or bool(names & self._allowed)
 
     def _fail_load(self, record: PluginRecord, message: str) -> None:
-        from dataclasses import replace
-
-        status = "incompatible" if record.status == "incompatible" else "error"
-        self._plugins[record.name] = _Loaded(replace(record, status=status, error=message), None)
-        self._report(PluginError(record.name, message))
+        loaded = _Loaded(replace(record, error=message), None)
+        with self._lock:
+            self._plugins[loaded.key] = loaded
+        self._report(PluginError(record.name, message, distribution=str(record.provenance)))
 
     def _report(self, error: PluginError) -> None:
         if self.strict:
@@ -267,39 +419,35 @@ class PluginManager:
         """Register a plugin object (a module or any object with hook implementations).
 
         Used for the entry points found at start-up and by tests or applications that build
-        plugins in code. Returns the plugin's record (status ``error`` when it is invalid).
+        plugins in code. Returns the plugin's record (status ``error``, ``hung`` or
+        ``incompatible`` when it cannot be used). Its ``cultura_cultures`` hook is called,
+        in isolation, without holding the manager's lock.
         """
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        dist = distribution or name
+        base = dict(name=name, distribution=dist, version=version, module=module, builtin=builtin)
         with self._lock:
             self.profile_cache.clear()
-            module = getattr(plugin, "__name__", type(plugin).__name__)
-            base = dict(
-                name=name,
-                distribution=distribution or name,
-                version=version,
-                module=module,
-                builtin=builtin,
-            )
-            if name in self._plugins and self._plugins[name].plugin is not None:
-                raise PluginError(name, "a plugin with this name is already registered")
+            existing = self._plugins.get((name, dist))
+            if existing is not None and existing.plugin is not None:
+                raise PluginError(name, "already registered", distribution=dist)
             declared = getattr(plugin, "CULTURA_API_VERSION", None)
-            if not builtin:
-                if not isinstance(declared, str):
-                    self._fail_load(
-                        PluginRecord(**base, status="incompatible"),
-                        "does not declare the cultura plugin API it targets; add "
-                        f'CULTURA_API_VERSION = "{hookspecs.API_VERSION}" to module {module}',
-                    )
-                    return self._plugins[name].record
-                if not _api_compatible(declared):
-                    self._fail_load(
-                        PluginRecord(**base, status="incompatible", api_version=declared),
-                        f"targets cultura plugin API {declared}, but this core implements "
-                        f"{hookspecs.API_VERSION}; install a release of {base['distribution']} "
-                        f"built for cultura API {hookspecs.API_VERSION.split('.')[0]}.x",
-                    )
-                    return self._plugins[name].record
+            problem = None if builtin else self._api_problem(declared, module, dist)
+            if problem is not None:
+                self._fail_load(
+                    PluginRecord(**base, status="incompatible", api_version=declared), problem
+                )
+                return self._plugins[(name, dist)].record
+            holder = next((p for p in self._plugins.values() if p.plugin is plugin), None)
+            if holder is not None:
+                self._fail_load(
+                    PluginRecord(**base, status="error", api_version=declared),
+                    f"{module} is already loaded as plugin {holder.record.name!r} of "
+                    f"{holder.record.distribution}; register each plugin object once",
+                )
+                return self._plugins[(name, dist)].record
             try:
-                self._pm.register(plugin, name=name)
+                self._pm.register(plugin, name=f"{name}@{dist}")
                 self._pm.check_pending()
             except Exception as exc:
                 if self._pm.is_registered(plugin):
@@ -308,58 +456,92 @@ class PluginManager:
                     PluginRecord(**base, status="error", api_version=declared),
                     f"invalid hook implementation: {exc}",
                 )
-                return self._plugins[name].record
-            hooks = tuple(
-                h for h in hookspecs.ALL_HOOKS if self._impl(plugin, h) is not None
-            )
+                return self._plugins[(name, dist)].record
+            hooks = tuple(h for h in hookspecs.ALL_HOOKS if self._impl(plugin, h) is not None)
             loaded = _Loaded(
                 PluginRecord(**base, status="active", api_version=declared, hooks=hooks), plugin
             )
-            self._plugins[name] = loaded
-            infos = self._collect_cultures(loaded)
-            from dataclasses import replace
+            self._plugins[loaded.key] = loaded
+        infos = self._collect_cultures(loaded)
+        with self._lock:
+            if loaded.record.status == "active":
+                self.profile_cache.clear()
+                loaded.culture_infos = infos
+                loaded.served = frozenset(i.tag for i in infos) | (
+                    {BUILTIN} if builtin else frozenset()
+                )
+                loaded.record = replace(loaded.record, cultures=tuple(sorted(loaded.served)))
+        return loaded.record
 
-            loaded.culture_infos = infos
-            loaded.served = frozenset(i.tag for i in infos) | (
-                {"und"} if builtin else frozenset()
+    @staticmethod
+    def _api_problem(declared: object, module: str, distribution: str) -> str | None:
+        if not isinstance(declared, str):
+            return (
+                "does not declare the cultura plugin API it targets; add "
+                f'CULTURA_API_VERSION = "{hookspecs.API_VERSION}" to module {module}'
             )
-            loaded.record = replace(loaded.record, cultures=tuple(sorted(loaded.served)))
-            return loaded.record
+        if not _api_compatible(declared):
+            return (
+                f"targets cultura plugin API {declared}, but this core implements "
+                f"{hookspecs.API_VERSION}; install a release of {distribution} "
+                f"built for cultura API {hookspecs.API_VERSION.split('.')[0]}.x"
+            )
+        return None
 
     def disable(self, name: str) -> None:
-        """Disable a plugin for this manager (its hooks are no longer called)."""
+        """Disable the plugins with this entry-point or distribution name (their hooks are no
+        longer called)."""
+        with self._lock:
+            matching = self._matching(name)
+            if any(loaded.record.builtin for loaded in matching):
+                raise PluginError(name, "the built-in plugin cannot be disabled")
+            for loaded in matching:
+                self._take_out(loaded, "disabled", None)
+
+    def _take_out(self, loaded: _Loaded, status: Status, error: str | None) -> None:
+        """Stop calling a plugin's hooks (disabled, or failed) and drop the cached profiles."""
         with self._lock:
             self.profile_cache.clear()
-            loaded = self._get(name)
-            if loaded.record.builtin:
-                raise PluginError(name, "the built-in plugin cannot be disabled")
-            from dataclasses import replace
-
             if loaded.plugin is not None and self._pm.is_registered(loaded.plugin):
                 self._pm.unregister(loaded.plugin)
-            loaded.record = replace(loaded.record, status="disabled")
             loaded.plugin = None
             loaded.served = frozenset()
+            loaded.record = replace(loaded.record, status=status, error=error)
 
-    def _get(self, name: str) -> _Loaded:
-        for loaded in self._plugins.values():
-            if name in (loaded.record.name, loaded.record.distribution):
-                return loaded
-        known = ", ".join(sorted(self._plugins)) or "none"
-        raise PluginError(name, f"no such plugin; installed plugins: {known}")
+    def _matching(self, name: str) -> list[_Loaded]:
+        matching = [
+            p for p in self._ordered(active_only=False)
+            if name in (p.record.name, p.record.distribution)
+        ]
+        if not matching:
+            known = ", ".join(sorted({p.record.name for p in self._plugins.values()}))
+            raise PluginError(name, f"no such plugin; installed plugins: {known or 'none'}")
+        return matching
 
     # ----------------------------------------------------------------- queries
     def records(self) -> list[PluginRecord]:
-        """Every known plugin (active, disabled, broken), built-in first, then by name."""
-        return [p.record for p in self._ordered(active_only=False)]
+        """Every known plugin (active, disabled, broken): built-in first, then by name."""
+        everyone = self._ordered(active_only=False)
+        return [self._public(p, everyone) for p in everyone]
 
     def record(self, name: str) -> PluginRecord:
-        return self._get(name).record
+        """The record of the plugin with this entry-point or distribution name (for a name
+        that two distributions share: ``cultura-<name>`` first, else the first by
+        distribution name)."""
+        return self._public(self._matching(name)[0], self._ordered(active_only=False))
+
+    @staticmethod
+    def _public(loaded: _Loaded, everyone: list[_Loaded]) -> PluginRecord:
+        conflicts = tuple(
+            f"{p.record.distribution} {p.record.version}"
+            for p in everyone
+            if p is not loaded and p.record.name == loaded.record.name
+        )
+        return replace(loaded.record, conflicts=conflicts) if conflicts else loaded.record
 
     def _ordered(self, *, active_only: bool = True) -> list[_Loaded]:
-        items = sorted(
-            self._plugins.values(), key=lambda p: (not p.record.builtin, p.record.name)
-        )
+        with self._lock:
+            items = sorted(self._plugins.values(), key=lambda p: p.order)
         return [p for p in items if not active_only or p.record.status == "active"]
 
     def cultures(self) -> dict[str, list[tuple[CultureInfo, Provenance]]]:
@@ -386,7 +568,7 @@ class PluginManager:
             return ()
         results, failures = self._call_one(loaded, "cultura_cultures", {}, level="")
         for failure in failures:
-            self._report(PluginError(failure.plugin, failure.message, hook=failure.hook))
+            self._report_failure(failure)
         return tuple(r.value for r in results)
 
     def call(
@@ -395,7 +577,8 @@ class PluginManager:
         """Call a culture hook along the fallback chain of ``culture``.
 
         Returns the validated results — least specific level first (``und``), then by plugin
-        order — and the failures (also warned about, or raised in strict mode).
+        order — and the failures (also warned about, or raised in strict mode). A plugin that
+        fails is taken out (status ``error`` or ``hung``) before the next call.
         """
         if hook not in hookspecs.CULTURE_HOOKS:
             raise CulturaError(f"unknown culture hook {hook!r}; hooks: {hookspecs.CULTURE_HOOKS}")
@@ -413,27 +596,45 @@ class PluginManager:
                 results.extend(got)
                 failures.extend(failed)
         for failure in failures:
-            self._report(PluginError(failure.plugin, failure.message, hook=failure.hook))
+            self._report_failure(failure)
         return results, failures
 
     def _call_one(
         self, loaded: _Loaded, hook: str, kwargs: dict[str, Any], *, level: str
     ) -> tuple[list[HookResult], list[HookFailure]]:
-        record = loaded.record
-        impl = self._impl(loaded.plugin, hook)
-        hookimpls = [i for i in getattr(self._pm.hook, hook).get_hookimpls() if i.plugin is loaded.plugin]
-        argnames = hookimpls[0].argnames if hookimpls else ()
+        plugin, record = loaded.plugin, loaded.record
+        if plugin is None or record.status != "active":
+            return [], []
+        impl = self._impl(plugin, hook)
+        hookimpls = getattr(self._pm.hook, hook).get_hookimpls()
+        argnames = next((i.argnames for i in hookimpls if i.plugin is plugin), ())
+        arguments = {a: kwargs[a] for a in argnames}
         started = time.perf_counter()
-        try:
-            raw = impl(**{a: kwargs[a] for a in argnames})
-            values = self._validate(hook, raw)
-        except Exception as exc:
-            message = _describe(exc)
-            self._trace(record.name, hook, level, f"raised {message}", started)
-            return [], [HookFailure(record.name, hook, message)]
-        self._trace(record.name, hook, level, f"{len(values)} registration(s)", started)
-        prov = record.provenance
-        return [HookResult(prov, level, v) for v in values], []
+        outcome = _isolated(
+            lambda: self._validate(hook, impl(**arguments)), self.timeout, f"{record.name}.{hook}"
+        )
+        if outcome.hung:
+            status: Status = "hung"
+            message = _too_slow("did not return", self.timeout)
+        elif outcome.error is not None:
+            status, message = "error", _hook_failure(outcome.error)
+        else:
+            values: list[Any] = outcome.value
+            self._trace(record.name, hook, level, f"{len(values)} registration(s)", started)
+            return [HookResult(record.provenance, level, v) for v in values], []
+        self._trace(record.name, hook, level, f"{status}: {message}", started)
+        fix = _fix(record.distribution, status)
+        self._take_out(loaded, status, f"{hook}() {message}; {fix}")
+        return [], [HookFailure(record.name, hook, message, record.provenance, status)]
+
+    def _report_failure(self, failure: HookFailure) -> None:
+        self._report(PluginError(
+            failure.plugin,
+            f"{failure.message}; the plugin is skipped from now on: "
+            + _fix(failure.provenance.distribution, failure.status),
+            hook=failure.hook,
+            distribution=str(failure.provenance),
+        ))
 
     @staticmethod
     def _validate(hook: str, raw: object) -> list[Any]:

@@ -12,10 +12,11 @@ records the plugin (distribution and version) and the level it came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar, overload
 
 from cultura.core.errors import ConflictError, CulturaError, UnknownCultureError
+from cultura.core.hookspecs import CULTURE_HOOKS
 from cultura.core.plugins import HookFailure, HookResult, PluginManager, get_plugin_manager
 from cultura.core.tags import Culture, match
 from cultura.core.types import (
@@ -118,7 +119,11 @@ class CultureProfile:
     def normalize(self, texts: Sequence[str]) -> list[str]: ...
 
     def normalize(self, texts: str | Sequence[str]) -> str | list[str]:
-        """Apply the merged normalizer chain to one text or a batch."""
+        """Apply the merged normalizer chain to one text or a batch.
+
+        A normalizer that raises, or returns anything but one string per input, raises a
+        :class:`~cultura.core.errors.PluginError` naming its plugin, distribution and id.
+        """
         single = isinstance(texts, str)
         batch: list[str] = [texts] if single else list(texts)  # type: ignore[list-item]
         for contribution in self.normalizers:
@@ -254,11 +259,16 @@ def build_profile(
             else:
                 raise
     failures: list[HookFailure] = []
+    collected: dict[str, list[HookResult]] = {}
+    for hook in CULTURE_HOOKS:
+        got, failed = pm.call(hook, culture)
+        collected[hook] = got
+        failures.extend(failed)
+    # a plugin that failed in any hook contributes nothing, not even what it gave before
+    broken = {f.provenance for f in failures}
 
     def results(hook: str) -> list[HookResult]:
-        got, failed = pm.call(hook, culture)
-        failures.extend(failed)
-        return got
+        return [r for r in collected[hook] if r.provenance not in broken]
 
     tweaks = results("cultura_tokenizer_tweaks")
 
@@ -267,13 +277,18 @@ def build_profile(
     ) -> list[tuple[str, Any, Provenance, str]]:
         return _flatten(tweaks, lambda t: [(key(v), v) for v in getter(t)])
 
+    normalizers = [
+        (key, replace(normalizer, provenance=prov), prov, level)
+        for key, normalizer, prov, level in tweak_items(lambda t: t.normalizers, lambda n: n.id)
+    ]
+
     infos = {info.tag: info for info_list in pm.cultures().values() for info, _ in info_list}
     info = next((infos[level] for level in culture.chain() if level in infos), None)
     return CultureProfile(
         culture=culture,
         served_level=served_level,
         info=info,
-        normalizers=_merge(tweak_items(lambda t: t.normalizers, lambda n: n.id), "normalizer"),
+        normalizers=_merge(normalizers, "normalizer"),
         vocabulary=_merge(
             tweak_items(lambda t: t.vocabulary, lambda v: v.id), "vocabulary extension"
         ),
@@ -292,7 +307,8 @@ def build_profile(
 
 
 def culture(tag: str | Culture, *, manager: PluginManager | None = None) -> CultureProfile:
-    """The merged :class:`CultureProfile` of ``tag`` (cached by the plugin manager).
+    """The merged :class:`CultureProfile` of ``tag`` (cached by the plugin manager unless a
+    plugin failed while it was built).
 
     >>> import cultura
     >>> cultura.culture("zh-TW").normalize("软件")   # doctest: +SKIP
@@ -302,5 +318,7 @@ def culture(tag: str | Culture, *, manager: PluginManager | None = None) -> Cult
     key = Culture.parse(tag).tag
     cached = pm.profile_cache.get(key)
     if cached is None:
-        cached = pm.profile_cache[key] = build_profile(key, pm)
+        cached = build_profile(key, pm)
+        if not cached.failures:  # a failed plugin was taken out: the next build differs
+            pm.profile_cache[key] = cached
     return cached

@@ -13,13 +13,20 @@ registration replaces a less specific one with the same key.
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from cultura.core.errors import RegistrationError, TagError
+from cultura.core.errors import (
+    CulturaError,
+    PluginError,
+    RegistrationError,
+    TagError,
+    describe_exception,
+)
 from cultura.core.tags import Culture
 
 __all__ = [
@@ -102,6 +109,8 @@ def _tuple_of(obj: object, name: str, kind: type) -> None:
 
 def _check_culture(obj: object, name: str) -> None:
     value = getattr(obj, name)
+    if not isinstance(value, str):
+        raise _fail(obj, name, f"must be a BCP-47 tag string, got {type(value).__name__}")
     try:
         _set(obj, name, Culture.parse(value).tag)
     except TagError as exc:
@@ -225,27 +234,64 @@ class Normalizer:
             normalizer with the same id replaces a less specific one.
         fn: batched function; must return one string per input and be idempotent.
         description: one line for ``cultura show``.
+        provenance: the plugin that contributed it; set when a culture profile is built (a
+            plugin leaves it out), so that a failing normalizer names its plugin.
     """
 
     id: str
     fn: Callable[[list[str]], list[str]]
     description: str = ""
+    provenance: Provenance | None = field(default=None, kw_only=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_id(self, "id")
         _check_callable(self, "fn")
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
-        texts = list(texts)
-        out = self.fn(texts)
-        if not isinstance(out, list) or len(out) != len(texts):
-            raise RegistrationError(
-                "Normalizer",
-                "fn",
-                f"normalizer {self.id!r} must return a list of {len(texts)} strings, "
-                f"got {type(out).__name__} of length {len(out) if hasattr(out, '__len__') else '?'}",
+        """Run ``fn`` on a copy of ``texts``; check it returned one string per input.
+
+        Anything ``fn`` raises (``sys.exit()`` included) and any other result raise a
+        :class:`~cultura.core.errors.PluginError` naming the plugin, its distribution and this
+        normalizer (a :class:`~cultura.core.errors.RegistrationError` when no plugin is
+        known). ``KeyboardInterrupt`` passes through: it may be the user's Ctrl-C.
+        """
+        batch = list(texts)
+        try:
+            out = self.fn(batch)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin's normalizer, attributed below
+            raise self._failure(f"raised {describe_exception(exc)}") from exc
+        if (
+            not isinstance(out, list)
+            or len(out) != len(batch)
+            or not all(isinstance(text, str) for text in out)
+        ):
+            raise self._failure(
+                f"returned {_describe_output(out)}; it must return a list holding one string "
+                f"per input ({len(batch)} here)"
             )
         return out
+
+    def _failure(self, what: str) -> CulturaError:
+        prov = self.provenance
+        if prov is None:
+            return RegistrationError("Normalizer", "fn", f"normalizer {self.id!r} {what}")
+        return PluginError(
+            prov.plugin,
+            f"normalizer {self.id!r} {what}. Fix the plugin, or disable it: "
+            f"CULTURA_DISABLE_PLUGINS={prov.distribution}",
+            distribution=str(prov),
+        )
+
+
+def _describe_output(out: object) -> str:
+    if not isinstance(out, list):
+        return f"{type(out).__name__} {reprlib.repr(out)}"
+    bad = [text for text in out if not isinstance(text, str)]
+    if bad:
+        return f"a list holding {type(bad[0]).__name__} {reprlib.repr(bad[0])}"
+    return f"a list of length {len(out)}"
 
 
 @dataclass(frozen=True)
