@@ -126,6 +126,12 @@ def test_corrupted_or_missing_files_are_refused(fresh_copy, manager) -> None:
     with pytest.raises(ArtifactError, match="adapter_model.safetensors changed"):
         load_pretrained(d, manager=manager)
     weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(ArtifactError, match="adapter_model.safetensors: not a valid safetensors"):
+        load_pretrained(d, manager=manager, verify=False)
+    from safetensors.torch import save_file
+
+    name = "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight"
+    save_file({name: torch.zeros(8, 5)}, str(weights))  # a valid file of the wrong shapes
     with pytest.raises(ArtifactError, match="PEFT could not load"):
         load_pretrained(d, manager=manager, verify=False)
     # a pickled adapter_model.bin next to no safetensors file is never handed to PEFT
@@ -140,7 +146,7 @@ def test_corrupted_or_missing_files_are_refused(fresh_copy, manager) -> None:
     with pytest.raises(ArtifactError, match="added_tokens.safetensors is missing"):
         load_pretrained(d2, manager=manager, verify=False)
     (d2 / "added_tokens.safetensors").write_bytes(b"\x00" * 12)
-    with pytest.raises(ArtifactError, match="not a readable safetensors"):
+    with pytest.raises(ArtifactError, match="added_tokens.safetensors: not a valid safetensors"):
         load_pretrained(d2, manager=manager, verify=False)
     (d2 / "cultura.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ArtifactError, match="not valid JSON"):

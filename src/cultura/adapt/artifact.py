@@ -1,13 +1,20 @@
 """The adapter artifact: one directory (and one Hub repo) per trained culture adapter.
 
-Layout (see docs/artifact.md)::
+Layout (see docs/reference/artifact.md)::
 
     adapter_config.json          PEFT config (plain ``PeftModel.from_pretrained`` loads it)
     adapter_model.safetensors    PEFT weights, the head included through ``modules_to_save``
     added_tokens.safetensors     rows of the extended embedding matrix (only when tokens added)
-    tokenizer files              the extended tokenizer (only when tokens added)
+    tokenizer files              the tokenizer as used (extended when tokens were added)
     cultura.json                 the manifest below
     README.md                    model card with YAML front matter
+
+Adapters are data from strangers: nothing in one ever runs. Only the file types of
+:data:`ALLOWED_SUFFIXES` may be in an artifact, no JSON file of it may ask for remote code
+(:func:`refuse_remote_code`), every field of ``cultura.json`` is type-checked and bounded when
+it is read (:meth:`Manifest.from_dict`), the PEFT config may not declare more than its weights
+hold (:func:`check_peft_config`) and safetensors headers are checked against the file size
+before anything is allocated (:func:`read_safetensors_header`).
 
 This module has no torch import: the registry and the CLI use it to validate, hash and
 describe artifacts without loading a model.
@@ -17,8 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from cultura.core.errors import CulturaError
+from cultura.core.grammar import TASK
 from cultura.core.tags import Culture
+from cultura.core.types import HEAD_TYPES, PEFT_METHODS
 
 FORMAT_VERSION = 1
 MANIFEST = "cultura.json"
@@ -38,6 +50,10 @@ PEFT_WEIGHTS = "adapter_model.safetensors"
 #: files never listed in the manifest's hashes (the manifest itself; the card is rewritten
 #: on publish and hashed separately by the Hub)
 UNHASHED = frozenset({MANIFEST, CARD, ".gitattributes"})
+#: how added embedding rows train (``settings.row_training``): LoRA through PEFT's
+#: ``trainable_token_indices``; prefix/IA3 through a gradient mask on the embedding matrix
+ROW_TRAINING_PEFT = "trainable_tokens"
+ROW_TRAINING_MASK = "gradient_mask"
 #: config keys that define an architecture's shape; their values form the fingerprint
 FINGERPRINT_KEYS = (
     "model_type",
@@ -57,11 +73,157 @@ FINGERPRINT_KEYS = (
     "activation_function",
 )
 
+# Bounds of the manifest fields that become sizes, allocations or paths (docs/reference/artifact.md)
+#: largest ``cultura.json`` read (bytes)
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+#: most files an artifact may list
+MAX_FILES = 4096
+#: most labels, and the longest label (characters)
+MAX_LABELS = 4096
+MAX_LABEL_CHARS = 256
+#: largest vocabulary (embedding rows) before or after extension
+MAX_VOCAB = 4_000_000
+#: most tokens an adapter may add to the vocabulary
+MAX_ADDED = 1_000_000
+#: largest ``settings.max_length`` (tokens)
+MAX_LENGTH = 131_072
+#: largest knowledge ``top_k`` and ``max_chars``
+MAX_TOP_K = 1024
+MAX_KNOWLEDGE_CHARS = 65_536
+#: most entries of the recorded lists (normalizers, knowledge sources, split patterns, plugins)
+MAX_ITEMS = 1024
+#: most bias check results recorded in ``bias.checks``
+MAX_BIAS_CHECKS = 65_536
+#: longest short text field (ids, versions, license, architecture) and split pattern
+MAX_TEXT = 256
+MAX_PATTERN_CHARS = 1024
+#: longest ``base_model.id`` (a Hub id, an alias or an absolute path)
+MAX_BASE_ID = 4096
+#: largest safetensors header read (bytes), as the safetensors library itself allows
+MAX_SAFETENSORS_HEADER = 100_000_000
+
+_HEX = re.compile(r"[0-9a-f]+")
+_REVISION = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
+#: how to fix an artifact that fails a check (appended to the errors)
+FIX_HINT = "re-download the adapter or re-save it with cultura"
+
 
 class ArtifactError(CulturaError):
     """An adapter directory is missing files, has bad hashes or a malformed manifest."""
 
 
+# ---------------------------------------------------------------------------- file types
+#: The only file types an artifact may hold: weights as safetensors, configuration and
+#: tokenizer data as JSON or text, sentencepiece models (protobuf), Jinja chat templates (text
+#: that transformers renders in a sandbox, only in ``apply_chat_template``, which cultura never
+#: calls) and the card. Anything else (``.py``, pickles, archives, executables) is refused on
+#: save, pull, install and load.
+ALLOWED_SUFFIXES = (".safetensors", ".json", ".txt", ".model", ".jinja", ".md")
+#: names allowed whatever their suffix
+ALLOWED_NAMES = frozenset({".gitattributes"})
+#: file types that may hold a pickle (named as such in the refusal)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
+#: longest relative path accepted in an artifact (bytes of UTF-8)
+MAX_RELPATH = 255
+
+
+def check_file_name(rel: object, where: str) -> str:
+    """Validate one relative file name of an artifact (as listed in ``cultura.json``).
+
+    Returns it unchanged; raises :class:`ArtifactError` naming ``where`` when it is not a
+    string, is absolute, escapes the directory (``..``), holds a backslash, a control
+    character or a NUL, is too long, or has a file type outside :data:`ALLOWED_SUFFIXES`.
+    """
+    if not isinstance(rel, str):
+        raise ArtifactError(f"{where}: file name must be a string, got {type(rel).__name__}")
+    parts = rel.split("/")
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or any(p in ("", ".", "..") for p in parts)
+        or any(ord(c) < 32 or ord(c) == 127 for c in rel)
+        or (len(parts[0]) >= 2 and parts[0][1] == ":")
+    ):
+        raise ArtifactError(f"{where}: unsafe file name {rel!r}; refusing it")
+    if len(rel.encode("utf-8", "surrogatepass")) > MAX_RELPATH:
+        raise ArtifactError(f"{where}: file name longer than {MAX_RELPATH} bytes; refusing it")
+    name = parts[-1]
+    if name not in ALLOWED_NAMES and not name.lower().endswith(ALLOWED_SUFFIXES):
+        kind = (
+            "is a format that may hold a pickle"
+            if name.lower().endswith(PICKLE_SUFFIXES)
+            else "is not an allowed artifact file type"
+        )
+        raise ArtifactError(
+            f"{where}: file {rel!r} {kind} (allowed: {', '.join(ALLOWED_SUFFIXES)}); adapters "
+            "are data and may not carry code or pickles (cultura loads safetensors only), so "
+            "this adapter is refused"
+        )
+    return rel
+
+
+def artifact_files(directory: str | Path) -> list[str]:
+    """The files of an artifact directory (relative POSIX paths, sorted), without
+    :data:`UNHASHED` and hidden entries (a path part starting with ``.``: ``.gitattributes``,
+    the download cache ``huggingface_hub`` keeps in ``.cache/``), which nothing ever loads."""
+    root = Path(directory)
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel in UNHASHED or any(p.startswith(".") for p in rel.split("/")):
+            continue
+        if path.is_file():
+            out.append(rel)
+    return out
+
+
+def check_file_types(directory: str | Path) -> None:
+    """Raise :class:`ArtifactError` when ``directory`` holds a file outside the allow-list
+    (:func:`check_file_name`), listed in the manifest or not."""
+    for rel in artifact_files(directory):
+        check_file_name(rel, str(directory))
+
+
+# ---------------------------------------------------------------------------- remote code
+def _remote_code_key(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None  # malformed JSON is reported by whoever parses the file
+    if isinstance(data, dict):
+        for key in ("auto_map", "custom_pipelines"):
+            if key in data:
+                return key
+    return None
+
+
+def refuse_remote_code_file(path: str | Path, where: str) -> None:
+    """Raise :class:`ArtifactError` if the JSON config ``path`` asks for remote code."""
+    path = Path(path)
+    key = _remote_code_key(path)
+    if key is not None:
+        raise ArtifactError(
+            f"{where}: {path.name} has {key!r}, which asks to run code shipped "
+            "with the model; cultura never runs code from adapters or models "
+            "(trust_remote_code is always off), so this one is refused"
+        )
+
+
+def refuse_remote_code(directory: str | Path, where: str | None = None) -> None:
+    """Raise :class:`ArtifactError` if a JSON config in ``directory`` asks for remote code.
+
+    transformers runs Python named by ``auto_map`` (in ``config.json``,
+    ``tokenizer_config.json``, ``adapter_config.json`` …) when ``trust_remote_code`` is set
+    and prompts for it otherwise; cultura never allows it, so such an artifact is refused
+    before any loader sees it.
+    """
+    root = Path(directory)
+    for path in sorted(root.glob("*.json")):
+        refuse_remote_code_file(path, where or str(root))
+
+
+# ---------------------------------------------------------------------------- hashing
 def config_fingerprint(config: Mapping[str, Any]) -> str:
     """sha256 (hex, first 16 chars) of the architecture-defining fields of a model config."""
     shape = {k: config[k] for k in FINGERPRINT_KEYS if k in config and config[k] is not None}
@@ -78,16 +240,87 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def compute_hashes(directory: str | Path) -> dict[str, str]:
-    """sha256 of every file in ``directory`` (relative POSIX paths), except :data:`UNHASHED`."""
+    """sha256 of every file of :func:`artifact_files` (relative POSIX paths)."""
     root = Path(directory)
-    out: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and rel not in UNHASHED and not rel.startswith("."):
-            out[rel] = sha256_file(path)
-    return out
+    return {rel: sha256_file(root / rel) for rel in artifact_files(root)}
 
 
+# ---------------------------------------------------------------------------- safetensors
+#: bytes per element of the safetensors dtypes
+_DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2,
+    "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of a safetensors header."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+
+def read_safetensors_header(path: str | Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
+    """``(tensors, metadata)`` of a safetensors file, read from its header only.
+
+    Nothing is unpickled or allocated beyond the header: every tensor's dtype, shape and byte
+    range are checked against each other and against the file's size, so a header that
+    declares more data than the file holds is an :class:`ArtifactError` naming the file.
+    """
+    path = Path(path)
+
+    def bad(why: str) -> ArtifactError:
+        return ArtifactError(f"{path}: not a valid safetensors file ({why}); {FIX_HINT}")
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            raw = fh.read(8)
+            if len(raw) != 8:
+                raise bad("shorter than its 8-byte header length")
+            (length,) = struct.unpack("<Q", raw)
+            if length > min(MAX_SAFETENSORS_HEADER, size - 8):
+                raise bad(f"header length {length} exceeds the file ({size} bytes)")
+            header = json.loads(fh.read(length).decode("utf-8"))
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise bad("the header is not JSON") from None
+    if not isinstance(header, dict):
+        raise bad("the header is not a JSON object")
+    data_size = size - 8 - length
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise bad("__metadata__ must map strings to strings")
+    tensors = {}
+    for name, entry in header.items():
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            raise bad(f"tensor {name!r} has no dtype, shape and data_offsets") from None
+        if (
+            dtype not in _DTYPE_BYTES
+            or not isinstance(shape, list)
+            or not all(_is_int(d) and d >= 0 for d in shape + [begin, end])
+        ):
+            raise bad(f"tensor {name!r} has a malformed dtype, shape or data_offsets")
+        if not begin <= end <= data_size or end - begin != math.prod(shape) * _DTYPE_BYTES[dtype]:
+            raise bad(
+                f"tensor {name!r} ({dtype} {shape}) declares bytes {begin}..{end}, but the "
+                f"file holds {data_size} bytes of data"
+            )
+        tensors[name] = TensorInfo(dtype, tuple(shape))
+    return tensors, metadata
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------- manifest
 @dataclass(frozen=True)
 class BaseModelRef:
     """The base model an adapter was trained on."""
@@ -141,63 +374,308 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = MANIFEST) -> Manifest:
-        def need(key: str, kind: type | tuple[type, ...]) -> Any:
-            if key not in data:
-                raise ArtifactError(f"{where}: missing field {key!r}; re-save the adapter")
-            value = data[key]
-            if not isinstance(value, kind):
-                raise ArtifactError(
-                    f"{where}: field {key!r} must be {getattr(kind, '__name__', kind)}, "
-                    f"got {type(value).__name__}"
-                )
-            return value
+        """Validate ``data`` (a parsed ``cultura.json``) field by field and build the manifest.
 
-        version = need("format_version", int)
+        Every field has a type and, where it becomes a path, a size or an allocation, bounds
+        (docs/reference/artifact.md); a violation is an :class:`ArtifactError` naming ``where``
+        and the field. Nothing is allocated from a field before it passed.
+        """
+        check = _Fields(where)
+        version = check.integer(data, "format_version", 1, None)
         if version > FORMAT_VERSION:
             raise ArtifactError(
                 f"{where}: format_version {version} is newer than this cultura supports "
                 f"({FORMAT_VERSION}); upgrade cultura (pip install -U cultura)"
             )
-        base = need("base_model", dict)
-        if not isinstance(base.get("id"), str) or not base["id"]:
-            raise ArtifactError(f"{where}: field 'base_model.id' must be a non-empty string")
-        culture = need("culture", str)
+        culture = check.text(data, "culture", 128)
         try:
             culture = Culture.parse(culture).tag
         except CulturaError as exc:
             raise ArtifactError(f"{where}: field 'culture': {exc}") from None
+        tokenizer = check.obj(data, "tokenizer", {})
+        settings = check.obj(data, "settings", {})
         return cls(
             culture=culture,
-            task=need("task", str),
-            head_type=need("head_type", str),
-            base_model=BaseModelRef(
-                id=base["id"],
-                revision=base.get("revision"),
-                architecture=base.get("architecture", ""),
-                fingerprint=base.get("fingerprint", ""),
-                weights=base.get("weights", ""),
-                vocab_size=int(base.get("vocab_size", 0)),
+            task=check.text(
+                data, "task", 64, pattern=TASK,
+                what="a task name (lowercase letters, digits, '_', '.', '-', at most 64)",
             ),
-            labels=tuple(data.get("labels", ())),
-            peft_method=data.get("peft_method", "lora"),
-            tokenizer=dict(data.get("tokenizer", {})),
-            knowledge=tuple(data.get("knowledge", ())),
-            bias=data.get("bias"),
-            license=data.get("license", "apache-2.0"),
-            synthesized=bool(data.get("synthesized", False)),
-            files=dict(need("files", dict)),
-            created_with=data.get("created_with", ""),
-            settings=_mapping(data, "settings", where),
-            training=_mapping(data, "training", where),
+            head_type=check.choice(data, "head_type", HEAD_TYPES),
+            base_model=_base_model(check, check.obj(data, "base_model")),
+            labels=_labels(check, data),
+            peft_method=check.choice(data, "peft_method", PEFT_METHODS, "lora"),
+            tokenizer=_tokenizer(check, tokenizer),
+            knowledge=tuple(_knowledge(check, data)),
+            bias=_bias(check, data),
+            license=check.text(data, "license", MAX_TEXT, "apache-2.0"),
+            synthesized=check.boolean(data, "synthesized", False),
+            files=_files(check, data),
+            created_with=check.text(data, "created_with", MAX_TEXT, ""),
+            settings=_settings(check, settings),
+            training=check.obj(data, "training", {}),
             format_version=version,
         )
 
 
-def _mapping(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ArtifactError(f"{where}: field {key!r} must be an object, got {type(value).__name__}")
-    return dict(value)
+_REQUIRED: Any = object()
+
+
+class _Fields:
+    """Typed, bounded reads of ``cultura.json`` fields; every error names the file and the
+    field's dotted path (``tokenizer.vocab_size_after``, ``labels[3]``)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, name: str, expected: str, value: Any) -> ArtifactError:
+        return ArtifactError(
+            f"{self.where}: field {name!r} must be {expected}, got {_describe(value)}; {FIX_HINT}"
+        )
+
+    def get(self, data: Mapping[str, Any], key: str, default: Any, prefix: str) -> Any:
+        if key in data:
+            return data[key]
+        if default is _REQUIRED:
+            raise ArtifactError(f"{self.where}: missing field {prefix + key!r}; {FIX_HINT}")
+        return default
+
+    def integer(
+        self, data: Mapping[str, Any], key: str, lo: int, hi: int | None,
+        default: Any = _REQUIRED, prefix: str = "",
+    ) -> int:
+        value = self.get(data, key, default, prefix)
+        if not _is_int(value) or value < lo or (hi is not None and value > hi):
+            bounds = f"at least {lo}" if hi is None else f"in {lo}..{hi}"
+            raise self.fail(prefix + key, f"an integer {bounds}", value)
+        return value
+
+    def number(self, data: Mapping[str, Any], key: str, default: Any, prefix: str = "") -> float:
+        value = self.get(data, key, default, prefix)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise self.fail(prefix + key, "a finite number", value)
+        return float(value)
+
+    def boolean(self, data: Mapping[str, Any], key: str, default: Any, prefix: str = "") -> bool:
+        value = self.get(data, key, default, prefix)
+        if not isinstance(value, bool):
+            raise self.fail(prefix + key, "true or false", value)
+        return value
+
+    def text(
+        self, data: Mapping[str, Any], key: str, max_chars: int, default: Any = _REQUIRED,
+        prefix: str = "", *, pattern: re.Pattern[str] | None = None, what: str | None = None,
+        nullable: bool = False,
+    ) -> Any:
+        value = self.get(data, key, default, prefix)
+        return self.string(value, prefix + key, max_chars, pattern=pattern, what=what,
+                           nullable=nullable)
+
+    def string(
+        self, value: Any, name: str, max_chars: int, *, pattern: re.Pattern[str] | None = None,
+        what: str | None = None, nullable: bool = False, non_empty: bool = False,
+    ) -> Any:
+        if value is None and nullable:
+            return None
+        expected = what or f"a string of at most {max_chars} characters" + (
+            " (or null)" if nullable else ""
+        )
+        if (
+            not isinstance(value, str)
+            or len(value) > max_chars
+            or (non_empty and not value)
+            or any(ord(c) < 32 and c not in "\t\n" for c in value)
+            or (pattern is not None and not pattern.fullmatch(value))
+        ):
+            raise self.fail(name, expected, value)
+        return value
+
+    def choice(
+        self, data: Mapping[str, Any], key: str, options: tuple[str, ...],
+        default: Any = _REQUIRED, prefix: str = "",
+    ) -> str:
+        value = self.get(data, key, default, prefix)
+        if not isinstance(value, str) or value not in options:
+            raise self.fail(prefix + key, f"one of {', '.join(map(repr, options))}", value)
+        return value
+
+    def obj(
+        self, data: Mapping[str, Any], key: str, default: Any = _REQUIRED, prefix: str = ""
+    ) -> dict[str, Any]:
+        value = self.get(data, key, default, prefix)
+        if not isinstance(value, dict):
+            raise self.fail(prefix + key, "an object", value)
+        return dict(value)
+
+    def array(
+        self, data: Mapping[str, Any], key: str, max_items: int, default: Any = _REQUIRED,
+        prefix: str = "",
+    ) -> list[Any]:
+        value = self.get(data, key, default, prefix)
+        if not isinstance(value, list) or len(value) > max_items:
+            raise self.fail(prefix + key, f"an array of at most {max_items} items", value)
+        return value
+
+
+def _describe(value: Any) -> str:
+    """A short, safe description of a JSON value for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"string {shown!r}"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object of {len(value)} fields"
+    return type(value).__name__
+
+
+def _hex_digest(check: _Fields, data: Mapping[str, Any], key: str, prefix: str) -> str:
+    value = check.text(data, key, 64, "", prefix, what="empty or 16 to 64 lowercase hex digits")
+    if value and (len(value) < 16 or not _HEX.fullmatch(value)):
+        raise check.fail(prefix + key, "empty or 16 to 64 lowercase hex digits", value)
+    return value
+
+
+def _base_model(check: _Fields, base: dict[str, Any]) -> BaseModelRef:
+    p = "base_model."
+    ident = check.text(
+        base, "id", MAX_BASE_ID, prefix=p,
+        what=f"a non-empty string of at most {MAX_BASE_ID} characters (a Hub id, an embedded "
+        "base alias or an absolute path)",
+    )
+    if not ident:
+        raise check.fail(p + "id", "a non-empty string", ident)
+    revision = check.text(base, "revision", 255, None, p, nullable=True)
+    if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
+        raise check.fail(p + "revision", "a branch, tag or commit id (letters, digits, "
+                         "'_', '.', '-', '/', no '..') or null", revision)
+    return BaseModelRef(
+        id=ident,
+        revision=revision,
+        architecture=check.text(base, "architecture", MAX_TEXT, "", p),
+        fingerprint=_hex_digest(check, base, "fingerprint", p),
+        vocab_size=check.integer(base, "vocab_size", 0, MAX_VOCAB, 0, p),
+        weights=_hex_digest(check, base, "weights", p),
+    )
+
+
+def _labels(check: _Fields, data: Mapping[str, Any]) -> tuple[str, ...]:
+    labels = check.array(data, "labels", MAX_LABELS, [])
+    for i, label in enumerate(labels):
+        check.string(label, f"labels[{i}]", MAX_LABEL_CHARS, non_empty=True,
+                     what=f"a non-empty string of at most {MAX_LABEL_CHARS} characters")
+    if len(set(labels)) != len(labels):
+        raise check.fail("labels", "unique strings", labels)
+    return tuple(labels)
+
+
+def _tokenizer(check: _Fields, tok: dict[str, Any]) -> dict[str, Any]:
+    p = "tokenizer."
+    for i, norm in enumerate(check.array(tok, "normalizers", MAX_ITEMS, [], p)):
+        q = f"{p}normalizers[{i}]"
+        if not isinstance(norm, dict):
+            raise check.fail(q, "an object", norm)
+        check.text(norm, "id", MAX_TEXT, prefix=q + ".")
+        for key in ("plugin", "distribution", "version"):
+            check.text(norm, key, MAX_TEXT, None, q + ".", nullable=True)
+    added = check.integer(tok, "added_tokens", 0, MAX_ADDED, 0, p)
+    before = check.integer(tok, "vocab_size_before", 0, MAX_VOCAB, 0, p)
+    after = check.integer(tok, "vocab_size_after", 0, MAX_VOCAB, 0, p)
+    if added and not (before and after):
+        raise ArtifactError(
+            f"{check.where}: fields 'tokenizer.vocab_size_before' and "
+            f"'tokenizer.vocab_size_after' must give the embedding rows before and after adding "
+            f"{added} tokens, got {before} and {after}; {FIX_HINT}"
+        )
+    if after and not before <= after <= before + added:
+        raise ArtifactError(
+            f"{check.where}: fields 'tokenizer.vocab_size_before' ({before}), "
+            f"'tokenizer.vocab_size_after' ({after}) and 'tokenizer.added_tokens' ({added}) do "
+            "not fit together: the vocabulary never shrinks and grows by at most the number of "
+            f"added tokens; {FIX_HINT}"
+        )
+    check.boolean(tok, "tied_lm_head", True, p)
+    for name, count in check.obj(tok, "init", {}, p).items():
+        check.integer({name: count}, name, 0, MAX_ADDED, prefix=p + "init.")
+    check.obj(tok, "extensions", {}, p)
+    for key, max_chars in (("split_patterns", MAX_PATTERN_CHARS), ("plugins", MAX_TEXT)):
+        for i, item in enumerate(check.array(tok, key, MAX_ITEMS, [], p)):
+            check.string(item, f"{p}{key}[{i}]", max_chars)
+    return tok
+
+
+def _knowledge(check: _Fields, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    sources = check.array(data, "knowledge", MAX_ITEMS, [])
+    for i, source in enumerate(sources):
+        q = f"knowledge[{i}]."
+        if not isinstance(source, dict):
+            raise check.fail(q[:-1], "an object", source)
+        check.text(source, "name", MAX_TEXT, prefix=q)
+        for key in ("distribution", "version", "license"):
+            check.text(source, key, MAX_TEXT, None, q, nullable=True)
+        check.integer(source, "entries", 0, None, 0, q)
+        sha = check.text(source, "sha256", 64, "", q)
+        if sha and not (len(sha) == 64 and _HEX.fullmatch(sha)):
+            raise check.fail(q + "sha256", "64 lowercase hex digits", sha)
+    return [dict(s) for s in sources]
+
+
+def _bias(check: _Fields, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    bias = data.get("bias")
+    if bias is None:
+        return None
+    bias = check.obj(data, "bias")
+    check.boolean(bias, "passed", False, "bias.")
+    check.array(bias, "checks", MAX_BIAS_CHECKS, [], "bias.")
+    return bias
+
+
+def _files(check: _Fields, data: Mapping[str, Any]) -> dict[str, str]:
+    files = check.obj(data, "files")
+    if len(files) > MAX_FILES:
+        raise check.fail("files", f"an object of at most {MAX_FILES} files", files)
+    for rel, digest in files.items():
+        check_file_name(rel, f"{check.where}: field 'files'")
+        if not isinstance(digest, str) or len(digest) != 64 or not _HEX.fullmatch(digest):
+            raise check.fail(f"files.{rel}", "a sha256 (64 lowercase hex digits)", digest)
+    return files
+
+
+def _settings(check: _Fields, settings: dict[str, Any]) -> dict[str, Any]:
+    p = "settings."
+    check.integer(settings, "max_length", 1, MAX_LENGTH, 128, p)
+    check.choice(settings, "row_training", ("", ROW_TRAINING_PEFT, ROW_TRAINING_MASK), "", p)
+    know = check.obj(settings, "knowledge", {}, p)
+    q = p + "knowledge."
+    check.boolean(know, "enabled", False, q)
+    check.integer(know, "top_k", 0, MAX_TOP_K, 0, q)
+    check.integer(know, "max_chars", 0, MAX_KNOWLEDGE_CHARS, 0, q)
+    check.number(know, "min_score", 0.0, q)
+    return settings
+
+
+def read_json_object(path: Path, *, max_bytes: int = MAX_MANIFEST_BYTES) -> dict[str, Any]:
+    """Parse the JSON object in ``path`` (at most ``max_bytes``); :class:`ArtifactError` for
+    a file that is too large, not UTF-8 JSON, nested too deeply or not an object."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ArtifactError(f"{path}: {size} bytes, more than the {max_bytes} allowed; {FIX_HINT}")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise ArtifactError(f"{path}: not valid JSON (not UTF-8, or nested too deeply)") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: must hold a JSON object")
+    return data
 
 
 def read_manifest(directory: str | Path) -> Manifest:
@@ -208,21 +686,97 @@ def read_manifest(directory: str | Path) -> Manifest:
             f"{directory}: no {MANIFEST}; this is not a cultura adapter directory "
             "(a plain PEFT adapter loads with hf:<org>/<repo> plus --culture and --task)"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{path}: must hold a JSON object")
-    return Manifest.from_dict(data, where=str(path))
+    return Manifest.from_dict(read_json_object(path), where=str(path))
 
 
-def verify_artifact(directory: str | Path) -> Manifest:
-    """Check that every file the manifest lists exists with the recorded sha256.
+# ---------------------------------------------------------------------------- PEFT config
+#: ``peft_type`` of ``adapter_config.json`` for each ``peft_method``
+PEFT_TYPES = {"lora": "LORA", "prefix": "PREFIX_TUNING", "ia3": "IA3"}
+#: prefix-tuning sizes PEFT allocates from, and their bounds
+_PREFIX_SIZES = {
+    "num_virtual_tokens": 65_536,
+    "token_dim": 65_536,
+    "encoder_hidden_size": 65_536,
+    "num_layers": 1024,
+    "num_attention_heads": 1024,
+    "num_transformer_submodules": 2,
+}
 
-    Raises :class:`ArtifactError` naming each missing, changed or unexpected file.
+
+def check_peft_config(directory: str | Path, manifest: Manifest) -> None:
+    """Refuse an ``adapter_config.json`` that would make PEFT allocate more than the adapter's
+    weights hold, or that names another method than the manifest.
+
+    PEFT builds the adapter layers from the config before it loads any weight, so the sizes
+    in it are checked against the header of ``adapter_model.safetensors``: LoRA ranks
+    (``r``, ``rank_pattern``) may not exceed the largest rank stored, prefix tuning's virtual
+    tokens and widths must match the stored prompt embeddings, ``trainable_token_indices``
+    must be vocabulary rows, and ``layer_replication`` (which copies base layers) is refused.
     """
     root = Path(directory)
+    config_path = root / PEFT_CONFIG
+    config = read_json_object(config_path)
+    check = _Fields(str(config_path))
+    expected = PEFT_TYPES[manifest.peft_method]
+    check.choice(config, "peft_type", (expected,))
+    tensors, _ = read_safetensors_header(root / PEFT_WEIGHTS)
+    if config.get("layer_replication") is not None:
+        raise check.fail("layer_replication", "null (cultura adapters never replicate layers)",
+                         config["layer_replication"])
+    if expected == "LORA":
+        stored = max(
+            (t.shape[0] for n, t in tensors.items()
+             if (".lora_A." in n or ".lora_embedding_A." in n) and t.shape),
+            default=0,
+        )
+        if not stored:
+            raise ArtifactError(f"{root / PEFT_WEIGHTS}: holds no LoRA weights; {FIX_HINT}")
+        check.integer(config, "r", 1, stored)
+        for module, rank in check.obj(config, "rank_pattern", {}).items():
+            check.integer({module: rank}, module, 1, stored, prefix="rank_pattern.")
+        _check_token_indices(check, config, manifest)
+    elif expected == "PREFIX_TUNING":
+        sizes = {k: check.integer(config, k, 1, hi) for k, hi in _PREFIX_SIZES.items()}
+        embeddings = tensors.get("prompt_embeddings")
+        want = (
+            sizes["num_virtual_tokens"] * sizes["num_transformer_submodules"],
+            sizes["num_layers"] * 2 * sizes["token_dim"],
+        )
+        if embeddings is None or embeddings.shape != want:
+            raise ArtifactError(
+                f"{config_path}: declares prompt embeddings of shape {list(want)}, but "
+                f"{PEFT_WEIGHTS} holds {list(embeddings.shape) if embeddings else 'none'}; {FIX_HINT}"
+            )
+
+
+def _check_token_indices(check: _Fields, config: Mapping[str, Any], manifest: Manifest) -> None:
+    value = config.get("trainable_token_indices")
+    if value is None:
+        return
+    rows = int(manifest.tokenizer.get("vocab_size_after") or manifest.base_model.vocab_size
+               or MAX_VOCAB)
+    groups = value.items() if isinstance(value, dict) else [("", value)]
+    for module, ids in groups:
+        name = "trainable_token_indices" + (f".{module}" if module else "")
+        if (
+            not isinstance(ids, list)
+            or len(ids) > MAX_ADDED
+            or not all(_is_int(i) and 0 <= i < rows for i in ids)
+        ):
+            raise check.fail(name, f"a list of at most {MAX_ADDED} token ids below {rows}", ids)
+
+
+# ---------------------------------------------------------------------------- verification
+def verify_artifact(directory: str | Path) -> Manifest:
+    """Check an artifact before anything loads it; returns its manifest.
+
+    In order: no JSON file asks for remote code, ``cultura.json`` is valid, every file it lists
+    exists with the recorded sha256, every file present is listed and of an allowed type, and
+    the PEFT config declares no more than its weights hold. Raises :class:`ArtifactError`
+    naming each missing, changed, unexpected or refused file.
+    """
+    root = Path(directory)
+    refuse_remote_code(root)
     manifest = read_manifest(root)
     problems = []
     for rel, expected in sorted(manifest.files.items()):
@@ -234,13 +788,19 @@ def verify_artifact(directory: str | Path) -> Manifest:
     for required in (PEFT_CONFIG, PEFT_WEIGHTS):
         if required not in manifest.files:
             problems.append(f"{MANIFEST} does not list {required}")
-    extra = sorted(set(compute_hashes(root)) - set(manifest.files))
-    problems += [f"unexpected file {rel} (not in {MANIFEST})" for rel in extra]
+    for rel in artifact_files(root):
+        if rel not in manifest.files:
+            try:
+                check_file_name(rel, str(root))
+                problems.append(f"unexpected file {rel} (not in {MANIFEST})")
+            except ArtifactError as exc:
+                problems.append(str(exc).removeprefix(f"{root}: "))
     if problems:
         raise ArtifactError(
             f"adapter {root} failed verification: " + "; ".join(problems)
             + ". Re-download it (cultura pull --force) or re-save it from the model"
         )
+    check_peft_config(root, manifest)
     return manifest
 
 

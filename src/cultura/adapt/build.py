@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt import artifact
-from cultura.adapt.artifact import BaseModelRef
+from cultura.adapt.artifact import ROW_TRAINING_MASK, ROW_TRAINING_PEFT, BaseModelRef
 from cultura.adapt.knowledge import KnowledgeInjector
-from cultura.adapt.model import ROW_TRAINING_MASK, ROW_TRAINING_PEFT, CulturalModel
+from cultura.adapt.model import CulturalModel
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
 from cultura.core.types import AdapterHeadSpec, PeftSpec
@@ -189,6 +189,7 @@ def adapt(
         embedding_digest,
         load_base_model,
         quiet_transformers,
+        refuse_remote_base,
     )
     from cultura.adapt.tokenizer import (
         apply_split_patterns,
@@ -209,10 +210,15 @@ def adapt(
         spec = dataclasses.replace(spec, peft=peft)
     if isinstance(model_or_path, (str, Path)):
         path, model_id = resolve_base(str(model_or_path))
-        config = transformers.AutoConfig.from_pretrained(path, revision=revision)
+        refuse_remote_base(path, revision=revision)
+        config = transformers.AutoConfig.from_pretrained(
+            path, revision=revision, trust_remote_code=False
+        )
         check_head_supported(config, spec.head_type, base=str(model_or_path))
         with quiet_transformers():
-            tok = tokenizer or transformers.AutoTokenizer.from_pretrained(path, revision=revision)
+            tok = tokenizer or transformers.AutoTokenizer.from_pretrained(
+                path, revision=revision, trust_remote_code=False
+            )
         model, missing = load_base_model(path, spec, seed=seed, revision=revision)
     else:
         model, missing = load_base_model(model_or_path, spec, seed=seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from cultura.core.errors import CulturaError
@@ -21,6 +22,7 @@ __all__ = [
     "check_head_supported",
     "load_base_model",
     "quiet_transformers",
+    "refuse_remote_base",
 ]
 
 #: head type -> (transformers auto class, name of its model-type mapping)
@@ -47,6 +49,38 @@ def quiet_transformers() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def refuse_remote_base(model: str, *, revision: str | None = None) -> None:
+    """Refuse a base model whose configuration asks for remote code, before transformers reads it.
+
+    cultura passes ``trust_remote_code=False`` to every transformers loader, so remote code
+    never runs and transformers never prompts; this check turns a base that would need it into
+    a clear error up front. A local directory has every JSON config checked
+    (:func:`~cultura.adapt.artifact.refuse_remote_code`); a Hub id has its ``config.json`` and
+    ``tokenizer_config.json`` fetched into the Hugging Face cache (as ``from_pretrained`` would)
+    and checked before any class is picked or instantiated.
+    """
+    from cultura.adapt.artifact import refuse_remote_code, refuse_remote_code_file
+
+    where = f"base model {model}"
+    if Path(model).is_dir():
+        refuse_remote_code(model, where)
+        return
+    from transformers.utils.hub import cached_file
+
+    for name, required in (("config.json", True), ("tokenizer_config.json", False)):
+        try:
+            found = cached_file(
+                model, name, revision=revision, _raise_exceptions_for_missing_entries=required
+            )
+        except (OSError, ValueError) as exc:
+            raise CulturaError(
+                f"{where}: cannot read its {name} ({exc}); check the id or path, or pass a "
+                "local model directory"
+            ) from None
+        if found is not None:
+            refuse_remote_code_file(found, where)
 
 
 def check_head_supported(config: Any, head_type: str, *, base: str = "the base model") -> None:
@@ -122,7 +156,8 @@ def load_base_model(
     """Load the base with ``spec``'s head; returns ``(model, modules_missing_from_checkpoint)``.
 
     ``model_or_path`` may be a path, a Hub id or an already loaded ``PreTrainedModel`` with the
-    right head. Missing weights are initialized under ``torch.manual_seed(seed)``.
+    right head. Missing weights are initialized under ``torch.manual_seed(seed)``. A base that
+    asks for remote code is refused (:func:`refuse_remote_base`).
     """
     import torch
     import transformers
@@ -149,7 +184,10 @@ def load_base_model(
             )
         return model, []
     path = str(model_or_path)
-    config = transformers.AutoConfig.from_pretrained(path, revision=revision)
+    refuse_remote_base(path, revision=revision)
+    config = transformers.AutoConfig.from_pretrained(
+        path, revision=revision, trust_remote_code=False
+    )
     check_head_supported(config, spec.head_type, base=path)
     auto = getattr(transformers, auto_name)
     torch.manual_seed(seed)
@@ -160,6 +198,7 @@ def load_base_model(
             output_loading_info=True,
             dtype=torch.float32,
             use_safetensors=True,  # never unpickle a base checkpoint
+            trust_remote_code=False,  # never run code shipped with a model
             **_head_kwargs(spec),
         )
     missing = _module_names(list(info.get("missing_keys", ())))

@@ -1,9 +1,14 @@
 """Restoring a saved adapter artifact (the body of ``cultura.load_pretrained``).
 
-Verifies the files against ``cultura.json``, checks the base model's fingerprint and
-vocabulary size, resizes the embeddings to the recorded size and copies back the added rows,
-re-attaches the installed plugins' normalizers and knowledge (warning when they changed), and
-loads the PEFT adapter.
+An adapter is data: before transformers or PEFT sees a file, the artifact is checked (no
+remote code, allowed file types only, every ``cultura.json`` field typed and bounded, sha256
+of every file, PEFT sizes within what its weights hold; see
+:func:`cultura.adapt.artifact.verify_artifact`), and the base model is refused when its
+configuration asks for remote code. Then the base model's fingerprint and vocabulary size are
+checked, the added rows' safetensors header is checked against the manifest, the embeddings
+are resized to the recorded size and the rows copied back, the installed plugins'
+normalizers and knowledge are re-attached (warning when they changed), and the PEFT adapter
+is loaded. Every transformers loader runs with ``trust_remote_code=False``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt import artifact
-from cultura.adapt.artifact import ArtifactError, Manifest
+from cultura.adapt.artifact import ROW_TRAINING_MASK, ArtifactError, Manifest
 from cultura.adapt.build import (
     check_fast_tokenizer,
     culture_profile,
@@ -23,12 +28,7 @@ from cultura.adapt.build import (
     mask_row_gradients,
 )
 from cultura.adapt.knowledge import KnowledgeInjector
-from cultura.adapt.model import (
-    ADDED_TOKENS_FORMAT,
-    ROW_TRAINING_MASK,
-    CulturalModel,
-    CulturaWarning,
-)
+from cultura.adapt.model import ADDED_TOKENS_FORMAT, CulturalModel, CulturaWarning
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
 from cultura.core.types import AdapterHeadSpec, PeftSpec
@@ -52,9 +52,12 @@ def load_pretrained(
     Args:
         directory: the adapter directory.
         base: the base model (path, id or alias; default: the manifest's base id, resolved to
-            an embedded copy when there is one). Its architecture fingerprint and vocabulary
-            size must match the manifest's.
-        verify: check every file's sha256 against ``cultura.json`` first.
+            an embedded copy when there is one, and followed only when it is an alias, a Hub id
+            or an absolute path to a model directory: see
+            :func:`~cultura.adapt.base.resolve_recorded_base`). Its architecture fingerprint
+            and vocabulary size must match the manifest's.
+        verify: check every file's sha256 against ``cultura.json`` first (the other checks
+            of an adapter's contents always run).
         manager: plugin manager supplying the culture's normalizers and knowledge.
 
     Raises :class:`~cultura.adapt.artifact.ArtifactError` for missing/changed/corrupt files and
@@ -64,17 +67,17 @@ def load_pretrained(
     import peft as peft_lib
     import transformers
 
-    from cultura.adapt.base import resolve_base
-    from cultura.adapt.heads import embedding_digest, load_base_model, quiet_transformers
+    from cultura.adapt.base import resolve_base, resolve_recorded_base
+    from cultura.adapt.heads import (
+        embedding_digest,
+        load_base_model,
+        quiet_transformers,
+        refuse_remote_base,
+    )
     from cultura.adapt.tokenizer import has_untied_output, wrap_tokenizer
 
     directory = Path(directory)
-    manifest = artifact.verify_artifact(directory) if verify else artifact.read_manifest(directory)
-    if not (directory / artifact.PEFT_WEIGHTS).is_file():
-        # PEFT would fall back to adapter_model.bin, a pickle: never load one
-        raise artifact.ArtifactError(
-            f"{directory}: no {artifact.PEFT_WEIGHTS}; cultura loads safetensors weights only"
-        )
+    manifest = _checked_manifest(directory, verify)
     profile = culture_profile(manifest.culture, manager)
     try:
         spec = AdapterHeadSpec(
@@ -85,10 +88,16 @@ def load_pretrained(
         )
     except CulturaError as exc:
         raise ArtifactError(f"{directory / artifact.MANIFEST}: {exc}") from None
-    path, model_id = resolve_base(str(base) if base is not None else manifest.base_model.id)
-    config = transformers.AutoConfig.from_pretrained(path)
+    if base is not None:
+        path, model_id = resolve_base(str(base))
+    else:
+        path, model_id = resolve_recorded_base(
+            manifest.base_model.id, str(directory / artifact.MANIFEST)
+        )
+    refuse_remote_base(path)
+    config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
     _check_base(config, manifest, path, directory)
-    tok_info = manifest.tokenizer
+    tok_info = manifest.tokenizer  # sizes validated by Manifest.from_dict
     n_added = int(tok_info.get("added_tokens", 0))
     rows_before = int(tok_info.get("vocab_size_before", 0))
     rows_after = int(tok_info.get("vocab_size_after", 0))
@@ -114,8 +123,13 @@ def load_pretrained(
             f"{directory}: {n_added} tokens were added but the tokenizer files are missing; "
             "re-download or re-save the adapter"
         )
-    with quiet_transformers():
-        tok = transformers.AutoTokenizer.from_pretrained(str(directory) if has_tokenizer else path)
+    source = str(directory) if has_tokenizer else path
+    try:
+        with quiet_transformers():
+            tok = transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except Exception as exc:  # transformers raises several types for broken files
+        hint = artifact.FIX_HINT if has_tokenizer else "check the base model's tokenizer files"
+        raise ArtifactError(f"{source}: the tokenizer cannot be loaded ({exc}); {hint}") from None
     check_fast_tokenizer(tok, str(directory))
     if spec.head_type == "causal-lm" or getattr(model.config, "pad_token_id", None) is None:
         ensure_pad_token(tok, model)
@@ -185,6 +199,28 @@ def load_pretrained(
     )
 
 
+def _checked_manifest(directory: Path, verify: bool) -> Manifest:
+    """The adapter's manifest, once its contents passed the checks that keep it data.
+
+    ``verify`` adds the sha256 of every file; the rest always runs: no remote code, the
+    manifest's fields, safetensors weights only, allowed file types, PEFT sizes.
+    """
+    if verify:
+        manifest = artifact.verify_artifact(directory)
+    else:
+        artifact.refuse_remote_code(directory)
+        manifest = artifact.read_manifest(directory)
+    if not (directory / artifact.PEFT_WEIGHTS).is_file():
+        # PEFT would fall back to adapter_model.bin, a pickle: never load one
+        raise ArtifactError(
+            f"{directory}: no {artifact.PEFT_WEIGHTS}; cultura loads safetensors weights only"
+        )
+    if not verify:
+        artifact.check_file_types(directory)
+        artifact.check_peft_config(directory, manifest)
+    return manifest
+
+
 def _check_base(config: Any, manifest: Manifest, path: str, directory: Path) -> None:
     expected = manifest.base_model
     got = artifact.config_fingerprint(config.to_dict())
@@ -207,6 +243,12 @@ def _restore_rows(
     model: Any, tok: Any, directory: Path, n_added: int, rows_before: int, rows_after: int,
     untied: bool,
 ) -> AddedVocabulary:
+    """Resize the base to ``rows_after`` and copy back the added rows of ``added_tokens.safetensors``.
+
+    The file's header (dtype, shapes, byte ranges against the file size) and its token list are
+    checked against the manifest before anything is read or allocated; only the known tensors
+    are loaded.
+    """
     import torch
     from safetensors import safe_open
 
@@ -216,27 +258,40 @@ def _restore_rows(
             f"{directory}: {artifact.ADDED_TOKENS} is missing but {artifact.MANIFEST} records "
             f"{n_added} added tokens; re-download or re-save the adapter"
         )
+    header, meta = artifact.read_safetensors_header(path)
+    if meta.get("format") != ADDED_TOKENS_FORMAT:
+        raise ArtifactError(f"{path}: not a cultura added-tokens file (format {meta.get('format')!r})")
+    hidden = int(model.get_input_embeddings().weight.shape[1])
+    wanted = {"embedding": (n_added, hidden), "token_ids": (n_added,)}
+    if untied:
+        wanted["lm_head"] = (n_added, hidden)
+        if "lm_head_bias" in header:
+            wanted["lm_head_bias"] = (n_added,)
+    for name, shape in wanted.items():
+        got = header[name].shape if name in header else None
+        if got != shape:
+            raise ArtifactError(
+                f"{path}: tensor {name!r} has shape {list(got) if got else 'none'}, the manifest "
+                f"records {n_added} added tokens of width {hidden}, so it should be "
+                f"{list(shape)}; the file does not belong to this adapter"
+            )
+    if header["token_ids"].dtype != "I64":
+        raise ArtifactError(f"{path}: token_ids must be int64, got {header['token_ids'].dtype}")
+    tokens = _token_list(meta.get("tokens", ""), path)
+    if len(tokens) != n_added:
+        raise ArtifactError(
+            f"{path}: lists {len(tokens)} tokens in its metadata, the manifest records {n_added}"
+        )
     try:
         with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as exc:
+            tensors = {name: fh.get_tensor(name) for name in wanted}
+    except Exception as exc:  # safetensors raises its own error types
         raise ArtifactError(f"{path}: not a readable safetensors file ({exc})") from None
-    if meta.get("format") != ADDED_TOKENS_FORMAT or "embedding" not in tensors or "token_ids" not in tensors:
-        raise ArtifactError(f"{path}: not a cultura added-tokens file (format {meta.get('format')!r})")
-    tokens = json.loads(meta.get("tokens", "[]"))
     ids = tensors["token_ids"].tolist()
-    hidden = model.get_input_embeddings().weight.shape[1]
-    emb = tensors["embedding"]
-    if len(tokens) != n_added or len(ids) != n_added or tuple(emb.shape) != (n_added, hidden):
+    if len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= rows_after:
         raise ArtifactError(
-            f"{path}: holds {len(ids)} rows of shape {tuple(emb.shape)}, the manifest records "
-            f"{n_added} added tokens of width {hidden}; the file does not belong to this adapter"
-        )
-    if not rows_after or max(ids) >= rows_after or rows_after < rows_before:
-        raise ArtifactError(
-            f"{directory / artifact.MANIFEST}: vocab_size_after {rows_after} does not cover the "
-            f"added token ids (max {max(ids)}); re-save the adapter"
+            f"{path}: token ids must be distinct rows of the {rows_after} embedding rows "
+            f"recorded in {artifact.MANIFEST} (vocab_size_after); re-save the adapter"
         )
     tok_ids = tok.convert_tokens_to_ids(tokens)
     if list(tok_ids) != ids:
@@ -244,13 +299,11 @@ def _restore_rows(
             f"{directory}: the tokenizer files give the added tokens other ids than "
             f"{artifact.ADDED_TOKENS}; the tokenizer does not belong to this adapter"
         )
-    if untied and "lm_head" not in tensors:
-        raise ArtifactError(f"{path}: the base has an untied LM head but the file has no lm_head rows")
     model.resize_token_embeddings(rows_after, mean_resizing=False)
     index = torch.tensor(ids, dtype=torch.long)
     with torch.no_grad():
         weight = model.get_input_embeddings().weight
-        weight.index_copy_(0, index, emb.to(weight.dtype))
+        weight.index_copy_(0, index, tensors["embedding"].to(weight.dtype))
         if untied:
             out = model.get_output_embeddings()
             out.weight.index_copy_(0, index, tensors["lm_head"].to(out.weight.dtype))
@@ -258,6 +311,20 @@ def _restore_rows(
             if bias is not None and "lm_head_bias" in tensors:
                 bias.index_copy_(0, index, tensors["lm_head_bias"].to(bias.dtype))
     return AddedVocabulary(tuple(tokens), tuple(ids), rows_before, rows_after, not untied, {})
+
+
+def _token_list(text: str, path: Path) -> list[str]:
+    """The added tokens recorded in the metadata of ``added_tokens.safetensors``."""
+    try:
+        tokens = json.loads(text)
+    except (ValueError, RecursionError):
+        tokens = None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+        raise ArtifactError(
+            f"{path}: its 'tokens' metadata must be a JSON list of non-empty strings; "
+            "re-save the adapter"
+        )
+    return tokens
 
 
 def _check_normalizers(manifest: Manifest, profile: CultureProfile, directory: Path) -> None:

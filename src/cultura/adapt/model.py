@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CulturalModel", "CulturaWarning", "adapt", "load_pretrained"]
 
-ROW_TRAINING_PEFT = "trainable_tokens"  # LoRA: PEFT trainable_token_indices
-ROW_TRAINING_MASK = "gradient_mask"  # prefix/IA3: embedding rows with a gradient mask
 ADDED_TOKENS_FORMAT = "cultura-added-tokens/1"
 
 # a word for token classification of raw text: one CJK/kana/hangul character, a run of other
@@ -614,7 +612,11 @@ class CulturalModel:
                     )
                 self._files = artifact.compute_hashes(tmp)
                 manifest = self.manifest()
-                (tmp / artifact.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+                text = manifest.to_json()
+                # save only what loading accepts: no remote code, allowed file types, bounds
+                artifact.refuse_remote_code(tmp, str(directory))
+                artifact.Manifest.from_dict(json.loads(text), where=str(directory / artifact.MANIFEST))
+                (tmp / artifact.MANIFEST).write_text(text, encoding="utf-8")
                 card = artifact.render_card(manifest, bias_markdown=self.bias_markdown)
                 (tmp / artifact.CARD).write_text(card, encoding="utf-8")
         finally:

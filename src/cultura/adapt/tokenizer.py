@@ -416,15 +416,18 @@ def tokenize_report(
 ) -> dict[str, Any]:
     """UNK rate and tokens per character of ``base``'s tokenizer before/after the tweaks.
 
-    Characters are counted on the raw texts without white space, the same for both sides.
+    Characters are counted on the raw texts without white space, the same for both sides. A
+    base whose configuration asks for remote code is refused.
     """
     from transformers import AutoTokenizer
 
+    from cultura.adapt.heads import refuse_remote_base
     from cultura.core.profile import culture as get_profile
 
     profile = get_profile(culture, manager=manager)
-    before_tok = AutoTokenizer.from_pretrained(base)
-    after_tok = AutoTokenizer.from_pretrained(base)
+    refuse_remote_base(base)
+    before_tok = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    after_tok = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     _backend(after_tok)
     plan = plan_vocabulary(after_tok, profile) if extend_vocab else VocabPlan()
     if plan.tokens:

@@ -177,8 +177,8 @@ def _load_hf_directory(path: Path) -> Target:
     hf_logging.disable_progress_bar()  # keep loading quiet: reports go to stdout
     hf_logging.set_verbosity_error()
     try:
-        model = auto.from_pretrained(path, use_safetensors=True)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        model = auto.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:

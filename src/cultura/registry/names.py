@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cultura.core.errors import CulturaError
+from cultura.core.grammar import REPO_PART as _REPO_PART
+from cultura.core.grammar import TASK as _TASK
 
 __all__ = [
     "AdapterName",
@@ -45,8 +47,6 @@ __all__ = [
 
 HUB_PREFIX = "hf:"
 FILE_PREFIX = "file:"
-_TASK = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
-_REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,94}[A-Za-z0-9_])?")
 _REVISION = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
 _CULTURE_SHAPE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 _EXAMPLES = "zh-Hant-TW/sentiment, hf:my-org/zh-sentiment@main or ./my-adapter"
