@@ -304,6 +304,19 @@ def test_routing_follows_the_fallback_chain(server: Any) -> None:
         server.predict(["x"], "ja")
 
 
+def test_route_cache_is_bounded_whatever_tags_clients_send(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cultura.serve.server as server_module
+
+    monkeypatch.setattr(server_module, "ROUTE_CACHE_SIZE", 3)
+    server._route_cache.clear()
+    tags = ["fr-CA", "fr-BE", "fr-CH", "fr-LU", "fr-MC", "de-AT", "de-CH"]
+    assert [server.route(t) for t in tags] == ["fr"] * 5 + ["de"] * 2
+    assert len(server._route_cache) == 3
+    assert server.route("de-CH") == "de"  # still routed, just not remembered
+
+
 def test_bad_calls_say_what_is_wrong(server: Any, artifacts: dict[str, Path]) -> None:
     with pytest.raises(ServeError, match="got 2 texts and 3 cultures"):
         server.predict(["a", "b"], ["fr", "de", "es"])

@@ -8,10 +8,18 @@ Endpoints
         A prediction is ``{"text", "culture", "label", "score", "top": [...]}``; ``culture`` is
         the served culture the row went to (``zh-TW`` goes to ``zh-Hant`` when only that is
         served).
-    ``GET /health``: status, base model, engine, served cultures.
-    ``GET /cultures``: every served culture with labels, source and counters.
+    ``GET /health``: status, base model, engine, served cultures (only the status to a client
+    without the key when an API key is set: a liveness probe needs none).
+    ``GET /cultures``: every served culture with task, labels and counters (no file paths).
     ``GET /metrics``: Prometheus text format counters (requests by status, rows by culture,
     batches, batch sizes, queue and model time).
+
+Trust boundary
+    With an API key every request but ``GET /health`` needs ``Authorization: Bearer KEY``
+    (401 otherwise). :func:`check_bind` refuses a non-loopback address without a key. Bodies
+    are read chunk by chunk and refused (413) once past :class:`Limits` ``max_body_bytes``,
+    before JSON parsing; every field is type-, size- and range-checked; responses carry no file
+    path and no exception text (a failure is logged with a request id, which the 500 names).
 
 Dynamic batching
     Requests are queued; a single batching task takes the first waiting request, then keeps
@@ -22,29 +30,44 @@ Dynamic batching
 
 Errors
     Bad requests get a 4xx JSON body ``{"error": "...", "field": "..."}`` that says what was
-    wrong and where: 400 (not JSON), 413 (too large: body, items or text), 415 (not JSON
-    content type), 422 (missing/mistyped/unknown fields, a culture not served), 503 (queue
-    full: retry later).
+    wrong and where: 400 (not JSON, nested too deeply, a text that is not valid Unicode), 401
+    (API key missing or wrong), 408 (body too slow), 413 (too large: body, items or text), 415
+    (not JSON content type), 422 (missing/mistyped/unknown/out-of-range fields, a malformed
+    culture tag, a culture not served), 503 (queue full: retry later).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
+import logging
+import re
+import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from cultura.core.errors import CulturaError, TagError
 from cultura.serve.errors import NotServedError, ServeError
 
-__all__ = ["DynamicBatcher", "Metrics", "RequestError", "create_app", "parse_request", "run"]
+__all__ = [
+    "DynamicBatcher", "Limits", "Metrics", "RequestError", "check_api_key", "check_bind",
+    "create_app", "parse_request", "run",
+]
 
 EXTRA_HINT = "pip install 'cultura[serve]' (starlette and uvicorn)"
+KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+MIN_KEY_CHARS = 16
+MAX_KEY_CHARS = 1024
+
+logger = logging.getLogger("cultura.serve")
 
 
 def require(module: str) -> Any:
@@ -57,6 +80,75 @@ def require(module: str) -> Any:
         raise CulturaError(f"cultura serve needs {module!r} from the 'serve' extra: {EXTRA_HINT}") from None
 
 
+# --------------------------------------------------------------------------- where it listens
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _host_kind(host: str) -> str | None:
+    """``"loopback"``, ``"address"`` (any other IP or host name) or None when not a host."""
+    if host.lower() in ("localhost", "localhost."):
+        return "loopback"
+    try:
+        return "loopback" if ipaddress.ip_address(host).is_loopback else "address"
+    except ValueError:
+        pass
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return None
+    return None if labels[-1].isdigit() else "address"  # "127.1", "300.1.2.3" are not names
+
+
+def check_bind(host: str, *, has_key: bool, insecure: bool) -> tuple[str, str | None]:
+    """Validate ``--host`` and the rule that only loopback may be served without an API key.
+
+    Returns ``(host, warning)``: the host to bind (brackets around an IPv6 address dropped) and
+    a warning to print when ``insecure`` lets a non-loopback address go without a key. Raises a
+    :class:`ServeError` for something that is not an IP address or host name, and for a
+    non-loopback address (``0.0.0.0`` and ``::`` included) without a key or ``insecure``.
+    Loopback is 127.0.0.0/8, ``::1`` and ``localhost``.
+    """
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    kind = _host_kind(bare)
+    if kind is None:
+        raise ServeError(
+            f"--host {host[:80]!r} is not an IP address or host name; give 127.0.0.1 (this "
+            "machine only), ::1, localhost, an interface address, or 0.0.0.0 (every interface, "
+            "needs an API key)"
+        )
+    if kind == "loopback" or has_key:
+        return bare, None
+    if not insecure:
+        raise ServeError(
+            f"refusing to serve on {bare} without an API key: it is not a loopback address, so "
+            "anyone who can reach it could use the server; pass --api-key-file PATH (or "
+            "--api-key KEY, or set CULTURA_API_KEY), or --insecure to serve without a key "
+            "knowingly, or --host 127.0.0.1 for this machine only"
+        )
+    return bare, (
+        f"serving on {bare} without an API key (--insecure): anyone who can reach this address "
+        "can send requests and see what is served"
+    )
+
+
+def check_api_key(key: str, source: str = "api_key") -> bytes:
+    """``key`` as the bytes requests are compared with; a :class:`ServeError` (which never shows
+    the key) unless it has 16 to 1024 visible ASCII characters. ``source`` names where it came
+    from in the message (``--api-key-file key.txt``, ``CULTURA_API_KEY``)."""
+    if not MIN_KEY_CHARS <= len(key) <= MAX_KEY_CHARS or not all("!" <= c <= "~" for c in key):
+        raise ServeError(
+            f"the API key from {source} must have {MIN_KEY_CHARS} to {MAX_KEY_CHARS} visible ASCII "
+            f"characters and no spaces (it has {len(key)} characters); {KEY_HINT}"
+        )
+    return key.encode("ascii")
+
+
+def bearer_matches(header: bytes | None, key: bytes) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer <key>`` (constant-time compare)."""
+    scheme, _, token = (header or b"").partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(b" "), key)
+
+
+# --------------------------------------------------------------------------- requests
 class RequestError(Exception):
     """A request the API refuses: HTTP ``status``, a message and the offending field."""
 
@@ -75,12 +167,19 @@ class RequestError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may carry."""
+    """What one request may carry, and how long its body may take to arrive."""
 
     max_items: int = 256
     max_text_chars: int = 10_000
     max_body_bytes: int = 1 << 20
     max_top_k: int = 100
+    max_tag_chars: int = 64
+    body_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        small = [name for name, value in vars(self).items() if not value > 0]
+        if small:
+            raise ServeError(f"Limits: {', '.join(small)} must be > 0")
 
 
 @dataclass(frozen=True)
@@ -92,18 +191,45 @@ class Parsed:
     top_k: int
 
 
+@dataclass(frozen=True)
+class _BigInt:
+    """A JSON integer too long to convert (Python refuses over 4300 digits), kept as its size."""
+
+    digits: int
+
+
+def _int(digits: str) -> int | _BigInt:
+    return int(digits) if len(digits) <= 30 else _BigInt(len(digits))
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message, never long: a number or constant as JSON, else its type."""
+    if isinstance(value, _BigInt):
+        return f"an integer of {value.digits} digits"
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return type(value).__name__
+
+
+def _echo(name: str, limit: int = 40) -> str:
+    """A client-given name fit to echo: cut to ``limit`` characters, non-printables escaped."""
+    return repr(name if len(name) <= limit else name[:limit] + "...")[1:-1]
+
+
 _SINGLE_FIELDS = ("text", "culture", "top_k")
 _BATCH_FIELDS = ("inputs", "culture", "top_k")
 _ITEM_FIELDS = ("text", "culture")
+_TAG_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _check_fields(obj: dict[str, Any], allowed: Sequence[str], where: str) -> None:
     unknown = [k for k in obj if k not in allowed]
     if unknown:
+        name = _echo(unknown[0])
         raise RequestError(
             422,
-            f"unknown field {unknown[0]!r} in {where} (allowed: {', '.join(allowed)})",
-            unknown[0] if where == "the request" else f"{where}.{unknown[0]}",
+            f"unknown field '{name}' in {where} (allowed: {', '.join(allowed)})",
+            name if where == "the request" else f"{where}.{name}",
         )
 
 
@@ -111,9 +237,7 @@ def _text(value: Any, field_name: str, limits: Limits) -> str:
     if value is None:
         raise RequestError(422, f"field {field_name!r} is required (a string)", field_name)
     if not isinstance(value, str):
-        raise RequestError(
-            422, f"field {field_name!r} must be a string, got {type(value).__name__}", field_name
-        )
+        raise RequestError(422, f"field {field_name!r} must be a string, got {_shown(value)}", field_name)
     if len(value) > limits.max_text_chars:
         raise RequestError(
             413,
@@ -121,15 +245,30 @@ def _text(value: Any, field_name: str, limits: Limits) -> str:
             "are accepted (split the text)",
             field_name,
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(
+            400,
+            f"field {field_name!r} has a lone surrogate at character {exc.start} (a \\ud800-\\udfff "
+            "escape without its pair), which is not text; send UTF-8 text, or escape surrogates in pairs",
+            field_name,
+        ) from None
     return value
 
 
-def _culture(value: Any, field_name: str, route: Callable[[str], str]) -> str:
+def _culture(value: Any, field_name: str, route: Callable[[str], str], limits: Limits) -> str:
     if value is None:
         raise RequestError(422, f"field {field_name!r} is required (a BCP-47 tag such as 'zh-TW')", field_name)
     if not isinstance(value, str):
+        raise RequestError(422, f"field {field_name!r} must be a string, got {_shown(value)}", field_name)
+    if len(value) > limits.max_tag_chars or not _TAG_CHARS.fullmatch(value):
+        got = f"{len(value)} characters" if len(value) > limits.max_tag_chars else f"'{_echo(value)}'"
         raise RequestError(
-            422, f"field {field_name!r} must be a string, got {type(value).__name__}", field_name
+            422,
+            f"{field_name}: a culture tag is a BCP-47 tag such as 'zh-TW' (letters, digits and "
+            f"'-', at most {limits.max_tag_chars} characters), got {got}",
+            field_name,
         )
     try:
         return route(value)
@@ -138,15 +277,23 @@ def _culture(value: Any, field_name: str, route: Callable[[str], str]) -> str:
 
 
 def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | None = None) -> Parsed:
-    """Validate a ``/predict`` body; cultures are routed (served or on a fallback chain)."""
+    """Validate a ``/predict`` body; cultures are routed (served or on a fallback chain).
+
+    Every refusal is a :class:`RequestError` naming the field; values are never echoed whole.
+    """
     limits = limits or Limits()
     if len(body) > limits.max_body_bytes:
         raise RequestError(413, f"request body has {len(body)} bytes; at most {limits.max_body_bytes}")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_int=_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise RequestError(400, f"request body is not valid JSON{where}: {exc}") from None
+    except RecursionError:
+        raise RequestError(
+            400, "request body nests arrays or objects too deeply to parse; a /predict body has "
+            "3 levels: {\"inputs\": [{\"text\": ...}]}"
+        ) from None
     if not isinstance(data, dict):
         raise RequestError(
             422,
@@ -155,11 +302,13 @@ def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | Non
         )
     top_k = data.get("top_k", 1)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= limits.max_top_k:
-        raise RequestError(422, f"field 'top_k' must be an integer from 1 to {limits.max_top_k}, got {top_k!r}", "top_k")
+        raise RequestError(
+            422, f"field 'top_k' must be an integer from 1 to {limits.max_top_k}, got {_shown(top_k)}", "top_k"
+        )
     if "inputs" not in data:
         _check_fields(data, _SINGLE_FIELDS, "the request")
         text = _text(data.get("text"), "text", limits)
-        return Parsed([(text, _culture(data.get("culture"), "culture", route))], True, top_k)
+        return Parsed([(text, _culture(data.get("culture"), "culture", route, limits))], True, top_k)
     _check_fields(data, _BATCH_FIELDS, "the request")
     items = data["inputs"]
     if not isinstance(items, list) or not items:
@@ -178,8 +327,53 @@ def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | Non
         text = _text(item.get("text"), f"{where}.text", limits)
         culture = item.get("culture", default)
         name = f"{where}.culture" if "culture" in item or default is None else "culture"
-        rows.append((text, _culture(culture, name, route)))
+        rows.append((text, _culture(culture, name, route, limits)))
     return Parsed(rows, False, top_k)
+
+
+async def read_body(request: Any, limits: Limits) -> bytes:
+    """The body of a Starlette ``request``, read chunk by chunk: a ``Content-Length`` over
+    ``limits.max_body_bytes`` is refused before reading, and a body that passes it (chunked
+    bodies too) as soon as it does; the rest is never read."""
+    limit = limits.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise RequestError(400, "the Content-Length header must be a number of bytes")
+        if len(declared) > 18 or int(declared) > limit:
+            raise RequestError(413, f"request body has {declared[:19]} bytes; at most {limit}")
+    body = bytearray()
+    async with aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            if len(body) + len(chunk) > limit:
+                raise RequestError(413, f"request body has more than {limit} bytes; at most {limit}")
+            body += chunk
+    return bytes(body)
+
+
+def _public_base(base: str | None) -> str | None:
+    """The base model's id, or only its directory's name when it was loaded from a path."""
+    if base is None or not (base.startswith(("/", "~", ".", "\\")) or base[1:3] == ":\\"):
+        return base
+    return re.split(r"[\\/]", base.rstrip("/\\"))[-1] or None
+
+
+_PUBLIC_ADAPTER = ("culture", "adapter_culture", "task", "labels", "added_tokens", "rank",
+                   "engine", "resident", "rows_served")
+
+
+def public_description(info: dict[str, Any]) -> dict[str, Any]:
+    """``MultiCultureServer.describe()`` without file paths: the base's directory name only and
+    no adapter ``source``."""
+    return {
+        "base": _public_base(info["base"]),
+        "engine": info["engine"],
+        "calibration": info["calibration"],
+        "slots": info["slots"],
+        "resident": info["resident"],
+        "cultures": [{k: c[k] for k in _PUBLIC_ADAPTER} for c in info["cultures"]],
+        "shared_rows": info["shared_rows"],
+    }
 
 
 class Metrics:
@@ -197,6 +391,7 @@ class Metrics:
         self.predict_seconds = 0.0
         self.queued_rows = 0
         self.request_seconds = 0.0
+        self.unauthorized = 0
         self.started = time.time()
 
     def render(self, server: Any) -> str:
@@ -233,6 +428,9 @@ class Metrics:
                 "# HELP cultura_request_seconds_total Time from request to response, /predict.",
                 "# TYPE cultura_request_seconds_total counter",
                 f"cultura_request_seconds_total {self.request_seconds:.6f}",
+                "# HELP cultura_unauthorized_total Requests refused (401) for a missing or wrong API key.",
+                "# TYPE cultura_unauthorized_total counter",
+                f"cultura_unauthorized_total {self.unauthorized}",
             ]
         lines += [
             "# HELP cultura_forward_passes_total Model forward passes (a batch with more cultures than slots needs several).",
@@ -365,6 +563,40 @@ class DynamicBatcher:
                 job.future.set_result(mine)
 
 
+class BearerAuth:
+    """ASGI middleware: every HTTP request but ``GET /health`` must carry ``Authorization:
+    Bearer KEY``; any other gets a 401 with ``WWW-Authenticate: Bearer`` before the app runs
+    (its body is never read)."""
+
+    def __init__(self, app: Any, key: bytes, metrics: Metrics) -> None:
+        self.app = app
+        self.key = key
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or (scope["path"] == "/health" and scope["method"] in ("GET", "HEAD")):
+            await self.app(scope, receive, send)
+            return
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if bearer_matches(header, self.key):
+            await self.app(scope, receive, send)
+            return
+        with self.metrics.lock:
+            self.metrics.unauthorized += 1
+        if header is None:
+            challenge = b"Bearer"
+            message = "this server needs an API key: send the header 'Authorization: Bearer <key>'"
+        else:
+            challenge = b'Bearer error="invalid_token"'
+            message = ("the API key is wrong: send the header 'Authorization: Bearer <key>' with the "
+                       "key cultura serve was started with")
+        body = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", challenge), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(
     server: Any,
     *,
@@ -372,17 +604,26 @@ def create_app(
     max_wait_ms: float = 5.0,
     max_queue_rows: int = 4096,
     limits: Limits | None = None,
+    api_key: str | None = None,
 ) -> Any:
-    """The Starlette app serving ``server`` (a :class:`MultiCultureServer`)."""
+    """The Starlette app serving ``server`` (a :class:`MultiCultureServer`).
+
+    With ``api_key`` (see :func:`check_api_key`) every endpoint but ``GET /health`` needs
+    ``Authorization: Bearer <api_key>``, and ``/health`` tells a client without it only the
+    status.
+    """
     require("starlette")
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.requests import Request
+    from starlette.middleware import Middleware
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
+    key = None if api_key is None else check_api_key(api_key)
+    limits = limits or Limits()
     metrics = Metrics()
 
     def predict(texts: list[str], cultures: list[str], top_k: int) -> list[dict[str, Any]]:
@@ -393,53 +634,78 @@ def create_app(
         max_queue_rows=max_queue_rows,
     )
 
-    def reply(status: int, body: Any) -> JSONResponse:
+    def reply(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
         with metrics.lock:
             metrics.requests[status] += 1
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def internal_error(exc: BaseException, where: str) -> dict[str, str]:
+        """Log ``exc`` with a fresh request id; the body names the id, never the exception."""
+        request_id = secrets.token_hex(8)
+        logger.error("%s failed (request_id %s)", where, request_id, exc_info=exc)
+        return {"error": "internal error; the server log has the details", "request_id": request_id}
 
     async def predict_endpoint(request: Request) -> Response:
         start = time.perf_counter()
+        body: bytes | None = None
         try:
             kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
             if kind not in ("application/json", ""):
-                raise RequestError(415, f"send JSON with Content-Type: application/json, not {kind!r}")
-            body = await request.body()
+                raise RequestError(415, f"send JSON with Content-Type: application/json, not '{_echo(kind)}'")
+            try:
+                body = await asyncio.wait_for(read_body(request, limits), limits.body_timeout_s)
+            except asyncio.TimeoutError:
+                raise RequestError(408, f"the request body did not arrive within "
+                                        f"{limits.body_timeout_s:g} s; send it at once") from None
+            except ClientDisconnect:
+                raise RequestError(400, "the client disconnected before sending the whole body") from None
             parsed = parse_request(body, server.route, limits)
             results = await batcher.submit(parsed.rows, parsed.top_k)
-        except RequestError as exc:
-            return reply(exc.status, exc.body())
-        except ServeError as exc:
+        except RequestError as exc:  # a body left unread or half read: close the connection
+            return reply(exc.status, exc.body(), {"connection": "close"} if body is None else None)
+        except NotServedError as exc:  # removed since the request was parsed
             return reply(422, {"error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - the model failed; say so, keep serving
-            return reply(500, {"error": f"prediction failed: {type(exc).__name__}: {exc}"})
+            return reply(500, internal_error(exc, "POST /predict"))
         finally:
             with metrics.lock:
                 metrics.request_seconds += time.perf_counter() - start
         return reply(200, results[0] if parsed.single else {"predictions": results})
 
+    def guarded(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        """``endpoint`` answering a failure with a 500 that names a logged request id."""
+
+        async def run_guarded(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except Exception as exc:  # noqa: BLE001 - logged; the client gets no detail
+                return JSONResponse(internal_error(exc, f"{request.method} {request.url.path}"), status_code=500)
+
+        return run_guarded
+
     async def health(request: Request) -> Response:
+        if key is not None and not bearer_matches(request.headers.get("authorization", "").encode("latin-1"), key):
+            return JSONResponse({"status": "ok"})
         info = server.describe()
         return JSONResponse({
             "status": "ok",
-            "base": info["base"],
+            "base": _public_base(info["base"]),
             "engine": info["engine"],
             "slots": info["slots"],
             "cultures": [c["culture"] for c in info["cultures"]],
         })
 
     async def cultures(request: Request) -> Response:
-        return JSONResponse(server.describe())
+        return JSONResponse(public_description(server.describe()))
 
     async def metrics_endpoint(request: Request) -> Response:
         return PlainTextResponse(metrics.render(server), media_type="text/plain; version=0.0.4")
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        message = {404: f"no such endpoint {request.url.path!r} (POST /predict, GET /health, "
-                        "/cultures, /metrics)",
-                   405: f"{request.method} is not allowed on {request.url.path}"}.get(
-            exc.status_code, str(exc.detail))
+        path = _echo(request.url.path, 80)
+        message = {404: f"no such endpoint '{path}' (POST /predict, GET /health, /cultures, /metrics)",
+                   405: f"{request.method} is not allowed on {path}"}.get(exc.status_code, str(exc.detail))
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
     @asynccontextmanager
@@ -453,16 +719,18 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/predict", predict_endpoint, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/cultures", cultures, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/health", guarded(health), methods=["GET"]),
+            Route("/cultures", guarded(cultures), methods=["GET"]),
+            Route("/metrics", guarded(metrics_endpoint), methods=["GET"]),
         ],
+        middleware=[] if key is None else [Middleware(BearerAuth, key=key, metrics=metrics)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.state.batcher = batcher
     app.state.server = server
+    app.state.requires_key = key is not None
     return app
 
 
@@ -472,12 +740,17 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: str = "warning",
+    insecure: bool = False,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` with uvicorn until interrupted; ``on_ready(url)`` once it listens (with the
-    real port when ``port=0``)."""
+    real port when ``port=0``). A non-loopback ``host`` needs an app made with an ``api_key``
+    or ``insecure=True`` (see :func:`check_bind`)."""
+    has_key = getattr(getattr(app, "state", None), "requires_key", False)
+    host, _ = check_bind(host, has_key=has_key, insecure=insecure)
     uvicorn = require("uvicorn")
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                            server_header=False)
     server = uvicorn.Server(config)
 
     async def main() -> None:
@@ -503,5 +776,5 @@ def bound_url(server: Any) -> str:
     for s in getattr(server, "servers", []):
         for sock in s.sockets:
             host, port = sock.getsockname()[:2]
-            return f"http://{host}:{port}"
+            return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     return f"http://{server.config.host}:{server.config.port}"

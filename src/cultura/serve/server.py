@@ -68,6 +68,8 @@ __all__ = ["ENGINES", "MIXED", "MultiCultureServer", "RowAllocator", "ServedAdap
 
 ENGINES = ("auto", "fused", "peft")
 MIXED = ("auto", "bmm", "segments")
+#: distinct request tags whose route is remembered; more are routed (cheaply) every time
+ROUTE_CACHE_SIZE = 4096
 #: with ``mixed="auto"`` and no calibration: segments up to this many cultures in a batch
 SEGMENTS_UP_TO = 2
 
@@ -263,6 +265,7 @@ class MultiCultureServer:
         self._device = device
         self._lock = threading.RLock()
         self._adapters: dict[str, ServedAdapter] = {}
+        #: request tag -> served tag; at most ROUTE_CACHE_SIZE entries (tags come from clients)
         self._route_cache: dict[str, str] = {}
         self._slot_keys: list[str | None] = [None] * slots
         self._clock = 0
@@ -690,7 +693,8 @@ class MultiCultureServer:
         tag = Culture.parse(culture)
         for level in tag.chain():
             if level in self._adapters:
-                self._route_cache[culture] = level
+                if len(self._route_cache) < ROUTE_CACHE_SIZE:  # clients choose the tags: bounded
+                    self._route_cache[culture] = level
                 return level
         raise NotServedError(
             f"culture {culture!r} is not served (served: {self._served()}); add an adapter for "
