@@ -37,6 +37,13 @@ _EXPORTS: dict[str, str] = {
     "word_list": "cultura.core.plugin_data:word_list",
     "knowledge_entries": "cultura.core.plugin_data:knowledge_entries",
     "bias_checks_from_json": "cultura.core.plugin_data:bias_checks_from_json",
+    # declarative plugins (a plugin as a class of data; hooks derived)
+    "Plugin": "cultura.core.declarative:Plugin",
+    "VocabularyFile": "cultura.core.declarative:VocabularyFile",
+    "KnowledgeFile": "cultura.core.declarative:KnowledgeFile",
+    "Head": "cultura.core.declarative:Head",
+    "BiasFile": "cultura.core.declarative:BiasFile",
+    "DeclarationError": "cultura.core.declarative:DeclarationError",
     # adapters, registry, bias, serving (heavy modules: imported on first use)
     "adapt": "cultura.adapt.model:adapt",
     "CulturalModel": "cultura.adapt.model:CulturalModel",
@@ -89,6 +96,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
+    from cultura.core.declarative import (  # noqa: F401
+        BiasFile,
+        DeclarationError,
+        Head,
+        KnowledgeFile,
+        Plugin,
+        VocabularyFile,
+    )
     from cultura.core.errors import (  # noqa: F401
         ConflictError,
         CulturaError,

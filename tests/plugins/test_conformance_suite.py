@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import sys
 import textwrap
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cultura import hookimpl
+from cultura.core.errors import DataError
 from cultura.core.types import (
     AdapterHeadSpec,
     BiasCheck,
@@ -23,7 +27,12 @@ from cultura.core.types import (
     VocabularyExtension,
 )
 from cultura.testing import CHECKS, ConformanceError, check_plugin, load_plugin
-from cultura.testing.conformance import CheckSkipped, PluginUnderTest
+from cultura.testing.conformance import (
+    BUILTIN_PROBES,
+    CheckSkipped,
+    PluginUnderTest,
+    read_probes,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::cultura.testing.conformance.ConformanceSkipWarning")
 
@@ -37,12 +46,16 @@ def make_plugin(
     rows: list[dict] | None = None,  # type: ignore[type-arg]
     term_groups: dict[str, tuple[str, ...]] | None = None,
     pairs: tuple[MinimalPair, ...] | None = None,
+    templates: dict[str, str] | None = None,
+    probes: str = "# test probes\nŋŋwa\\u00a0ɓɗƙ\n\\#hash\n",
     api: str | None = "1.0",
 ) -> PluginUnderTest:
     """A plugin module built in code, good by default; each argument swaps one part for a bad one."""
     module = types.ModuleType("cultura_xx_test")
     if api is not None:
         module.CULTURA_API_VERSION = api
+    module.CULTURA_PROBES = tmp_path / "probes.txt"
+    module.CULTURA_PROBES.write_text(probes, encoding="utf-8")
     data = tmp_path / "sentiment.jsonl"
     good_rows = [{"text": f"text {i} {label}", "label": label} for i in range(6) for label in ("good", "bad")]
     data.write_text("".join(json.dumps(r) + "\n" for r in (rows or good_rows)), encoding="utf-8")
@@ -64,7 +77,9 @@ def make_plugin(
     @hookimpl
     def cultura_knowledge(culture):  # type: ignore[no-untyped-def]
         default = (KnowledgeEntry("a", "first fact", source="us"), KnowledgeEntry("b", "second", source="us"))
-        return [KnowledgeSource("xx.kb", license="CC0-1.0", entries=lambda: entries or default)]
+        return [
+            KnowledgeSource("xx.kb", license="CC0-1.0", entries=lambda: entries or default, templates=templates or {})
+        ]
 
     @hookimpl
     def cultura_adapter_heads(culture):  # type: ignore[no-untyped-def]
@@ -285,3 +300,179 @@ def test_checks_are_registered_with_kinds() -> None:
     assert CHECKS["check_vocabulary_not_in_base"].kind == "quality"
     with pytest.raises(CheckSkipped):
         CHECKS["check_distribution_metadata"].func(PluginUnderTest(types.ModuleType("m"), "m", "not-installed-dist"))
+
+
+# ---- probes and the normalized-text rule
+def delete_fillers(texts: list[str]) -> list[str]:
+    """The third-party author's Korean normalizer: drops U+3164 HANGUL FILLER, leaving the
+    spaces around it doubled."""
+    return [t.replace("\u3164", "") for t in texts]
+
+
+_SPACE_RUN = re.compile(" {2,}")
+
+
+def delete_fillers_fixed(texts: list[str]) -> list[str]:
+    """The fix: fold the white space the deletion leaves, as und.whitespace does."""
+    return [_SPACE_RUN.sub(" ", t.replace("\u3164", "")).strip(" ") if "\u3164" in t else t for t in texts]
+
+
+def test_a_normalizer_leaving_double_spaces_after_removing_a_filler_fails(tmp_path: Path) -> None:
+    messages = failed(check_plugin(make_plugin(tmp_path, normalizer=delete_fillers), raise_on_failure=False))
+    # the next pass of und.whitespace would fold the spaces, so the chain is not idempotent either
+    assert set(messages) == {"check_profile_normalization_clean", "check_profile_normalization_idempotent"}
+    message = messages["check_profile_normalization_clean"]
+    # it names the plugin, the normalizer, the probe and the output (fillers escaped)
+    assert "plugin 'xx', normalizer xx.norm" in message
+    assert "probe 'a \\u3164 B' -> output 'a  B', which has two white-space characters in a row" in message
+    assert "fold the white space" in message
+
+
+def test_the_fixed_filler_normalizer_passes(tmp_path: Path) -> None:
+    assert failed(check_plugin(make_plugin(tmp_path, normalizer=delete_fillers_fixed), raise_on_failure=False)) == {}
+
+
+def test_a_normalizer_inserting_an_invisible_mark_is_caught(tmp_path: Path) -> None:
+    def mark_exclamations(texts: list[str]) -> list[str]:
+        return [re.sub("(?<!\u200f)!", "\u200f!", t) for t in texts]
+
+    message = failed(check_plugin(make_plugin(tmp_path, normalizer=mark_exclamations), raise_on_failure=False))[
+        "check_profile_normalization_clean"
+    ]
+    assert "normalizer xx.norm" in message and "adds U+200F RIGHT-TO-LEFT MARK" in message
+
+
+def test_the_plugins_own_probes_reach_every_normalizer(tmp_path: Path) -> None:
+    def grows_on_asterism(texts: list[str]) -> list[str]:
+        return [t + "\u2042" if "\u2042" in t else t for t in texts]
+
+    assert not any("\u2042" in t for t in BUILTIN_PROBES)
+    assert failed(check_plugin(make_plugin(tmp_path, normalizer=grows_on_asterism), raise_on_failure=False)) == {}
+    plugin = make_plugin(tmp_path, normalizer=grows_on_asterism, probes="x\\N{ASTERISM}y\n")
+    message = failed(check_plugin(plugin, raise_on_failure=False))["check_normalizer_idempotent"]
+    assert "'x\u2042y' -> 'x\u2042y\u2042'" in message
+
+
+def test_a_malformed_probe_file_fails_check_probes_naming_the_line(tmp_path: Path) -> None:
+    plugin = make_plugin(tmp_path, probes="fine\nbad \\q escape\n")
+    message = failed(check_plugin(plugin, raise_on_failure=False))["check_probes"]
+    assert "probes.txt:2: unknown escape '\\\\q'" in message
+
+
+def test_a_plugin_without_probe_file_skips_check_probes_saying_how_to_add_one(tmp_path: Path) -> None:
+    plugin = make_plugin(tmp_path)
+    del plugin.module.CULTURA_PROBES
+    report = check_plugin(plugin, raise_on_failure=False)
+    skipped = {o.check: o.message for o in report.skipped}
+    assert "probes = 'probes.txt'" in skipped["check_probes"]
+
+
+def test_probe_file_format(tmp_path: Path) -> None:
+    path = tmp_path / "probes.txt"
+    path.write_bytes(
+        "\ufeff# a comment\r\n\r\n  spaced  \r\n한\\u3164글\n\\#tag\n\\N{HANGUL FILLER}\\t\\\\\n\\U0002a6d6\n".encode()
+    )
+    assert read_probes(path) == ("  spaced  ", "한\u3164글", "#tag", "\u3164\t\\", "\U0002a6d6")
+    for line, error in [
+        ("\\ud800", r"probes\.txt:1: .*not a character"),
+        ("\\N{NO SUCH NAME}", r"probes\.txt:1: unknown character name"),
+        ("trailing \\", r"probes\.txt:1: unknown escape 'a backslash at the end of the line'"),
+    ]:
+        path.write_text(line, encoding="utf-8")
+        with pytest.raises(DataError, match=error):
+            read_probes(path)
+
+
+def test_builtin_probes_cover_the_unicode_classes_of_the_issue() -> None:
+    joined = "".join(BUILTIN_PROBES)
+    for char in "\u3000\u00a0\u202f\u200b\u200c\u200d\ufeff\u3164\u115f\u1160\u00ad\t\n\r\u0301\uff01\u200e\u200f\u0640\U00020000\U0001f44d":
+        assert char in joined, f"U+{ord(char):04X}"
+    assert "" in BUILTIN_PROBES and " " in BUILTIN_PROBES and "a \u3164 B" in BUILTIN_PROBES
+
+
+# ---- templates are filled as the runtime fills them
+@pytest.mark.parametrize(
+    ("templates", "message"),
+    [
+        ({"seq-cls": "{knowledge} {text}"}, "the seq-cls template '{knowledge} {text}' uses {text}, but the runtime fills seq-cls templates with knowledge= only"),
+        ({"token-cls": "{knowledge} {text}"}, "drop {text}"),
+        ({"causal-lm": "{knowledge} {lang}: {text}"}, "uses {lang}"),
+        ({"seq-cls": "{{knowledge}}"}, "never places {knowledge}"),
+    ],
+)
+def test_templates_that_would_fail_at_prediction_are_caught(tmp_path: Path, templates: dict[str, str], message: str) -> None:
+    messages = failed(check_plugin(make_plugin(tmp_path, templates=templates), raise_on_failure=False))
+    assert set(messages) == {"check_knowledge_templates"}
+    assert message in messages["check_knowledge_templates"]
+
+
+def test_templates_filled_as_the_runtime_fills_them_pass(tmp_path: Path) -> None:
+    templates = {"seq-cls": "Context: {knowledge}", "token-cls": "{knowledge}", "causal-lm": "{knowledge}\n{{text}}: {text}"}
+    assert failed(check_plugin(make_plugin(tmp_path, templates=templates), raise_on_failure=False)) == {}
+
+
+# ---- module:attr entry points
+DECLARED_PLUGIN = """
+from cultura.core.declarative import Plugin
+from cultura.core.types import CultureInfo, Normalizer
+
+
+def lower(texts):
+    return [t.lower() for t in texts]
+
+
+class Test(Plugin):
+    CULTURA_API_VERSION = "1.0"
+    cultures = CultureInfo("xx-Latn", english_name="Test", native_name="Test")
+    probes = "probes.txt"
+    normalizers = Normalizer("epx.lower", lower, "lowercase")
+
+
+plugin = Test()  # the entry point names this instance: no export()
+"""
+
+
+@pytest.fixture
+def entry_point_to_an_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An installed distribution whose entry point is ``epx = cultura_epx_test:plugin``."""
+    site = tmp_path / "site"
+    (site / "cultura_epx_test" / "data").mkdir(parents=True)
+    (site / "cultura_epx_test" / "__init__.py").write_text(DECLARED_PLUGIN, encoding="utf-8")
+    (site / "cultura_epx_test" / "data" / "probes.txt").write_text("ÀB\\u0301C\n", encoding="utf-8")
+    info = site / "cultura_epx_test-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.4\nName: cultura-epx-test\nVersion: 0.1\nSummary: test\nLicense-Expression: MIT\n",
+        encoding="utf-8",
+    )
+    (info / "entry_points.txt").write_text("[cultura]\nepx = cultura_epx_test:plugin\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.delitem(sys.modules, "cultura_epx_test", raising=False)
+    importlib.invalidate_caches()
+    yield "cultura_epx_test"
+    sys.modules.pop("cultura_epx_test", None)
+
+
+def test_an_entry_point_naming_a_plugin_instance_loads_and_passes(entry_point_to_an_instance: str) -> None:
+    from cultura.core.declarative import Plugin
+
+    by_ep, by_dist, by_module = (load_plugin(n) for n in ("epx", "cultura-epx-test", entry_point_to_an_instance))
+    assert isinstance(by_ep.module, Plugin)
+    assert by_ep.module is by_dist.module is by_module.module
+    assert (by_ep.name, by_ep.distribution, by_ep.version, by_ep.module_name) == (
+        "epx", "cultura-epx-test", "0.1", "cultura_epx_test"
+    )
+    assert "ÀB\u0301C" in by_ep.sample_texts  # its probes, found through the instance
+    report = check_plugin(by_ep, raise_on_failure=False)
+    assert failed(report) == {}
+    assert {o.check for o in report.outcomes if o.status == "passed"} >= {
+        "check_api_version", "check_import_is_light", "check_probes", "check_profile_normalization_clean",
+        "check_distribution_metadata",
+    }
+
+
+def test_an_object_reference_loads_without_an_entry_point() -> None:
+    plugin = load_plugin("cultura_sw:plugin")
+    assert type(plugin.module).__name__ == "Swahili"
+    assert (plugin.name, plugin.distribution, plugin.module_name) == ("sw", "cultura-sw", "cultura_sw")

@@ -73,6 +73,28 @@ def test_fully_vocalized_text() -> None:
     assert strip_harakat(["هٰذا"]) == ["هذا"]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("الفتحة َ علامة", "الفتحة علامة"),  # a haraka named in a grammar text, between spaces
+        ("َ في أول النص", "في أول النص"),
+        ("في آخر النص ِ", "في آخر النص"),
+        ("ب ًب", "ب ب"),  # on the next word's first letter: only the mark goes
+    ],
+)
+def test_harakat_on_no_letter_go_with_the_space_before_them(text: str, expected: str) -> None:
+    assert strip_harakat([text]) == [expected]
+
+
+@pytest.mark.parametrize("form", [*map(chr, range(0xFE70, 0xFE7F, 2)), *map(chr, range(0xFC5E, 0xFC64))])
+def test_isolated_forms_of_harakat_leave_no_space_in_the_chain(form: str) -> None:
+    # their compatibility decomposition is a space + the marks
+    assert unicodedata.normalize("NFKC", form).startswith(" ")
+    assert decompose_ligatures([form]) == [unicodedata.normalize("NFKC", form).lstrip(" ")]
+    profile = cultura.culture("ar")
+    assert profile.normalize([f"كلمة {form} كلمة", f"{form}كلمة", f"كلمة{form}"]) == ["كلمة كلمة", "كلمة", "كلمة"]
+
+
 def test_tatweel_joined_to_letters_is_removed_but_a_rule_line_stays() -> None:
     assert strip_tatweel(["مـــرحـبـا"]) == ["مرحبا"]
     assert strip_tatweel(["بَـــا"]) == ["بَا"]  # joined through a haraka

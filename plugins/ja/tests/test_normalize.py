@@ -21,6 +21,7 @@ import cultura
         ("全角記号例外「・」", "全角記号例外「・」"),  # already-Japanese punctuation stays
         ("㈱ ① ㍻", "㈱ ① ㍻"),  # outside the Halfwidth and Fullwidth Forms block: untouched
         ("か\uff9e", "が"),  # a half-width voicing mark after full-width kana composes too
+        ("(￣▽￣)", "(￣▽￣)"),  # U+FFE3 FULLWIDTH MACRON stays: its NFKC is a space + U+0304
     ],
 )
 def test_fold_width(raw: str, expected: str) -> None:
@@ -63,6 +64,8 @@ def test_tilde_runs_collapse() -> None:
         ("Natural Language Processing", "Natural Language Processing"),
         ("東京 タワー へ 行く", "東京タワーへ行く"),
         ("iPhone 15 を 買った", "iPhone 15を買った"),
+        ("スー ー", "スー"),  # the ー run the removal makes is folded, as fold_dashes folds it
+        ("カ \u3099 ナ", "ガナ"),  # the voicing mark the removal puts after its kana composes
     ],
 )
 def test_remove_spaces(raw: str, expected: str) -> None:

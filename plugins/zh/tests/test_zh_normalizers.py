@@ -68,3 +68,21 @@ def test_zh_profile_has_all_content(pm: PluginManager) -> None:
     rows = head.sample_data().read_text(encoding="utf-8").splitlines()  # type: ignore[misc]
     assert len(rows) == 105 and all('"label"' in r for r in rows)
     assert len(profile.added_tokens()) > 5800
+
+
+@pytest.mark.parametrize("tag", ["zh", "zh-Hant"])
+def test_vocabulary_description_states_the_lists_size(pm: PluginManager, tag: str) -> None:
+    """The declaration writes the character counts out; they must match the shipped lists."""
+    (vocab,) = [c.value for c in cultura.culture(tag, manager=pm).vocabulary if c.key == "zh.vocab"]
+    assert vocab.description.startswith(f"{len(vocab.resolve())} common ")
+
+
+@pytest.mark.parametrize("tag", ["zh", "zh-Hant", "zh-TW", "zh-HK"])
+def test_a_nul_neither_truncates_the_text_nor_drops_the_rest_of_the_batch(pm: PluginManager, tag: str) -> None:
+    """OpenCC's multi-step profiles (s2twp, s2hk) stop at a NUL; the parts around it are
+    converted separately."""
+    profile = cultura.culture(tag, manager=pm)
+    texts = ["软件\x00软件", "鼠标", "\x00a B"]
+    out = profile.normalize(texts)
+    assert len(out) == 3 and out[0].count("\x00") == 1 and out[2] == "\x00a B"
+    assert out[0].split("\x00")[0] == out[0].split("\x00")[1] == profile.normalize("软件")

@@ -1,11 +1,13 @@
 """``cultura new-plugin TAG``: scaffold a culture plugin that installs and passes its tests.
 
-The generated distribution ``cultura-<name>`` has a ``pyproject.toml`` with the
-``[project.entry-points.cultura]`` entry point, ``src/cultura_<name>/__init__.py`` with
-working implementations of every hook (a normalizer, a knowledge source, a sentiment head with
-sample data, a counterfactual and a minimal-pair bias check), package data, a README and tests
-wired to the conformance suite. The example content is English placeholder text, marked as
-such, for the author to replace with text in the culture's language.
+The generated distribution ``cultura-<name>`` (written to ``OUTPUT/cultura-<name>/``) has a
+``pyproject.toml`` with the ``[project.entry-points.cultura]`` entry point,
+``src/cultura_<name>/__init__.py`` declaring the plugin as data (a
+:class:`~cultura.core.declarative.Plugin` subclass: a normalizer, a word list, a knowledge
+file, a sentiment head with 30 sample rows, a counterfactual and a minimal-pair bias check,
+a probe file; cultura derives every hook from it), ``normalize.py``, package data, a README
+and tests wired to the conformance suite. The example content is English placeholder text, marked as such,
+for the author to replace with text in the culture's language.
 """
 
 from __future__ import annotations
@@ -74,106 +76,58 @@ cultura_plugin = "{distribution}"
 """
 
 _INIT = '''\
-"""{distribution}: {english_name} ({tag}) for cultura.
+"""{distribution}: {english_name} ({tag}) for cultura, declared as data (cultura derives the hooks).
 
-Every hook below works as generated; replace the example content in ``data/`` with text in
-the culture's language (see README.md).
+Replace the English placeholders in ``data/`` with text in the language (see README.md).
 """
+
+from __future__ import annotations
+
+from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.types import CultureInfo, Normalizer
+from {module}.normalize import collapse_punctuation
+
+__version__ = "0.1.0"
+
+
+class {class_name}(Plugin):
+    """{english_name} ({tag}): a normalizer, vocabulary, knowledge, a sentiment head, bias checks."""
+
+    CULTURA_API_VERSION = "{api_version}"
+    cultures = CultureInfo("{tag}", description="{english_name}")
+    data_license = "CC-BY-4.0"
+    probes = "probes.txt"  # edge cases of the script: the conformance suite feeds them to normalizers
+    normalizers = Normalizer("{prefix}.punctuation", collapse_punctuation, "collapse repeated punctuation")
+    vocabulary = VocabularyFile("{prefix}.words", "vocab.txt", "frequent words the base vocabulary splits")
+    templates = {{"causal-lm": "Context: {{knowledge}}\\n{{text}}"}}  # encoders: knowledge is a 2nd segment
+    knowledge = KnowledgeFile("{prefix}.culture", "knowledge.jsonl", "cultural knowledge for {tag}")
+    heads = Head(
+        "sentiment", "seq-cls", labels=("positive", "negative", "neutral"),  # rename them in the language
+        sample_data="sentiment.jsonl", description="sentiment of a text",
+    )
+    bias = BiasFile("bias.json", pairs_check={{
+        "id": "{prefix}.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,
+        "description": "minimal pairs (CrowS-Pairs style)",
+    }})
+
+
+plugin = {class_name}()
+plugin.export(globals())  # the module is the entry point: it carries the derived hooks
+'''
+
+_NORMALIZE = '''\
+"""Normalizers for {english_name}: batched (``list[str] -> list[str]``), pure and idempotent."""
 
 from __future__ import annotations
 
 import re
 
-from cultura import hookimpl
-from cultura.core.plugin_data import bias_checks_from_json, data_file, knowledge_entries
-from cultura.core.tags import Culture
-from cultura.core.types import (
-    AdapterHeadSpec,
-    BiasCheck,
-    CultureInfo,
-    KnowledgeSource,
-    Normalizer,
-    TokenizerTweaks,
-)
-
-__version__ = "0.1.0"
-CULTURA_API_VERSION = "{api_version}"
-
-TAG = "{tag}"
-DATA_LICENSE = "CC-BY-4.0"
-SENTIMENT_LABELS = ("positive", "negative", "neutral")  # rename them in the language
-
 _REPEATED_PUNCTUATION = re.compile(r"([!?.,;:])\\1+")
 
 
 def collapse_punctuation(texts: list[str]) -> list[str]:
-    """"Great!!!" -> "Great!" (batched, pure, idempotent)."""
+    """"Great!!!" -> "Great!"."""
     return [_REPEATED_PUNCTUATION.sub(r"\\1", t) for t in texts]
-
-
-@hookimpl
-def cultura_cultures() -> list[CultureInfo]:
-    return [CultureInfo(TAG, description="{english_name}")]
-
-
-@hookimpl
-def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
-    if culture.tag != TAG:
-        return None
-    return TokenizerTweaks(
-        normalizers=(
-            Normalizer("{prefix}.punctuation", collapse_punctuation, "collapse repeated punctuation"),
-        ),
-    )
-
-
-@hookimpl
-def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
-    if culture.tag != TAG:
-        return None
-    return [
-        KnowledgeSource(
-            "{prefix}.culture",
-            license=DATA_LICENSE,
-            entries=knowledge_entries(__name__, "knowledge.jsonl", license=DATA_LICENSE),
-            templates={{"seq-cls": "{{knowledge}}", "causal-lm": "Context: {{knowledge}}\\n{{text}}"}},
-            description="cultural knowledge for {tag}",
-        )
-    ]
-
-
-@hookimpl
-def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
-    if culture.tag != TAG:
-        return None
-    return [
-        AdapterHeadSpec(
-            "sentiment",
-            "seq-cls",
-            labels=SENTIMENT_LABELS,
-            sample_data=lambda: data_file(__name__, "sentiment.jsonl"),
-            description="sentiment of a text",
-        )
-    ]
-
-
-@hookimpl
-def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
-    if culture.tag != TAG:
-        return None
-    # data/bias.json: {{"counterfactual": [checks], "pairs": [minimal pairs]}}
-    return bias_checks_from_json(
-        __name__,
-        "bias.json",
-        license=DATA_LICENSE,
-        pairs_check={{
-            "id": "{prefix}.stereotypes",
-            "category": "gender",
-            "metric": "crows_pairs",
-            "threshold": 10.0,
-            "description": "minimal pairs (CrowS-Pairs style)",
-        }},
-    )
 '''
 
 _TEST_PLUGIN = '''\
@@ -183,8 +137,8 @@ from __future__ import annotations
 
 import pytest
 
-from {module} import collapse_punctuation
 from cultura.testing import parametrize_with_plugin_checks
+from {module}.normalize import collapse_punctuation
 
 
 @parametrize_with_plugin_checks(["{distribution}"])
@@ -218,11 +172,14 @@ $ cultura show {tag}
 $ python -m pytest           # the conformance suite and the plugin's own tests
 ```
 
+The plugin is the class `{class_name}` in `src/{module}/__init__.py`: a declaration of what
+it gives, from which cultura derives the hooks; the normalizers are in `normalize.py`.
+
 | hook | what it gives |
 |---|---|
-| tokenizer tweaks | `{prefix}.punctuation`: collapse repeated punctuation |
-| knowledge | `{prefix}.culture`: `src/{module}/data/knowledge.jsonl` |
-| adapter heads | `sentiment` (`seq-cls`): labels in `SENTIMENT_LABELS`, sample data in `data/sentiment.jsonl` |
+| tokenizer tweaks | `{prefix}.punctuation`: collapse repeated punctuation; `{prefix}.words`: `data/vocab.txt` |
+| knowledge | `{prefix}.culture`: `data/knowledge.jsonl` |
+| adapter heads | `sentiment` (`seq-cls`): labels in `heads`, sample data in `data/sentiment.jsonl` |
 | bias checks | `{prefix}.gender` (`ctf_gap`) and `{prefix}.stereotypes` (`crows_pairs`): `data/bias.json` |
 
 ## Make it yours
@@ -230,20 +187,37 @@ $ python -m pytest           # the conformance suite and the plugin's own tests
 The files in `src/{module}/data/` hold **English placeholder examples**. Replace them with
 content written in the culture's language:
 
-1. `knowledge.jsonl` — one JSON object per line: `id` (unique), `text`, `tags`, `source`,
+1. `vocab.txt` — one token per line (`#` starts a comment): frequent words of the language
+   that the base model's vocabulary splits into many pieces; build it with a script.
+2. `knowledge.jsonl` — one JSON object per line: `id` (unique), `text`, `tags`, `source`,
    `license`.
-2. `sentiment.jsonl` — `{{"text": ..., "label": ...}}` rows, balanced across the labels (at least
-   5 per label; 30+ rows is better); rename `SENTIMENT_LABELS` in `__init__.py` to labels in
-   the language.
-3. `bias.json` — `counterfactual` checks (aligned term groups: same number of terms, swapped
-   by index; templates with `{{term}}`) and minimal `pairs`, read by
-   `cultura.core.plugin_data.bias_checks_from_json`.
-4. Add normalizers for your script and, if the base vocabulary misses your language,
-   a `VocabularyExtension` (see cultura's docs, "Write a plugin in 15 minutes").
+3. `sentiment.jsonl` — `{{"text": ..., "label": ...}}` rows, balanced across the labels, 30 or
+   more (at least 5 per label); rename the labels in `heads` to labels in the language.
+4. `bias.json` — `counterfactual` checks (aligned term groups of at least 3 terms, swapped by
+   index; at least 3 templates with `{{term}}`) and minimal `pairs`.
+5. Add normalizers for your script to `normalize.py` and list them in `normalizers` (see
+   cultura's docs, "Write a plugin in 15 minutes").
+6. `probes.txt` — edge cases of your script, one per line (`\\uXXXX` escapes for invisible
+   characters, `#` starts a comment): look-alike letters, marks, joiners, spacing. The
+   conformance suite feeds them, with its own built-in edge cases, to every normalizer.
 
 Run `python -m pytest` after each change: the conformance suite tells you what to fix.
 
 License: code Apache-2.0; data CC-BY-4.0 (state the license of any data you add).
+"""
+
+_PROBES = """\
+# Probes: edge cases of the script that the conformance suite feeds to every normalizer, beside
+# its own built-in ones (white space, zero-width and format characters, fillers, combining
+# marks, width forms). One probe per line, verbatim; the escapes \\uXXXX, \\UXXXXXXXX, \\xXX,
+# \\N{{NAME}}, \\t, \\n, \\r, \\\\ and \\# keep invisible characters readable; lines starting with
+# '#' are comments.
+# Placeholder examples: replace them with the look-alikes, marks and spacing of {english_name}.
+Great!!! Why?? Fine...
+Hello , world ! (spaced punctuation)
+“double” ‘single’ don’t don't
+cafe\\u0301 caf\\N{{LATIN SMALL LETTER E WITH ACUTE}}
+word\\u00a0word word\\u200bword word\\u00adword
 """
 
 _KNOWLEDGE = [
@@ -263,6 +237,13 @@ _KNOWLEDGE = [
     },
 ]
 
+#: placeholder tokens: English words the base vocabulary (BERT uncased) splits into pieces
+_VOCABULARY = (
+    "heartwarming", "overpriced", "tasteless", "potholes", "spotless", "overcooked", "unhelpful",
+    "flavourful",
+)
+
+#: placeholder sample sentences, 10 per label (30 rows, balanced)
 _SENTIMENT = {
     "positive": [
         "The food was delicious and the staff were kind.",
@@ -270,6 +251,11 @@ _SENTIMENT = {
         "The delivery arrived early and in perfect condition.",
         "Our teacher explains everything clearly and patiently.",
         "The new park is beautiful and the children love it.",
+        "A heartwarming story, told with great care.",
+        "The rooms were spotless and the view was lovely.",
+        "The soup was flavourful and the bread still warm.",
+        "The nurse was patient and answered all our questions.",
+        "Great value: I would happily buy it again.",
     ],
     "negative": [
         "The food was cold and tasteless.",
@@ -277,6 +263,11 @@ _SENTIMENT = {
         "The parcel arrived broken and nobody answered my calls.",
         "The service was rude and slow.",
         "The road is full of potholes and always jammed.",
+        "Overpriced and overcooked, we will not come back.",
+        "The staff were unhelpful and the queue never moved.",
+        "The phone stopped working after two days.",
+        "The room was dirty and the shower was broken.",
+        "I waited an hour and the order was still wrong.",
     ],
     "neutral": [
         "The shop opens at nine and closes at six.",
@@ -284,6 +275,11 @@ _SENTIMENT = {
         "The train leaves every two hours from the main station.",
         "The book has twelve chapters.",
         "I bought bread and milk and went home.",
+        "The museum is next to the post office.",
+        "The bus stops at the market on weekdays.",
+        "The form asks for a name and an address.",
+        "The library lends books for three weeks.",
+        "The river crosses the town from north to south.",
     ],
 }
 
@@ -317,8 +313,16 @@ def _fill(text: str, names: dict[str, str]) -> str:
     return text.format(**names)
 
 
+def _class_name(english_name: str, module: str) -> str:
+    """A class name from the culture's English name ("German (Switzerland)" -> GermanSwitzerland)."""
+    name = "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", english_name))
+    if name.isidentifier() and name.isascii() and not name[0].isdigit():
+        return name
+    return "".join(w.title() for w in module.split("_"))
+
+
 def scaffold(tag: str, directory: str | Path, *, name: str | None = None, force: bool = False) -> Path:
-    """Write a plugin package for ``tag`` under ``directory`` and return its root."""
+    """Write a plugin package for ``tag`` to ``directory/cultura-<name>/`` and return that root."""
     from cultura.core.hookspecs import API_VERSION
 
     names = plugin_names(tag, name)
@@ -326,6 +330,7 @@ def scaffold(tag: str, directory: str | Path, *, name: str | None = None, force:
     names["prefix"] = names["entry_point"].replace("-", ".")
     ep = names["entry_point"]
     names["entry_point_toml"] = ep if re.fullmatch(r"[A-Za-z0-9_-]+", ep) else json.dumps(ep)
+    names["class_name"] = _class_name(names["english_name"], names["module"])
     root = Path(directory) / names["distribution"]
     if root.exists() and any(root.iterdir()) and not force:
         raise CulturaError(f"{root} already exists and is not empty; pick another --output or pass --force")
@@ -335,6 +340,8 @@ def scaffold(tag: str, directory: str | Path, *, name: str | None = None, force:
     (root / "pyproject.toml").write_text(_fill(_PYPROJECT, names), encoding="utf-8")
     (root / "README.md").write_text(_fill(_README, names), encoding="utf-8")
     (package / "__init__.py").write_text(_fill(_INIT, names), encoding="utf-8")
+    (package / "normalize.py").write_text(_fill(_NORMALIZE, names), encoding="utf-8")
+    (package / "data" / "probes.txt").write_text(_fill(_PROBES, names), encoding="utf-8")
     (root / "tests" / "test_plugin.py").write_text(_fill(_TEST_PLUGIN, names), encoding="utf-8")
     knowledge = [
         {k: (_fill(v, names) if isinstance(v, str) else v) for k, v in row.items()}
@@ -343,11 +350,15 @@ def scaffold(tag: str, directory: str | Path, *, name: str | None = None, force:
     (package / "data" / "knowledge.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in knowledge), encoding="utf-8"
     )
+    (package / "data" / "vocab.txt").write_text(
+        "# placeholder: replace with frequent words of the language that the base vocabulary\n"
+        "# splits into pieces (one token per line)\n" + "".join(f"{t}\n" for t in _VOCABULARY),
+        encoding="utf-8",
+    )
     rows = [
-        {"text": text, "label": label}
-        for i in range(5)
+        {"text": texts[i], "label": label}
+        for i in range(len(_SENTIMENT["positive"]))
         for label, texts in _SENTIMENT.items()
-        for text in texts[i : i + 1]
     ]
     (package / "data" / "sentiment.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
@@ -363,7 +374,7 @@ def scaffold(tag: str, directory: str | Path, *, name: str | None = None, force:
 @click.argument("tag")
 @click.option(
     "-o", "--output", default=".", show_default=True, type=click.Path(file_okay=False),
-    help="Directory to create the plugin package in.",
+    help="Parent directory: the package is written to OUTPUT/cultura-<name>/.",
 )
 @click.option("--name", help="Plugin name (module cultura_<name>); default: from the tag.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty directory.")

@@ -9,7 +9,9 @@ Unicode Arabic block:
   alef (ﻵ ﻶ → لآ, ﻷ ﻸ → لأ, ﻹ ﻺ → لإ, ﻻ ﻼ → لا); every other Arabic presentation form
   (U+FB50–U+FDFF, U+FE70–U+FEFF, the shapes that PDF extraction leaves behind) becomes its
   compatibility decomposition, except the honorific phrase ligatures U+FDFA ﷺ, U+FDFB ﷻ and
-  U+FDFD ﷽, which stand for whole phrases and are kept.
+  U+FDFD ﷽, which stand for whole phrases and are kept. The isolated (spacing) forms of the
+  harakat (U+FE70–U+FE7E, U+FC5E–U+FC63), whose decomposition is a space and the marks,
+  become the marks alone.
 * :func:`strip_tatweel` — removes U+0640 ـ (kashida, a purely typographic elongation) where
   it is joined to an Arabic letter (or to a mark on one); a free-standing run such as
   ``ـــ`` used as a rule line is text, not elongation, and is kept.
@@ -17,7 +19,10 @@ Unicode Arabic block:
   (tanween, fatha, damma, kasra, shadda, sukun and the extended marks), U+0670 (superscript
   "dagger" alef: هٰذا → هذا) and the Quranic annotation marks U+06D6–U+06ED. Hamza above and
   below (U+0654, U+0655) and maddah (U+0653) are *letters' parts*, not harakat: they are kept
-  (after NFC they are already part of أ إ آ ؤ ئ).
+  (after NFC they are already part of أ إ آ ؤ ئ). Marks that stand on no letter (after white
+  space or at the start, as in a grammar text naming the fatha) go with the white space that
+  set them apart, so that no space is left doubled or at an end (``الفتحة َ علامة`` →
+  ``الفتحة علامة``).
 * :func:`fold_alef` — alef with hamza above/below, with maddah, and alef wasla (أ إ آ ٱ,
   U+0623/U+0625/U+0622/U+0671, or bare alef followed by a combining hamza/maddah) become bare
   alef ا (U+0627). Writers drop these hamzas so often that keeping them splits one word into
@@ -57,7 +62,10 @@ _ARABIC_LETTER_OR_MARK = "\u0620-\u063f\u0641-\u065f\u066e-\u06d3\u06d5-\u06ed\u
 _KASHIDA = re.compile(
     f"(?<=[{_ARABIC_LETTER_OR_MARK}])\u0640+|\u0640+(?=[{_ARABIC_LETTER_OR_MARK}])"
 )
-HARAKAT = re.compile("[\u064b-\u0652\u0656-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed]")
+_HARAKAT = "[\u064b-\u0652\u0656-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed]"
+HARAKAT = re.compile(_HARAKAT)
+#: harakat on no letter: after white space and before white space or the end, or at the start
+_STRANDED_HARAKAT = re.compile(f"\\s+{_HARAKAT}+(?=\\s|$)|^{_HARAKAT}+\\s*")
 ALEF_VARIANTS = re.compile("[\u0622\u0623\u0625\u0671]|\u0627[\u0653\u0654\u0655]+")
 
 
@@ -67,7 +75,8 @@ def _presentation(match: re.Match[str]) -> str:
         return LAM_ALEF[ch]
     if ch in KEPT_LIGATURES or ch == "\ufeff":  # U+FEFF is the BOM, not a letter shape
         return ch
-    return unicodedata.normalize("NFKC", ch)
+    # the isolated forms of harakat decompose to a space + marks: keep the marks only
+    return unicodedata.normalize("NFKC", ch).lstrip(" ")
 
 
 def decompose_ligatures(texts: list[str]) -> list[str]:
@@ -81,8 +90,9 @@ def strip_tatweel(texts: list[str]) -> list[str]:
 
 
 def strip_harakat(texts: list[str]) -> list[str]:
-    """Remove short vowels, tanween, shadda, sukun, dagger alef and Quranic marks."""
-    return [HARAKAT.sub("", t) for t in texts]
+    """Remove short vowels, tanween, shadda, sukun, dagger alef and Quranic marks (marks on no
+    letter with the white space before them, or after them at the start)."""
+    return [HARAKAT.sub("", _STRANDED_HARAKAT.sub("", t)) for t in texts]
 
 
 def fold_alef(texts: list[str]) -> list[str]:

@@ -9,136 +9,48 @@ Importing this module reads no data: lists and entries load when a profile uses 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cultura import hookimpl
-from cultura.core.plugin_data import (
-    bias_checks_from_json,
-    data_file,
-    knowledge_entries,
-    word_list,
-)
-from cultura.core.tags import Culture
-from cultura.core.types import (
-    AdapterHeadSpec,
-    BiasCheck,
-    CultureInfo,
-    KnowledgeSource,
-    Normalizer,
-    PeftSpec,
-    TokenizerTweaks,
-    VocabularyExtension,
-)
+from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.types import CultureInfo, Normalizer, PeftSpec
 from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
 
 __version__ = "0.1.0"
-CULTURA_API_VERSION = "1.0"
-
-#: License of the knowledge, sample data and bias checks written by the cultura-ja authors.
-DATA_LICENSE = "CC-BY-4.0"
-SENTIMENT_LABELS = ("肯定的", "否定的", "中立")  # positive, negative, neutral
 
 
-def data_path(name: str) -> Path:
-    """Path of a file shipped in ``cultura_ja/data``."""
-    return data_file(__name__, name)
+class Japanese(Plugin):
+    """Japanese: neologdn-style normalizers, kana and kanji, honorifics knowledge, sentiment, bias."""
 
-
-def _knowledge(source: str):  # type: ignore[no-untyped-def]
-    """The entries of ``knowledge.jsonl`` whose ``source_name`` is ``source`` (lazy)."""
-    return knowledge_entries(
-        __name__, "knowledge.jsonl", license=DATA_LICENSE, culture=source, field="source_name"
+    CULTURA_API_VERSION = "1.0"
+    cultures = CultureInfo("ja", native_name="日本語", description="Japanese")
+    data_license = "CC-BY-4.0"
+    probes = "probes.txt"  # edge cases of the script, fed to every normalizer by the conformance suite
+    normalizers = (
+        Normalizer("ja.dashes", fold_dashes, "long-vowel runs after kana -> ー; hyphen variants -> -"),
+        Normalizer("ja.tildes", fold_tildes, "~ ∼ ∾ 〜 〰 ～ runs -> ~"),
+        Normalizer("ja.width", fold_width, "NFKC of full/half-width forms: ＡＢＣ１２３ -> ABC123, ｶﾞ -> ガ"),
+        Normalizer("ja.spaces", remove_spaces, "no spaces between Japanese characters (or Japanese and Latin)"),
     )
-
-
-@hookimpl
-def cultura_cultures() -> list[CultureInfo]:
-    return [CultureInfo("ja", native_name="日本語", description="Japanese")]
-
-
-@hookimpl
-def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
-    if culture.tag != "ja":
-        return None
-    return TokenizerTweaks(
-        normalizers=(
-            Normalizer("ja.dashes", fold_dashes, "long-vowel runs after kana -> ー; hyphen variants -> -"),
-            Normalizer("ja.tildes", fold_tildes, "~ ∼ ∾ 〜 〰 ～ runs -> ~"),
-            Normalizer("ja.width", fold_width, "NFKC of full/half-width forms: ＡＢＣ１２３ -> ABC123, ｶﾞ -> ガ"),
-            Normalizer("ja.spaces", remove_spaces, "no spaces between Japanese characters (or Japanese and Latin)"),
-        ),
-        vocabulary=(
-            VocabularyExtension(
-                "ja.kana",
-                word_list(__name__, "vocab_kana.txt"),
-                description="kana, iteration marks and brackets missing from the base vocabulary",
-            ),
-            VocabularyExtension(
-                "ja.kanji",
-                word_list(__name__, "vocab_kanji.txt"),
-                description="jōyō kanji and other frequent kanji missing from the base vocabulary",
-            ),
-            VocabularyExtension(
-                "ja.kana_words",
-                word_list(__name__, "vocab_kana_words.txt"),
-                description="3,000 frequent words written in kana (particles, endings, loanwords)",
-            ),
-        ),
+    vocabulary = (
+        VocabularyFile("ja.kana", "vocab_kana.txt", "kana, iteration marks and brackets missing from the base vocabulary"),
+        VocabularyFile("ja.kanji", "vocab_kanji.txt", "jōyō kanji and other frequent kanji missing from the base vocabulary"),
+        VocabularyFile("ja.kana_words", "vocab_kana_words.txt", "3,000 frequent words written in kana (particles, endings, loanwords)"),
     )
-
-
-@hookimpl
-def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
-    if culture.tag != "ja":
-        return None
     templates = {"seq-cls": "{knowledge}", "causal-lm": "参考：{knowledge}\n{text}"}
-    return [
-        KnowledgeSource(
-            "ja.honorifics",
-            license=DATA_LICENSE,
-            entries=_knowledge("ja.honorifics"),
-            templates=templates,
-            description="敬語 (尊敬語・謙譲語・丁寧語), 内と外, 敬称 (さん・様・君・先生), set phrases",
-        ),
-        KnowledgeSource(
-            "ja.culture",
-            license=DATA_LICENSE,
-            entries=_knowledge("ja.culture"),
-            templates=templates,
-            description="etiquette (お辞儀, 名刺, 上座), meals, annual events, holidays, era names",
-        ),
-    ]
-
-
-@hookimpl
-def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
-    if culture.tag != "ja":
-        return None
-    return [
-        AdapterHeadSpec(
-            "sentiment",
-            "seq-cls",
-            labels=SENTIMENT_LABELS,
-            peft=PeftSpec(method="lora", r=8, alpha=16, dropout=0.1),
-            sample_data=lambda: data_path("sentiment.jsonl"),
-            description="感情分類：肯定的 / 否定的 / 中立",
-        )
-    ]
-
-
-@hookimpl
-def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
-    if culture.tag != "ja":
-        return None
-    return bias_checks_from_json(
-        __name__,
-        "bias.json",
-        license=DATA_LICENSE,
-        pairs_check={
-            "id": "ja.stereotypes",
-            "category": "gender",
-            "metric": "crows_pairs",
-            "threshold": 10.0,
-            "description": "性別・年齢・出身・国籍についての最小対（CrowS-Pairs 形式）",
-        },
+    knowledge = (  # one file; rows name their source in "source_name"
+        KnowledgeFile("ja.honorifics", "knowledge.jsonl", "敬語 (尊敬語・謙譲語・丁寧語), 内と外, 敬称 (さん・様・君・先生), set phrases",
+                      select="ja.honorifics", field="source_name"),
+        KnowledgeFile("ja.culture", "knowledge.jsonl", "etiquette (お辞儀, 名刺, 上座), meals, annual events, holidays, era names",
+                      select="ja.culture", field="source_name"),
     )
+    heads = Head(
+        "sentiment", "seq-cls", labels=("肯定的", "否定的", "中立"),  # positive, negative, neutral
+        peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
+        description="感情分類：肯定的 / 否定的 / 中立",
+    )
+    bias = BiasFile("bias.json", pairs_check={
+        "id": "ja.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,
+        "description": "性別・年齢・出身・国籍についての最小対（CrowS-Pairs 形式）",
+    })
+
+
+plugin = Japanese()
+plugin.export(globals())

@@ -20,10 +20,14 @@ Fullwidth Forms, Hiragana, Katakana and General Punctuation blocks:
   (``ＡＢＣ１２３！`` → ``ABC123!``), half-width katakana become full-width with their voicing
   marks composed (``ｶﾞｷﾞ`` → ``ガギ``), half-width Japanese punctuation becomes full-width
   (``｢｣｡､･`` → ``「」。、・``). Characters outside that block are not NFKC-folded (㈱, ①, ㍻
-  keep their meaning-bearing forms); the result is in NFC.
+  keep their meaning-bearing forms), nor is ￣ U+FFE3 FULLWIDTH MACRON, whose NFKC is a space
+  and a combining macron (it is a drawn line, as in the kaomoji ``(￣▽￣)``); the result is in
+  NFC.
 * :func:`remove_spaces` — a space between two Japanese characters, or between a Japanese
   character and a Latin one, is removed (``PRML 副 読 本`` → ``PRML副読本``); spaces between
-  Latin words stay (``Natural Language Processing``).
+  Latin words stay (``Natural Language Processing``). What the removal brings together is
+  folded as above: a run of ー becomes one (``スー ー`` → ``スー``), a voicing mark after its
+  kana is composed with it (NFC: ``カ``, space, U+3099 → ``ガ``).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ _LONG_AFTER_KANA = re.compile(f"(?<=[{KANA}])[{LONG_VOWEL_LIKE}]+")
 _LONG_RUN = re.compile("\u30fc{2,}")
 _HYPHENS = re.compile("[\u02d7\u058a\u2010\u2011\u2012\u2013\u2043\u207b\u208b\u2212]+")
 _TILDES = re.compile("[~\u223c\u223e\u301c\u3030\uff5e]+")
-_WIDE = re.compile("[\uff01-\uffee]+")
+_WIDE = re.compile("[\uff01-\uffe2\uffe4-\uffee]+")  # all but U+FFE3, see above
 JAPANESE = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uffee"
 LATIN = "\u0021-\u007e"
 _SPACES = re.compile(
@@ -69,13 +73,21 @@ def _nfkc(match: re.Match[str]) -> str:
 
 
 def fold_width(texts: list[str]) -> list[str]:
-    """NFKC of the Halfwidth and Fullwidth Forms block (ＡＢＣ -> ABC, ｶﾞ -> ガ), then NFC."""
+    """NFKC of the Halfwidth and Fullwidth Forms block but ￣ (ＡＢＣ -> ABC, ｶﾞ -> ガ), then NFC."""
     return [unicodedata.normalize("NFC", _WIDE.sub(_nfkc, t)) for t in texts]
 
 
+def _remove_spaces(text: str) -> str:
+    removed = _SPACES.sub("", text)
+    if removed == text:
+        return text
+    return unicodedata.normalize("NFC", _LONG_RUN.sub("\u30fc", removed))
+
+
 def remove_spaces(texts: list[str]) -> list[str]:
-    """Drop spaces between Japanese characters and between Japanese and Latin ones."""
-    return [_SPACES.sub("", t) for t in texts]
+    """Drop spaces between Japanese characters and between Japanese and Latin ones; a ー run
+    or a letter + voicing mark that this brings together is folded (ーー -> ー, NFC)."""
+    return [_remove_spaces(t) for t in texts]
 
 
 def normalize_japanese(texts: list[str]) -> list[str]:

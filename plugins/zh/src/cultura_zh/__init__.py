@@ -1,72 +1,73 @@
 """cultura-zh: Chinese (Simplified and Traditional; mainland, Taiwan, Hong Kong) for cultura.
 
 Cultures: ``zh`` (Simplified; also ``zh-Hans``, ``zh-CN``, ``zh-SG``), ``zh-Hant``,
-``zh-Hant-TW`` (``zh-TW``) and ``zh-Hant-HK`` (``zh-HK``).
+``zh-Hant-TW`` (``zh-TW``) and ``zh-Hant-HK`` (``zh-HK``). Each level converts text to its own
+script and regional convention with an OpenCC profile (:data:`OPENCC_PROFILES`); the authored
+knowledge (in Simplified Chinese) is converted the same way. The bias checks are built in code
+(:mod:`cultura_zh.bias`). Word lists, knowledge and sample data load when a profile uses them.
 """
 
 from __future__ import annotations
 
-from cultura import hookimpl
-from cultura.core.tags import Culture
-from cultura.core.types import (
-    AdapterHeadSpec,
-    BiasCheck,
-    CultureInfo,
-    KnowledgeSource,
-    Normalizer,
-    TokenizerTweaks,
-)
-from cultura_zh import bias, content
+from cultura.core.declarative import Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.types import CultureInfo, Normalizer
+from cultura_zh.bias import bias_checks
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
 
 __version__ = "0.1.0"
-CULTURA_API_VERSION = "1.0"
 
 
-@hookimpl
-def cultura_cultures() -> list[CultureInfo]:
-    return [
+def _script(tag: str) -> Normalizer:
+    """``zh.script``: OpenCC conversion to the script and regional convention of ``tag``."""
+    profile = OPENCC_PROFILES[tag]
+    return Normalizer("zh.script", opencc_convert(profile), f"OpenCC {profile}: convert to the {tag} script/region convention")
+
+
+def _knowledge(tag: str) -> KnowledgeFile:
+    """The authored entries (Simplified Chinese), converted to the script of ``tag``."""
+    context = "背景知识" if tag == "zh" else "背景知識"
+    return KnowledgeFile(
+        "zh.culture", "knowledge.jsonl", "festivals, honorifics, regional usage and customs (authored)",
+        templates={"seq-cls": "{knowledge}", "token-cls": "{knowledge}", "causal-lm": context + "：{knowledge}\n{text}"},
+        source="cultura-zh maintainers (authored)", normalize=opencc_convert(OPENCC_PROFILES[tag]),
+    )
+
+
+def _sentiment(labels: tuple[str, str, str], sample_data: str) -> Head:
+    """Three-way sentiment with labels in the culture's script."""
+    return Head("sentiment", "seq-cls", labels=labels, sample_data=sample_data,
+                description=f"three-way sentiment of everyday reviews and statements ({'/'.join(labels)})")
+
+
+class Chinese(Plugin):
+    """Chinese: OpenCC script conversion per level, common characters, knowledge, sentiment, bias."""
+
+    CULTURA_API_VERSION = "1.0"
+    cultures = (
         CultureInfo("zh", description="Chinese, Simplified script (mainland convention)"),
         CultureInfo("zh-Hant", description="Chinese, Traditional script (OpenCC standard)"),
         CultureInfo("zh-TW", description="Chinese as written in Taiwan (Traditional, local phrasing)"),
         CultureInfo("zh-HK", description="Chinese as written in Hong Kong (Traditional, HK variants)"),
-    ]
-
-
-@hookimpl
-def cultura_tokenizer_tweaks(culture: Culture) -> TokenizerTweaks | None:
-    profile = OPENCC_PROFILES.get(culture.tag)
-    if profile is None:
-        return None
-    normalizers = [
-        Normalizer(
-            "zh.script",
-            opencc_convert(profile),
-            f"OpenCC {profile}: convert to the {culture.tag} script/region convention",
-        )
-    ]
-    if culture.tag == "zh":
-        normalizers.append(
-            Normalizer("zh.width", fold_width, "half-width letters/digits, full-width punctuation")
-        )
-    vocabulary = content.vocabulary(culture.tag)
-    return TokenizerTweaks(
-        normalizers=tuple(normalizers), vocabulary=(vocabulary,) if vocabulary else ()
     )
+    data_license = "CC-BY-4.0"
+    probes = "probes.txt"  # edge cases of the script, fed to every normalizer by the conformance suite
+    normalizers = {
+        "zh": (_script("zh"), Normalizer("zh.width", fold_width, "half-width letters/digits, full-width punctuation")),
+        **{tag: _script(tag) for tag in ("zh-Hant", "zh-Hant-TW", "zh-Hant-HK")},
+    }
+    vocabulary = {  # the counts are checked against the files by the plugin's tests
+        "zh": VocabularyFile("zh.vocab", "vocab_hans.txt", "5811 common Simplified characters and Chinese punctuation "
+                             "(frequencies from jieba's dictionary)"),
+        "zh-Hant": VocabularyFile("zh.vocab", "vocab_hant.txt", "5927 common Traditional characters and Chinese "
+                                  "punctuation (frequencies from jieba's dictionary)"),
+    }
+    knowledge = {tag: _knowledge(tag) for tag in OPENCC_PROFILES}
+    heads = {  # sentiment_hant.jsonl is sentiment.jsonl converted with OpenCC s2t (texts and labels)
+        "zh": _sentiment(("正面", "负面", "中性"), "sentiment.jsonl"),
+        "zh-Hant": _sentiment(("正面", "負面", "中性"), "sentiment_hant.jsonl"),
+    }
+    bias = bias_checks("zh")
 
 
-@hookimpl
-def cultura_knowledge(culture: Culture) -> list[KnowledgeSource] | None:
-    source = content.knowledge(culture.tag)
-    return [source] if source else None
-
-
-@hookimpl
-def cultura_adapter_heads(culture: Culture) -> list[AdapterHeadSpec] | None:
-    head = content.sentiment_head(culture.tag)
-    return [head] if head else None
-
-
-@hookimpl
-def cultura_bias_checks(culture: Culture) -> list[BiasCheck] | None:
-    return bias.bias_checks(culture) or None
+plugin = Chinese()
+plugin.export(globals())

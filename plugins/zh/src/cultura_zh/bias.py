@@ -279,7 +279,7 @@ def _pair_checks(key: str, category: str, pairs: tuple[MinimalPair, ...], descri
 def bias_checks(culture: Culture, requested: Culture | None = None) -> list[BiasCheck]:
     """The Chinese bias checks, served at the ``zh`` level (``[]`` at other levels).
 
-    The lead's plugin module wires this into ``cultura_bias_checks``.
+    The plugin's declaration (``cultura_zh.Chinese.bias``) serves them.
     """
     if Culture.parse(culture).tag != "zh":
         return []

@@ -35,6 +35,14 @@ def _converter(profile: str):  # type: ignore[no-untyped-def]
     return opencc.OpenCC(profile)
 
 
+def _convert_text(converter, text: str) -> str:  # type: ignore[no-untyped-def]
+    """``text`` converted; OpenCC's multi-step profiles (s2twp, s2hk) stop at a NUL, so the
+    parts around each NUL are converted separately."""
+    if "\x00" in text:
+        return "\x00".join(converter.convert(part) for part in text.split("\x00"))
+    return converter.convert(text)
+
+
 def opencc_convert(profile: str):  # type: ignore[no-untyped-def]
     """A batched OpenCC conversion with ``profile`` (e.g. ``"t2s"``)."""
 
@@ -42,10 +50,10 @@ def opencc_convert(profile: str):  # type: ignore[no-untyped-def]
         if not texts:
             return []
         converter = _converter(profile)
-        if not any("\n" in t for t in texts):
+        if not any("\n" in t or "\x00" in t for t in texts):
             # one call into OpenCC for the whole batch; phrases never span a line break
             return converter.convert("\n".join(texts)).split("\n")
-        return [converter.convert(t) for t in texts]
+        return [_convert_text(converter, t) for t in texts]
 
     convert.__name__ = f"opencc_{profile}"
     return convert
