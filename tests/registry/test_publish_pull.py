@@ -215,7 +215,11 @@ def test_plain_peft_repo_loads_with_a_synthesized_manifest(
     with pytest.raises(CulturaError, match="plain PEFT adapter.*--culture <tag> --task <task>"):
         pull("hf:someone/plain-lora")
     assert LocalRegistry().entries() == []
-    entry = pull("hf:someone/plain-lora", culture="zh-TW", task="sentiment")
+    # its config names a local folder as the base: never read because a repo says so
+    with pytest.raises(CulturaError, match="base_model_name_or_path.*not a Hub model id.*--base"):
+        pull("hf:someone/plain-lora", culture="zh-TW", task="sentiment")
+    assert LocalRegistry().entries() == []
+    entry = pull("hf:someone/plain-lora", culture="zh-TW", task="sentiment", base=str(tiny_base))
     assert entry.synthesized and entry.name == "zh-Hant-TW/sentiment"
     manifest = read_manifest(entry.path)
     assert manifest.synthesized and manifest.labels == LABELS  # labels from the plugin's head

@@ -80,26 +80,34 @@ def publish(
 
 @click.command()
 @click.argument("name")
-@click.option("--base", default=None, help="Base model id or folder (filters by compatibility).")
+@click.option("--base", default=None,
+              help="Base model id or folder (filters by compatibility; for a plain PEFT repo, "
+                   "the base model to use instead of the one its config names).")
 @click.option("--culture", default=None, help="Culture of a plain PEFT repo (no cultura.json).")
 @click.option("--task", default=None, help="Task of a plain PEFT repo (no cultura.json).")
 @click.option("--label", "labels", multiple=True, help="Labels of a plain PEFT repo, in order.")
 @click.option("--force", is_flag=True, help="Download again even if that commit is installed.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Give up a download after this long in all "
+              "(default CULTURA_PULL_TIMEOUT, or 1800).")
 @click.option("--offline", is_flag=True, help=OFFLINE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the installed entry as JSON.")
 def pull(
     name: str, base: str | None, culture: str | None, task: str | None, labels: tuple[str, ...],
-    force: bool, offline: bool, as_json: bool,
+    force: bool, timeout: float | None, offline: bool, as_json: bool,
 ) -> None:
     """Download NAME, verify every sha256 and install it in the local registry.
 
     NAME is hf:ORG/REPO[@REV], CULTURE/TASK[@REV] (best compatible Hub adapter) or ./FOLDER.
+    Every Hub answer is checked before it is used (commit ids, file names and types, sizes:
+    CULTURA_MAX_FILE_BYTES, CULTURA_MAX_TEXT_BYTES, CULTURA_MAX_PULL_BYTES); a refused or
+    failed pull installs nothing.
     """
     from cultura.registry.hub import pull as do_pull
 
     entry = do_pull(
         name, base=base, culture=culture, task=task, labels=labels or None, force=force,
-        offline=_offline(offline),
+        offline=_offline(offline), timeout=timeout,
     )
     if as_json:
         emit_json(entry.as_dict())

@@ -57,8 +57,10 @@ def describe_base(
 ) -> BaseInfo | None:
     """Describe ``base`` (a folder, a Hub id, a loaded model or a config mapping).
 
-    A Hub id's ``config.json`` is read from the Hugging Face cache, or downloaded when online;
-    when neither works the config is ``None`` and compatibility falls back to comparing ids.
+    A Hub id's ``config.json`` is read from the Hugging Face cache, or downloaded when online
+    (at a checked commit, through a temporary folder: see
+    :func:`cultura.registry.hub.fetch_config`); when neither works the config is ``None`` and
+    compatibility falls back to comparing ids.
     """
     if base is None:
         return None
@@ -82,16 +84,11 @@ def describe_base(
     except Exception:  # not a valid repo id for the cache: treat as unknown
         config = None
     if config is None and not offline:
+        from cultura.registry.hub import fetch_config
+
         try:
-            from huggingface_hub import HfApi
-
-            from cultura.registry.settings import hub_endpoint
-
-            path = HfApi(endpoint=hub_endpoint(endpoint), token=token).hf_hub_download(
-                text, "config.json"
-            )
-            config = _read_config_file(Path(path))
-        except Exception:  # unreachable or not a model repo: compare ids instead
+            config = fetch_config(text, token=token, endpoint=endpoint)
+        except Exception:  # unreachable, refused or not a model repo: compare ids instead
             config = None
     return BaseInfo(text, config)
 

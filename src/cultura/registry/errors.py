@@ -12,6 +12,7 @@ __all__ = [
     "IntegrityError",
     "LockError",
     "OfflineError",
+    "PullTimeoutError",
     "ResolutionError",
 ]
 
@@ -25,7 +26,14 @@ class HubError(CulturaError):
 
 
 class IntegrityError(CulturaError):
-    """Downloaded files do not match the sha256 recorded for them; nothing was installed."""
+    """A Hub answer was refused: downloaded files do not match the sha256 recorded for them, or
+    the server sent something unsafe (a malformed commit id or manifest, a file name or type
+    that is not allowed, a size over a limit). Nothing was installed."""
+
+
+class PullTimeoutError(HubError):
+    """A pull did not finish within its deadline (``CULTURA_PULL_TIMEOUT``); nothing was
+    installed."""
 
 
 class LockError(CulturaError):

@@ -8,42 +8,61 @@ error messages are passed through :func:`~cultura.registry.settings.redact` as w
 * :func:`publish` validates an artifact, runs the culture's bias checks as a gate, rewrites
   the model card, and uploads every file in **one** commit (a failure leaves no partial
   commit).
-* :func:`pull` downloads exactly the files ``cultura.json`` lists (``allow_patterns``), checks
+* :func:`pull` downloads exactly the files ``cultura.json`` lists (one by one), checks
   every sha256 and installs into the local registry; a failed or tampered download installs
   nothing. A plain PEFT repo (no ``cultura.json``) is pulled with a synthesized manifest when
-  ``culture`` and ``task`` are given.
+  ``culture`` and ``task`` are given. Every Hub answer is data from a stranger: commit ids,
+  file names and types, declared and received sizes are checked before they are used, and a
+  pull has an overall deadline (see :func:`pull_repo`).
 * :func:`search` lists cultura adapters by tag (``cultura``, ``culture:<tag>``,
   ``task:<task>``, ``base_model:<id>``).
 """
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cultura.adapt.artifact import (
     CARD,
     MANIFEST,
+    PICKLE_SUFFIXES,
     ArtifactError,
     Manifest,
     read_manifest,
+    refuse_remote_code,
     render_card,
     verify_artifact,
 )
 from cultura.core.errors import CulturaError, UnknownCultureError
 from cultura.core.tags import Culture
-from cultura.registry.errors import HubError, IntegrityError, OfflineError
-from cultura.registry.names import HubName, PathName, RegistryName, parse
-from cultura.registry.settings import hub_endpoint, is_offline, redact
-from cultura.registry.store import InstalledAdapter, LocalRegistry, Origin
+from cultura.registry.errors import HubError, IntegrityError, OfflineError, PullTimeoutError
+from cultura.registry.names import HubName, PathName, RegistryName, parse, try_parse
+from cultura.registry.settings import (
+    hub_endpoint,
+    is_offline,
+    max_file_bytes,
+    max_pull_bytes,
+    max_text_bytes,
+    pull_timeout,
+    redact,
+)
+from cultura.registry.store import (
+    COMMIT_ID,
+    InstalledAdapter,
+    LocalRegistry,
+    Origin,
+    check_commit,
+    check_manifest_paths,
+)
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -51,6 +70,7 @@ if TYPE_CHECKING:
     from cultura.core.plugins import PluginManager
 
 __all__ = [
+    "Fetcher",
     "HubAdapter",
     "PublishResult",
     "fetch_manifest",
@@ -61,8 +81,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("cultura.registry")
-#: file extensions that may hold pickles; cultura never downloads or loads them
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
 
 
 # --------------------------------------------------------------------------- errors
@@ -332,14 +350,15 @@ def publish(
             info = api.create_commit(
                 repo_id, operations, commit_message=message, revision=branch
             )
+    commit = check_commit(info.oid, repo_id)
     _write_atomic(directory / MANIFEST, manifest_bytes)
     _write_atomic(directory / CARD, card_bytes)
-    url = f"{endpoint}/{repo_id}" + (f"/tree/{branch}" if branch != "main" else "")
+    url = redact(f"{endpoint}/{repo_id}" + (f"/tree/{branch}" if branch != "main" else ""), token)
     return PublishResult(
         repo_id=repo_id,
         url=url,
-        commit=info.oid,
-        commit_url=info.commit_url,
+        commit=commit,
+        commit_url=redact(str(info.commit_url), token),
         revision=branch,
         files=tuple(files),
         bias=summary,
@@ -347,86 +366,355 @@ def publish(
 
 
 # --------------------------------------------------------------------------- pull
-def _check_relpath(rel: str, where: str) -> None:
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
-        raise IntegrityError(f"{where}: unsafe file name {rel!r} in {MANIFEST}; refusing it")
-    if rel.lower().endswith(PICKLE_SUFFIXES):
+#: seconds between two checks of a pull's deadline and of the bytes it holds on disk
+POLL_S = 0.1
+#: seconds a download that was given up gets to stop before its staging directory goes
+GRACE_S = 1.0
+#: bytes on disk a pull may hold beyond what the server declared (a synthesized manifest)
+SLACK_BYTES = 64 << 10
+_NOTHING = "; nothing was installed"
+_REFUSED = "; the adapter was refused and nothing was installed"
+
+T = TypeVar("T")
+
+
+class _Cancelled(Exception):
+    """Raised inside a download thread whose pull was given up (deadline, size)."""
+
+
+def _guarded_tqdm(cancelled: threading.Event, *, quiet: bool) -> type[Any]:
+    """A huggingface_hub progress bar class that stops the download once ``cancelled`` is set
+    (every received chunk updates a bar), silent when ``quiet``."""
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    class GuardedTqdm(hf_tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if quiet:
+                kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            if cancelled.is_set():
+                raise _Cancelled("the pull was given up")
+            return super().update(n)  # type: ignore[no-any-return]
+
+    return GuardedTqdm
+
+
+def _bytes_on_disk(folder: Path) -> int:
+    """Bytes of the files a download wrote under ``folder`` (huggingface_hub's own metadata
+    under ``.cache/huggingface`` aside, but its partial ``.incomplete`` files counted)."""
+    total = 0
+    for root, _dirs, names in os.walk(folder):
+        internal = f"{os.sep}.cache{os.sep}huggingface" in root + os.sep
+        for name in names:
+            if internal and not name.endswith(".incomplete"):
+                continue
+            try:
+                stat = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += stat.st_size
+    return total
+
+
+class _Transfer:
+    """The network part of one pull, run in a worker thread under an overall deadline and a
+    budget of bytes on disk.
+
+    huggingface_hub's timeouts bound each read, not a download: a server trickling a byte a
+    second never times out. Here the calling thread waits at most until the deadline and
+    checks every :data:`POLL_S` seconds that the staging directory holds no more than the
+    server declared; when either is exceeded the pull is given up and its staging directory
+    removed. The worker (a daemon thread) stops at the next chunk it hands on (through
+    :func:`_guarded_tqdm`; huggingface_hub hands on up to 10 MB at a time), at its next read
+    timeout (``HF_HUB_DOWNLOAD_TIMEOUT``) or when the server closes; what it may still write
+    lands in a staging directory that the next registry operation removes (:meth:`~cultura.
+    registry.store.LocalRegistry.clean_stale`).
+    """
+
+    def __init__(self, what: str, timeout: float, *, endpoint: str, progress: bool) -> None:
+        self.what = what
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.endpoint = endpoint
+        self.cancelled = threading.Event()
+        self.tqdm_class = _guarded_tqdm(self.cancelled, quiet=not _progress(progress))
+        self.work: Path | None = None
+        self.budget = 0
+
+    def download_options(self, api: HfApi) -> dict[str, Any]:
+        """Keyword arguments for ``hf_hub_download``: the guarded progress bar, where this
+        huggingface_hub version takes one."""
+        import inspect
+
+        takes = "tqdm_class" in inspect.signature(api.hf_hub_download).parameters
+        return {"tqdm_class": self.tqdm_class} if takes else {}
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` in a worker thread; raises what it raised, or :class:`PullTimeoutError` /
+        :class:`IntegrityError` when the deadline or the budget is exceeded (also Ctrl-C stops
+        the worker)."""
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = fn()
+            except BaseException as exc:  # handed to the calling thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name="cultura-pull", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(POLL_S)
+                if worker.is_alive():
+                    self._check()
+        except BaseException:
+            self.cancelled.set()
+            worker.join(GRACE_S)
+            raise
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]  # type: ignore[no-any-return]
+
+    def _check(self) -> None:
+        waited = time.monotonic() - self.started
+        if waited > self.timeout:
+            raise PullTimeoutError(redact(
+                f"{self.what}: gave up after {waited:.1f}s, the time one pull may take "
+                f"({self.timeout:g}s); the Hub at {self.endpoint} sends too slowly or has "
+                "stalled, and nothing was installed. If the connection is only slow, raise the "
+                "limit with CULTURA_PULL_TIMEOUT=SECONDS (cultura pull --timeout, or timeout= "
+                "in Python)"
+            ))
+        if self.work is not None:
+            used = _bytes_on_disk(self.work)
+            if used > self.budget + SLACK_BYTES:
+                raise IntegrityError(
+                    f"{self.what}: the server sent more bytes than it declared ({used} on disk, "
+                    f"{self.budget} declared); the download was stopped and nothing was "
+                    "installed. Do not use this adapter"
+                )
+
+
+def check_declared_size(value: object, rel: str, where: str) -> int:
+    """``value`` if it is a byte count, as the Hub declares the size of ``rel``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise IntegrityError(f"{where}: the Hub declared the size {value!r} for {rel}, which is "
+                             "not a byte count; the answer was refused")
+    return value
+
+
+def _check_sizes(where: str, sizes: Mapping[str, int], already: int) -> int:
+    """Refuse files or a total over the limits; returns ``already`` plus these sizes."""
+    for rel, size in sorted(sizes.items()):
+        weights = rel.lower().endswith(".safetensors")
+        limit = max_file_bytes() if weights else max_text_bytes()
+        if size > limit:
+            variable = "CULTURA_MAX_FILE_BYTES" if weights else "CULTURA_MAX_TEXT_BYTES"
+            raise IntegrityError(
+                f"{where}: {rel} is declared as {size} bytes, over the limit of {limit} for "
+                f"{'a weights file' if weights else 'a file of this type'} ({variable}); "
+                "nothing was downloaded. Raise the limit only if you trust this adapter"
+            )
+    total = already + sum(sizes.values())
+    if total > max_pull_bytes():
         raise IntegrityError(
-            f"{where}: {MANIFEST} lists {rel}, a format that may hold a pickle; cultura loads "
-            "safetensors only and refuses this adapter"
+            f"{where}: the files to download add up to {total} bytes, over the limit of "
+            f"{max_pull_bytes()} for one pull (CULTURA_MAX_PULL_BYTES); nothing was installed. "
+            "Raise the limit only if you trust this adapter"
         )
+    return total
+
+
+@dataclass
+class Fetcher:
+    """Downloads for one pull: every answer of the server is checked before it is used
+    (commit ids, declared sizes, bytes received), and every file lands in a staging folder."""
+
+    api: HfApi
+    transfer: _Transfer
+
+    def commit(self, repo_id: str, revision: str | None) -> str:
+        """The commit ``revision`` of ``repo_id`` is at (checked to be 40 hex digits)."""
+        return check_commit(self.api.model_info(repo_id, revision=revision).sha, repo_id)
+
+    def sizes(self, repo_id: str, commit: str, paths: Sequence[str]) -> dict[str, int]:
+        """The size the server declares for each of ``paths`` that exists at ``commit``."""
+        from huggingface_hub.hf_api import RepoFile
+
+        where = f"hf:{repo_id}@{commit[:12]}"
+        wanted = set(paths)
+        infos = self.api.get_paths_info(repo_id, sorted(wanted), revision=commit)
+        return {
+            info.path: check_declared_size(info.size, info.path, where)
+            for info in infos if isinstance(info, RepoFile) and info.path in wanted
+        }
+
+    def download(self, repo_id: str, commit: str, folder: Path, sizes: Mapping[str, int]) -> None:
+        """Download the files ``sizes`` names into ``folder``, refusing any over the limits and
+        any that arrives with another size than the one declared.
+
+        Files come one at a time, in the calling (worker) thread: huggingface_hub's
+        ``snapshot_download`` would use a thread pool, whose threads keep the process alive
+        after a pull was given up.
+        """
+        where = f"hf:{repo_id}@{commit[:12]}"
+        self.transfer.budget = _check_sizes(where, sizes, self.transfer.budget)
+        folder.mkdir(parents=True, exist_ok=True)
+        options = self.transfer.download_options(self.api)
+        for rel, size in sorted(sizes.items()):
+            if self.transfer.cancelled.is_set():
+                raise _Cancelled("the pull was given up")
+            self.api.hf_hub_download(repo_id, rel, revision=commit, local_dir=folder, **options)
+            path = folder / rel
+            if path.stat().st_size != size:
+                raise IntegrityError(
+                    f"{where}: {rel} arrived with {path.stat().st_size} bytes but the server "
+                    f"declared {size}; the adapter was refused and nothing was installed"
+                )
+
+
+def _read_remote_manifest(folder: Path, where: str) -> Manifest:
+    """``cultura.json`` downloaded into ``folder``; a malformed one is an :class:`IntegrityError`
+    naming the repo and the field, not a network fault."""
+    try:
+        return read_manifest(folder)
+    except ArtifactError as exc:
+        detail = str(exc).replace(f"{folder / MANIFEST}: ", "").replace(f"{folder}: ", "")
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        detail = f"malformed ({type(exc).__name__}: {exc})"
+    ending = _NOTHING if "refused" in detail else _REFUSED
+    raise IntegrityError(f"{where}: {MANIFEST}: {detail}{ending}")
+
+
+def _check_listed(manifest: Manifest, where: str) -> None:
+    """Refuse a manifest whose culture, task or files are unsafe (before downloading them):
+    file names go through :func:`~cultura.adapt.artifact.check_file_name` (no ``..``, no
+    absolute path, allow-listed types only: code and pickles are never downloaded)."""
+    try:
+        check_manifest_paths(manifest, where)
+    except ArtifactError as exc:
+        raise IntegrityError(f"{exc}{_NOTHING}") from None
+
+
+def _check_repo(repo_id: str, revision: str | None) -> None:
+    """Refuse a repo id or revision outside the names grammar (they end up in URLs)."""
+    parse(f"hf:{repo_id}" + (f"@{revision}" if revision else ""))
 
 
 def fetch_manifest(
     repo_id: str, revision: str | None = None, *, token: str | None = None,
-    endpoint: str | None = None,
+    endpoint: str | None = None, timeout: float | None = None,
 ) -> tuple[Manifest | None, str]:
     """``cultura.json`` of ``repo_id`` at ``revision`` (``None`` if the repo has none) and the
-    commit it was read at."""
-    from huggingface_hub.errors import EntryNotFoundError
-
+    commit it was read at, checked as :func:`pull_repo` checks it."""
+    _check_repo(repo_id, revision)
     endpoint = hub_endpoint(endpoint)
-    api = _api(endpoint, token)
-    with _hub_call(f"reading {repo_id}", endpoint, repo_id, token):
-        commit = api.model_info(repo_id, revision=revision).sha
-        assert commit is not None
+    action = f"reading hf:{repo_id}"
+    transfer = _Transfer(action, pull_timeout(timeout), endpoint=endpoint, progress=False)
+    fetcher = Fetcher(_api(endpoint, token), transfer)
+    with _hub_call(action, endpoint, repo_id, token):
+        commit = transfer.run(lambda: fetcher.commit(repo_id, revision))
+        where = f"hf:{repo_id}@{commit[:12]}"
         with tempfile.TemporaryDirectory(prefix="cultura-manifest-") as tmp:
-            try:
-                path = api.hf_hub_download(repo_id, MANIFEST, revision=commit, local_dir=tmp)
-            except EntryNotFoundError:
-                return None, commit
-            return read_manifest(Path(path).parent), commit
+            folder = transfer.work = Path(tmp)
+
+            def read() -> Manifest | None:
+                sizes = fetcher.sizes(repo_id, commit, [MANIFEST])
+                if MANIFEST not in sizes:
+                    return None
+                fetcher.download(repo_id, commit, folder, sizes)
+                return _read_remote_manifest(folder, where)
+
+            manifest = transfer.run(read)
+    if manifest is not None:
+        _check_listed(manifest, where)
+    return manifest, commit
 
 
-def _download_artifact(
-    api: HfApi, repo_id: str, commit: str, staging: Path, *, progress: bool
-) -> Manifest | None:
-    """Download ``cultura.json`` then exactly the files it lists; ``None`` if there is none."""
-    from huggingface_hub.errors import EntryNotFoundError
+def fetch_config(
+    repo_id: str, *, token: str | None = None, endpoint: str | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any] | None:
+    """``config.json`` of the Hub model ``repo_id`` (``None`` when it has none), read at a
+    checked commit through a temporary folder: no answer of the server chooses a path, in the
+    Hugging Face cache or anywhere else, and the size and time limits of a pull apply."""
+    import json
 
-    try:
-        api.hf_hub_download(repo_id, MANIFEST, revision=commit, local_dir=staging)
-    except EntryNotFoundError:
-        return None
-    manifest = read_manifest(staging)
+    from cultura.registry.interop import hub_model_id
+
+    if hub_model_id(repo_id) is None:
+        raise CulturaError(f"{repo_id!r} is not a Hub model id (ORG/NAME)")
+    endpoint = hub_endpoint(endpoint)
+    action = f"reading the config of {repo_id}"
+    transfer = _Transfer(action, pull_timeout(timeout), endpoint=endpoint, progress=False)
+    fetcher = Fetcher(_api(endpoint, token), transfer)
+    with _hub_call(action, endpoint, repo_id, token):
+        commit = transfer.run(lambda: fetcher.commit(repo_id, None))
+        with tempfile.TemporaryDirectory(prefix="cultura-config-") as tmp:
+            folder = transfer.work = Path(tmp)
+
+            def read() -> dict[str, Any] | None:
+                sizes = fetcher.sizes(repo_id, commit, ["config.json"])
+                if not sizes:
+                    return None
+                fetcher.download(repo_id, commit, folder, sizes)
+                data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+                return data if isinstance(data, dict) else None
+
+            return transfer.run(read)
+
+
+def _download_artifact(fetcher: Fetcher, repo_id: str, commit: str, staging: Path) -> Manifest | None:
+    """Download ``cultura.json`` then exactly the files it lists (and the card); ``None`` if the
+    repo has no ``cultura.json``. Names, types and sizes are checked before each download."""
     where = f"hf:{repo_id}@{commit[:12]}"
-    for rel in manifest.files:
-        _check_relpath(rel, where)
-    patterns = [glob.escape(rel) for rel in sorted(manifest.files)] + [CARD]
-    _snapshot(api, repo_id, commit, staging, patterns, progress=progress)
+    first = fetcher.sizes(repo_id, commit, [MANIFEST])
+    if MANIFEST not in first:
+        return None
+    fetcher.download(repo_id, commit, staging, first)
+    manifest = _read_remote_manifest(staging, where)
+    _check_listed(manifest, where)
+    sizes = fetcher.sizes(repo_id, commit, [*sorted(manifest.files), CARD])
+    missing = sorted(set(manifest.files) - set(sizes))
+    if missing:
+        raise IntegrityError(
+            f"{where}: {MANIFEST} lists {', '.join(missing)}, which the repo does not hold at "
+            "that commit; the adapter was refused and nothing was installed"
+        )
+    fetcher.download(repo_id, commit, staging, sizes)
     return manifest
 
 
-def _snapshot(
-    api: HfApi, repo_id: str, commit: str, staging: Path, patterns: Sequence[str], *,
-    progress: bool,
-) -> None:
-    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
-
-    quiet = not _progress(progress)
-    if quiet:
-        disable_progress_bars()
-    try:
-        api.snapshot_download(
-            repo_id, revision=commit, local_dir=staging, allow_patterns=list(patterns),
-            max_workers=4,
-        )
-    finally:
-        if quiet:
-            enable_progress_bars()
-
-
 def _verify_download(staging: Path, repo_id: str, commit: str) -> Manifest:
+    """Check a downloaded artifact before it is installed: no remote code, every sha256, the
+    PEFT config against its weights, every safetensors header."""
+    where = f"hf:{repo_id}@{commit[:12]}"
     try:
-        return verify_artifact(staging)
+        refuse_remote_code(staging, where)
     except ArtifactError as exc:
-        detail = str(exc).split("failed verification: ", 1)[-1].split(". Re-download")[0]
+        raise IntegrityError(f"{exc}{_NOTHING}") from None
+    try:
+        manifest = verify_artifact(staging)
+    except ArtifactError as exc:
+        text = str(exc)
+        if "failed verification: " not in text:
+            detail = text.replace(f"{staging}{os.sep}", "").replace(str(staging), where)
+            raise IntegrityError(f"{where}: {detail}{_NOTHING}") from None
+        detail = text.split("failed verification: ", 1)[-1].split(". Re-download")[0]
         raise IntegrityError(
-            f"hf:{repo_id}@{commit[:12]} failed verification: {detail}. The files served do not "
+            f"{where} failed verification: {detail}. The files served do not "
             f"match the sha256 in its {MANIFEST} (tampered or corrupted); nothing was installed. "
             "Report it to the repo owner; do not use this adapter"
         ) from None
+    from cultura.registry.interop import safetensors_shapes
+
+    for rel in sorted(manifest.files):
+        if rel.lower().endswith(".safetensors"):
+            safetensors_shapes(staging / rel, f"{where}: {rel}")
+    return manifest
 
 
 def pull_repo(
@@ -437,51 +725,58 @@ def pull_repo(
     task: str | None = None,
     labels: Sequence[str] | None = None,
     head_type: str | None = None,
+    base: str | None = None,
     force: bool = False,
     token: str | None = None,
     endpoint: str | None = None,
     registry: LocalRegistry | None = None,
     offline: bool | None = None,
     progress: bool = True,
+    timeout: float | None = None,
 ) -> InstalledAdapter:
     """Download ``repo_id`` at ``revision``, verify every file and install it.
 
     Returns the existing entry when that commit is already installed (``force`` re-downloads).
     A repo without ``cultura.json`` is treated as a plain PEFT adapter: ``culture`` and
-    ``task`` are then required and a manifest is synthesized (marked ``synthesized``).
+    ``task`` are then required and a manifest is synthesized (marked ``synthesized``); ``base``
+    (a Hub id, or a local folder you trust) replaces the base model its config names.
+
+    Every answer of the server is checked before it is used: the commit id (40 hex digits),
+    the manifest (culture, task, file names and types), declared and received sizes
+    (``CULTURA_MAX_FILE_BYTES``, ``CULTURA_MAX_TEXT_BYTES``, ``CULTURA_MAX_PULL_BYTES``),
+    sha256 of every file, remote code and safetensors headers. The whole pull must finish
+    within ``timeout`` seconds (default ``CULTURA_PULL_TIMEOUT``, 1800). A refused or failed
+    pull installs nothing and leaves no staging directory.
     """
     _require_online(offline, f"cannot pull hf:{repo_id}")
+    _check_repo(repo_id, revision)
     endpoint = hub_endpoint(endpoint)
     registry = registry or LocalRegistry()
-    api = _api(endpoint, token)
     action = f"pulling hf:{repo_id}" + (f"@{revision}" if revision else "")
+    transfer = _Transfer(action, pull_timeout(timeout), endpoint=endpoint, progress=progress)
+    fetcher = Fetcher(_api(endpoint, token), transfer)
     with _hub_call(action, endpoint, repo_id, token):
-        commit = api.model_info(repo_id, revision=revision).sha
-    assert commit is not None
+        commit = transfer.run(lambda: fetcher.commit(repo_id, revision))
     existing = registry.find_commit(repo_id, commit)
     if existing is not None and not force:
         registry.verify(existing)
         return existing
-    staging = Path(tempfile.mkdtemp(prefix="pull-", dir=registry.tmp_dir()))
-    try:
+    with registry.staging() as work:
+        transfer.work = work
+        staging = work / "artifact"
         with _hub_call(action, endpoint, repo_id, token):
-            manifest = _download_artifact(api, repo_id, commit, staging, progress=progress)
+            manifest = transfer.run(lambda: _download_artifact(fetcher, repo_id, commit, staging))
             if manifest is None:
                 from cultura.registry.interop import download_plain_peft
 
-                download_plain_peft(
-                    api, repo_id, commit, staging, culture=culture, task=task, labels=labels,
-                    head_type=head_type, offline=bool(offline), endpoint=endpoint, token=token,
-                    snapshot=lambda patterns: _snapshot(
-                        api, repo_id, commit, staging, patterns, progress=progress
-                    ),
-                )
+                transfer.run(lambda: download_plain_peft(
+                    fetcher, repo_id, commit, staging, work / "base", culture=culture, task=task,
+                    labels=labels, head_type=head_type, base=base,
+                ))
         _verify_download(staging, repo_id, commit)
         origin = Origin("hub", repo_id=repo_id, commit=commit, revision=revision or "main",
                         endpoint=endpoint)
         return registry.install(staging, origin=origin, overwrite=force)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def pull(
@@ -498,12 +793,15 @@ def pull(
     offline: bool | None = None,
     manager: PluginManager | None = None,
     progress: bool = True,
+    timeout: float | None = None,
 ) -> InstalledAdapter:
     """Download, verify and install the adapter ``name`` into the local registry.
 
-    ``name`` is ``hf:<org>/<repo>[@revision]`` (that repo), ``<culture>/<task>[@revision]``
-    (the best compatible adapter on the Hub, walking the culture's fallback chain; ``base``
-    filters by base model) or a local path (installs that directory).
+    ``name`` is ``hf:<org>/<repo>[@revision]`` (that repo; for a plain PEFT repo ``base``
+    replaces the base model its config names), ``<culture>/<task>[@revision]`` (the best
+    compatible adapter on the Hub, walking the culture's fallback chain; ``base`` filters by
+    base model) or a local path (installs that directory). ``timeout``: seconds the download
+    may take in all (default ``CULTURA_PULL_TIMEOUT``, 1800).
     """
     parsed = parse(name)
     registry = registry or LocalRegistry()
@@ -515,8 +813,9 @@ def pull(
     if isinstance(parsed, HubName):
         return pull_repo(
             parsed.repo_id, parsed.revision, culture=culture, task=task, labels=labels,
-            force=force, token=token, endpoint=endpoint, registry=registry, offline=offline,
-            progress=progress,
+            base=base if isinstance(base, str) else None, force=force, token=token,
+            endpoint=endpoint, registry=registry, offline=offline, progress=progress,
+            timeout=timeout,
         )
     assert isinstance(parsed, RegistryName)
     _require_online(offline, f"cannot pull {name}")
@@ -527,7 +826,7 @@ def pull(
     )
     return pull_repo(
         repo_id, revision, force=force, token=token, endpoint=endpoint, registry=registry,
-        offline=offline, progress=progress,
+        offline=offline, progress=progress, timeout=timeout,
     )
 
 
@@ -581,9 +880,10 @@ def _to_adapter(info: Any) -> HubAdapter:
     if isinstance(base, list):
         base = base[0] if base else ""
     bias = card.get("cultura_bias")
+    sha = info.sha if isinstance(info.sha, str) and COMMIT_ID.fullmatch(info.sha) else None
     return HubAdapter(
         repo_id=info.id,
-        sha=info.sha,
+        sha=sha,
         culture=_tag_value(tags, "culture:"),
         task=_tag_value(tags, "task:"),
         head_type=_tag_value(tags, "head:"),
@@ -621,6 +921,11 @@ def search(
         infos = list(
             api.list_models(filter=filters, cardData=True, full=True, sort="downloads", limit=limit)
         )
-    found = [_to_adapter(i) for i in infos]
+    found = []
+    for info in infos:  # answers are data: a result with an id that is no Hub id is dropped
+        if not isinstance(try_parse(f"hf:{info.id}"), HubName):
+            log.warning("search: ignoring a result with the invalid repo id %r", info.id)
+            continue
+        found.append(_to_adapter(info))
     return sorted(found, key=lambda a: (-a.downloads, a.repo_id))
 

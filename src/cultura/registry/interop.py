@@ -6,14 +6,19 @@ downloads only its safetensors weights, PEFT config, tokenizer files and card, c
 file against the Hub's tree listing (git blob id, or sha256 for LFS files), and writes a
 ``cultura.json`` marked ``synthesized: true``. Pickled weights (``adapter_model.bin``) are
 never downloaded: such a repo is refused.
+
+The repo's config is data from a stranger: its ``base_model_name_or_path`` must be a Hub model
+id (``org/name``, or a legacy ``name``) and is fetched from the Hub like the adapter; a local
+path there is refused (nothing local is ever read or copied because a repo says so) unless
+the user names the base model (``base=`` / ``--base``), which may be a local folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import struct
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,17 +27,22 @@ from cultura.adapt.artifact import (
     MANIFEST,
     PEFT_CONFIG,
     PEFT_WEIGHTS,
+    ArtifactError,
     BaseModelRef,
     Manifest,
     compute_hashes,
     config_fingerprint,
+    read_safetensors_header,
 )
 from cultura.core.errors import CulturaError
+from cultura.core.grammar import is_hub_repo_id
 from cultura.core.tags import Culture
 from cultura.registry.errors import IntegrityError
+from cultura.registry.names import try_parse
+from cultura.registry.store import check_task
 
 if TYPE_CHECKING:
-    from huggingface_hub import HfApi
+    from cultura.registry.hub import Fetcher
 
 __all__ = ["TASK_TYPES", "download_plain_peft", "safetensors_shapes", "synthesize_manifest"]
 
@@ -42,20 +52,24 @@ TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
     "vocab.json", "merges.txt", "added_tokens.json", "tokenizer.model", "spiece.model",
 )
+BASE_CONFIG = "config.json"
 _HEAD_MODULES = ("classifier", "score")
 
 
-def safetensors_shapes(path: Path) -> dict[str, list[int]]:
-    """Tensor name -> shape, read from a safetensors header (no tensor is loaded)."""
-    with open(path, "rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise IntegrityError(f"{path}: not a safetensors file (too short)")
-        (size,) = struct.unpack("<Q", raw)
-        if size > 100_000_000:
-            raise IntegrityError(f"{path}: not a safetensors file (header size {size})")
-        header = json.loads(fh.read(size))
-    return {k: list(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+def safetensors_shapes(path: Path, where: str | None = None) -> dict[str, list[int]]:
+    """Tensor name -> shape, read from a safetensors header (no tensor is loaded).
+
+    The header is checked as data from a stranger
+    (:func:`~cultura.adapt.artifact.read_safetensors_header`: its length must fit the file and
+    every tensor's bytes must lie inside the data and match its dtype and shape); anything else
+    raises :class:`IntegrityError` naming ``where`` (default: the path).
+    """
+    try:
+        tensors, _metadata = read_safetensors_header(path)
+    except ArtifactError as exc:
+        detail = str(exc).removeprefix(f"{path}: ")
+        raise IntegrityError(f"{where or path}: {detail}; refusing it") from None
+    return {name: list(info.shape) for name, info in tensors.items()}
 
 
 def _num_labels(weights: Path) -> int | None:
@@ -76,12 +90,14 @@ def _labels_from_plugins(culture: str, task: str, count: int | None) -> tuple[st
     return labels if labels and (count is None or len(labels) == count) else None
 
 
-def _base_config(base_id: str, revision: str | None, *, offline: bool, endpoint: str,
-                 token: str | None) -> dict[str, Any] | None:
-    from cultura.registry.compat import describe_base
-
-    info = describe_base(base_id, offline=offline, endpoint=endpoint, token=token)
-    return dict(info.config) if info is not None and info.config else None
+def _read_json(path: Path, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CulturaError(f"{where}: cannot read {path.name} ({exc})") from None
+    if not isinstance(data, dict):
+        raise CulturaError(f"{where}: {path.name} must hold a JSON object")
+    return data
 
 
 def synthesize_manifest(
@@ -91,15 +107,20 @@ def synthesize_manifest(
     task: str,
     labels: Sequence[str] | None = None,
     head_type: str | None = None,
-    base_config: dict[str, Any] | None = None,
+    base_config: Mapping[str, Any] | None = None,
+    base_id: str | None = None,
+    base_revision: str | None = None,
 ) -> Manifest:
-    """Write ``cultura.json`` for the plain PEFT adapter in ``directory``; returns it."""
+    """Write ``cultura.json`` for the plain PEFT adapter in ``directory``; returns it.
+
+    ``base_id``/``base_revision`` name the base model (default: the PEFT config's
+    ``base_model_name_or_path`` and ``revision``); ``base_config`` is its ``config.json``.
+    """
     config_path = directory / PEFT_CONFIG
-    try:
-        peft_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CulturaError(f"{config_path}: cannot read the PEFT config ({exc})") from None
-    base_id = peft_config.get("base_model_name_or_path") or ""
+    peft_config = _read_json(config_path, str(directory))
+    if base_id is None:
+        base_id = str(peft_config.get("base_model_name_or_path") or "")
+        base_revision = peft_config.get("revision")
     if not base_id:
         raise CulturaError(f"{config_path}: no base_model_name_or_path; cannot tell the base model")
     task_type = str(peft_config.get("task_type") or "")
@@ -123,7 +144,7 @@ def synthesize_manifest(
         chosen = _labels_from_plugins(tag, task, count) or tuple(
             f"LABEL_{i}" for i in range(count or 0)
         )
-    config = base_config or {}
+    config = dict(base_config or {})
     architectures = config.get("architectures") or []
     manifest = Manifest(
         culture=tag,
@@ -131,7 +152,7 @@ def synthesize_manifest(
         head_type=head,
         base_model=BaseModelRef(
             id=base_id,
-            revision=peft_config.get("revision"),
+            revision=base_revision,
             architecture=architectures[0] if architectures else "",
             fingerprint=config_fingerprint(config) if config else "",
             vocab_size=int(config.get("vocab_size") or 0),
@@ -161,52 +182,77 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def _copy_base_tokenizer(
-    api: HfApi, base_id: str, revision: str | None, staging: Path, *, where: str, offline: bool
-) -> None:
-    """Put the base model's tokenizer files into ``staging`` (cultura artifacts carry one)."""
-    import shutil
+def hub_model_id(value: object) -> str | None:
+    """``value`` if it is a Hub model id (``org/name`` or a legacy ``name``) that is not also a
+    path on this machine, else ``None``."""
+    if not isinstance(value, str) or not is_hub_repo_id(value):
+        return None
+    return None if Path(value).expanduser().exists() else value
 
-    folder = Path(base_id).expanduser()
-    if folder.is_dir():
-        found = [n for n in TOKENIZER_FILES if (folder / n).is_file()]
-        for name in found:
-            shutil.copyfile(folder / name, staging / name)
-    elif not offline and base_id:
-        api.snapshot_download(base_id, revision=revision, local_dir=staging,
-                              allow_patterns=list(TOKENIZER_FILES))
-        found = [n for n in TOKENIZER_FILES if (staging / n).is_file()]
-    else:
-        found = []
-    if not found:
-        raise CulturaError(
-            f"{where} has no tokenizer files and the tokenizer of its base model {base_id!r} "
-            "cannot be read (offline, or not a model folder/repo); pull it online, or publish "
-            "the tokenizer with the adapter"
+
+def _base_files(
+    fetcher: Fetcher, base: str, revision: str | None, folder: Path, where: str
+) -> Path:
+    """A folder with the base model's config and tokenizer files: the user's own folder, or
+    those files of the Hub model ``base`` downloaded (checked) into ``folder``."""
+    local = Path(base).expanduser()
+    if local.is_dir():
+        return local
+    if revision is not None and try_parse(f"hf:org/name@{revision}") is None:
+        raise IntegrityError(f"{where}: {PEFT_CONFIG} names the base revision {revision!r}, "
+                             "which is not a valid git revision; the adapter was refused")
+    commit = fetcher.commit(base, revision)
+    sizes = fetcher.sizes(base, commit, [BASE_CONFIG, *TOKENIZER_FILES])
+    fetcher.download(base, commit, folder, sizes)
+    return folder
+
+
+def _base_model(peft_config: Mapping[str, Any], base: str | None, where: str) -> str:
+    """The base model: ``base`` when the user named one, else the config's, which must be a
+    Hub model id (a path there would make cultura read local files because a repo says so)."""
+    if base:
+        if not Path(base).expanduser().is_dir() and hub_model_id(base) is None:
+            raise CulturaError(f"--base {base!r} is neither a folder nor a Hub model id "
+                               "(ORG/NAME); name the base model of this adapter")
+        return base
+    named = peft_config.get("base_model_name_or_path")
+    if hub_model_id(named) is None:
+        shown = repr(named) if len(repr(named)) <= 80 else repr(named)[:79] + "…"
+        raise IntegrityError(
+            f"{where}: {PEFT_CONFIG} field 'base_model_name_or_path' is {shown}, which is not a "
+            "Hub model id (a local path, or not ORG/NAME); cultura never reads local files "
+            "because a repo names them, so the adapter was refused. Name the base model "
+            "yourself: cultura pull ... --base ORG/NAME (or a local folder you trust)"
         )
+    return str(named)
 
 
 def download_plain_peft(
-    api: HfApi,
+    fetcher: Fetcher,
     repo_id: str,
     commit: str,
     staging: Path,
+    base_folder: Path,
     *,
     culture: str | None,
     task: str | None,
     labels: Sequence[str] | None,
     head_type: str | None,
-    offline: bool,
-    endpoint: str,
-    token: str | None,
-    snapshot: Callable[[Sequence[str]], None],
+    base: str | None = None,
 ) -> Manifest:
-    """Download a plain PEFT repo into ``staging``, verify it, synthesize its manifest."""
+    """Download a plain PEFT repo into ``staging``, verify it, synthesize its manifest.
+
+    The base model's config (for the fingerprint) and, when the repo has none, its tokenizer
+    come from ``base`` (a Hub id or a local folder the user named) or else from the Hub model
+    the repo's config names, downloaded into ``base_folder``.
+    """
     from huggingface_hub.hf_api import RepoFile
+
+    from cultura.registry.hub import check_declared_size
 
     where = f"hf:{repo_id}@{commit[:12]}"
     tree = {
-        f.path: f for f in api.list_repo_tree(repo_id, revision=commit, recursive=True)
+        f.path: f for f in fetcher.api.list_repo_tree(repo_id, revision=commit, recursive=True)
         if isinstance(f, RepoFile)
     }
     if PEFT_CONFIG not in tree:
@@ -225,9 +271,12 @@ def download_plain_peft(
             f"{where} is a plain PEFT adapter (no {MANIFEST}); say which culture and task it "
             f"serves: cultura pull hf:{repo_id} --culture <tag> --task <task>"
         )
+    Culture.parse(culture)
+    check_task(task, f"{where} (--task)")
     wanted = [PEFT_CONFIG, PEFT_WEIGHTS, "README.md", ADDED_TOKENS, *TOKENIZER_FILES]
     files = [p for p in wanted if p in tree]
-    snapshot(files)
+    fetcher.download(repo_id, commit, staging,
+                     {p: check_declared_size(tree[p].size, p, where) for p in files})
     problems = []
     for rel in files:
         path = staging / rel
@@ -243,15 +292,25 @@ def download_plain_peft(
         raise IntegrityError(
             f"{where} failed verification: {'; '.join(problems)}; nothing was installed"
         )
-    peft_config = json.loads((staging / PEFT_CONFIG).read_text(encoding="utf-8"))
-    base_id = str(peft_config.get("base_model_name_or_path") or "")
-    base_config = _base_config(
-        base_id, peft_config.get("revision"), offline=offline, endpoint=endpoint, token=token
-    )
+    peft_config = _read_json(staging / PEFT_CONFIG, where)
+    base_id = _base_model(peft_config, base, where)
+    revision = peft_config.get("revision") if not base else None
+    if revision is not None and not isinstance(revision, str):
+        raise IntegrityError(f"{where}: {PEFT_CONFIG} field 'revision' must be a string, got "
+                             f"{type(revision).__name__}; the adapter was refused")
+    source = _base_files(fetcher, base_id, revision, base_folder, where)
+    base_config = (_read_json(source / BASE_CONFIG, base_id)
+                   if (source / BASE_CONFIG).is_file() else None)
     if not any((staging / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
-        _copy_base_tokenizer(api, base_id, peft_config.get("revision"), staging, where=where,
-                             offline=offline)
+        found = [n for n in TOKENIZER_FILES if (source / n).is_file()]
+        if not found:
+            raise CulturaError(
+                f"{where} has no tokenizer files and its base model {base_id!r} has none "
+                "either; publish the tokenizer with the adapter, or name a base with --base"
+            )
+        for name in found:
+            shutil.copyfile(source / name, staging / name)
     return synthesize_manifest(
         staging, culture=culture, task=task, labels=labels, head_type=head_type,
-        base_config=base_config,
+        base_config=base_config, base_id=base_id, base_revision=revision,
     )

@@ -17,26 +17,31 @@ Format (JSON, sorted keys, so diffs are readable)::
 
 Loading a locked name uses exactly that commit (downloading it if needed) and checks every
 file's sha256 against the lock; any difference is a :class:`~cultura.registry.errors.LockError`.
+A lockfile is read as data: repo ids, commit ids (40 hex digits), cultures, tasks and file names
+are validated before any of them is used for a download or a path.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cultura.adapt.artifact import ArtifactError, check_file_name
 from cultura.core.errors import DataError
 from cultura.registry.errors import LockError
-from cultura.registry.names import AdapterName, format_name, parse
-from cultura.registry.store import InstalledAdapter
+from cultura.registry.names import AdapterName, HubName, format_name, parse, try_parse
+from cultura.registry.store import COMMIT_ID, InstalledAdapter, check_culture, check_task
 
 __all__ = ["LOCKFILE", "LockEntry", "Lockfile", "find_lockfile", "verify_entry"]
 
 LOCKFILE = "cultura.lock"
 LOCK_VERSION = 1
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class Lockfile:
             for key in ("entry", "culture", "task"):
                 if not isinstance(raw.get(key), str):
                     raise DataError(f"{where}: field {key!r} must be a string")
+            _check_pin(raw, files, where)
             entries[name] = LockEntry(
                 name=name, repo=raw.get("repo"), commit=raw.get("commit"), entry=raw["entry"],
                 culture=raw["culture"], task=raw["task"], base_model=raw.get("base_model", ""),
@@ -135,6 +141,30 @@ class Lockfile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _check_pin(raw: dict[str, Any], files: dict[Any, Any], where: str) -> None:
+    """Refuse a pin whose fields could lead a download or a path astray."""
+    repo, commit = raw.get("repo"), raw.get("commit")
+    if (repo is None) != (commit is None):
+        raise DataError(f"{where}: fields 'repo' and 'commit' go together (both null for a "
+                        "folder); regenerate the lockfile")
+    if repo is not None and not isinstance(try_parse(f"hf:{repo}"), HubName):
+        raise DataError(f"{where}: field 'repo' is {repo!r}, not an ORG/NAME Hub id")
+    if commit is not None and not (isinstance(commit, str) and COMMIT_ID.fullmatch(commit)):
+        raise DataError(f"{where}: field 'commit' is {commit!r}, not a 40-hex-digit commit id")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", raw["entry"]) or raw["entry"].startswith("."):
+        raise DataError(f"{where}: field 'entry' is {raw['entry']!r}, not an entry id")
+    try:
+        check_culture(raw["culture"], where)
+        check_task(raw["task"], where)
+        for rel in files:
+            check_file_name(rel, where)
+    except ArtifactError as exc:
+        raise DataError(f"{exc}; regenerate the lockfile (cultura lock)") from None
+    for rel, digest in files.items():
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise DataError(f"{where}: files[{rel!r}] is {digest!r}, not a sha256 (64 hex digits)")
 
 
 def find_lockfile(lock: str | Path | bool | None) -> Lockfile | None:

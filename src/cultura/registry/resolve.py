@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt.artifact import Manifest, verify_artifact
+from cultura.core.errors import CulturaError
 from cultura.core.tags import Culture
 from cultura.registry.compat import BaseInfo, check_compat, describe_base
-from cultura.registry.errors import HubError, LockError, OfflineError, ResolutionError
+from cultura.registry.errors import LockError, OfflineError, ResolutionError
 from cultura.registry.lockfile import LockEntry, Lockfile, find_lockfile, verify_entry
 from cultura.registry.names import AdapterName, HubName, PathName, RegistryName, parse
-from cultura.registry.settings import hub_endpoint, is_offline
+from cultura.registry.settings import hub_endpoint, is_offline, redact
 from cultura.registry.store import InstalledAdapter, LocalRegistry
 
 if TYPE_CHECKING:
@@ -206,12 +207,13 @@ def _declared(
 def _remote_manifest(
     ctx: _Context, repo_id: str, revision: str | None
 ) -> tuple[Manifest | None, str | None, str]:
-    """(manifest, commit, problem) for a Hub repo, never raising for Hub errors."""
+    """(manifest, commit, problem) for a Hub repo, never raising for Hub errors or refused
+    answers (one hostile repo among the candidates does not stop resolution)."""
     from cultura.registry.hub import fetch_manifest
 
     try:
         manifest, commit = fetch_manifest(repo_id, revision, token=ctx.token, endpoint=ctx.endpoint)
-    except HubError as exc:
+    except CulturaError as exc:
         return None, None, str(exc)
     if manifest is None:
         return None, commit, "no cultura.json (a plain PEFT repo: load it as hf:ORG/REPO with " \
@@ -269,15 +271,16 @@ def _hub_step(
 ) -> tuple[str, str] | None:
     from cultura.registry.hub import search
 
+    shown = redact(ctx.endpoint, ctx.token)
     if ctx.offline:
-        res.add(Candidate("hub", "", ctx.endpoint, "", False, "skipped: offline mode is on"))
+        res.add(Candidate("hub", "", shown, "", False, "skipped: offline mode is on"))
         return None
     for level in chain:
         try:
             found = search(level, parsed.task, limit=HUB_SEARCH_LIMIT, token=ctx.token,
                            endpoint=ctx.endpoint, offline=False)
-        except HubError as exc:
-            res.add(Candidate("hub", level, ctx.endpoint, "", False, f"search failed: {exc}"))
+        except CulturaError as exc:
+            res.add(Candidate("hub", level, shown, "", False, f"search failed: {exc}"))
             return None
         for adapter in found:  # already sorted: downloads desc, then repo id
             revision = parsed.revision or adapter.sha or "main"
@@ -382,7 +385,7 @@ def _resolve_hub_name(res: Resolution, parsed: HubName, ctx: _Context) -> None:
             res.pending = (parsed.repo_id, commit or parsed.revision or "main")
         return
     entry = _pull(ctx, parsed.repo_id, parsed.revision, culture=ctx.culture, task=ctx.task,
-                  labels=ctx.labels)
+                  labels=ctx.labels, base=ctx.base.id if ctx.base else None)
     ok, why = check_compat(entry.manifest(), ctx.base)
     res.add(Candidate("hub", entry.culture, f"{entry.entry_id} ({entry.origin.describe()})",
                       entry.base_model, ok, why))
@@ -505,7 +508,8 @@ def best_hub_candidate(
                 return published.repo_id, commit or published.revision
     found = _hub_step(res, name, chain, ctx)
     if found is None:
-        raise ResolutionError(f"no adapter for {name} on the Hub at {ctx.endpoint}.\n{res.explain()}")
+        raise ResolutionError(f"no adapter for {name} on the Hub at "
+                              f"{redact(ctx.endpoint, token)}.\n{res.explain()}")
     return found
 
 

@@ -32,10 +32,14 @@ What it implements — the part of the Hub API that ``huggingface_hub`` uses for
   route, as on the Hub); writes need a valid token; private repos are hidden without one.
 
 Faults for robustness tests: :meth:`LocalHub.fail` (answer an HTTP error),
-:meth:`LocalHub.drop` (cut the connection in the middle of a response body) and
+:meth:`LocalHub.drop` (cut the connection in the middle of a response body),
+:meth:`LocalHub.trickle` (send a response body a few bytes at a time, slowly) and
 :meth:`LocalHub.tamper` (serve different bytes for a stored file, as corrupted storage or a
-malicious mirror would). :attr:`LocalHub.log` records method, path and status of every
-request — never headers, so tokens do not end up in it.
+malicious mirror would). Lies of a hostile server, for security tests:
+:meth:`LocalHub.override_sha` (answer any string as a repo's commit id) and
+:meth:`LocalHub.declare_size` (list a file with a size other than its own).
+:attr:`LocalHub.log` records method, path and status of every request — never headers, so
+tokens do not end up in it.
 """
 
 from __future__ import annotations
@@ -103,8 +107,10 @@ class Fault:
         method: HTTP method to match (``"GET"``, ``"POST"``, ...).
         pattern: regular expression searched in the request path.
         action: ``"status"`` (answer ``status`` with a JSON error, after reading the request
-            body) or ``"drop"`` (send the headers and ``fraction`` of the body, then close the
-            connection; a resumed ``Range`` request is cut before any byte).
+            body), ``"drop"`` (send the headers and ``fraction`` of the body, then close the
+            connection; a resumed ``Range`` request is cut before any byte) or ``"trickle"``
+            (send the headers, then the body ``chunk`` bytes at a time, ``delay`` seconds
+            apart; any route).
         times: how many requests it hits (``None``: until :meth:`LocalHub.clear_faults`).
         hits: how many requests it has hit so far.
     """
@@ -114,6 +120,8 @@ class Fault:
     action: str = "status"
     status: int = 500
     fraction: float = 0.5
+    chunk: int = 1
+    delay: float = 0.05
     times: int | None = 1
     hits: int = 0
 
@@ -197,6 +205,8 @@ class _State:
         self.repos: dict[str, _Repo] = {}
         self.blobs: dict[str, bytes] = {}
         self.tampered: dict[tuple[str, str, str], bytes] = {}  # (repo, commit, path) -> bytes
+        self.sha_overrides: dict[str, str] = {}  # repo -> the commit id answered for it
+        self.declared_sizes: dict[tuple[str, str], int] = {}  # (repo, path) -> size listed
         self.faults: list[Fault] = []
         self.log: list[RequestRecord] = []
         self._counter = 0
@@ -272,6 +282,8 @@ class LocalHub:
         self._state = _State({token: user, **(extra_tokens or {})})
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: set while stopping: trickling responses end (the connection closes)
+        self.stopping = threading.Event()
 
     # --------------------------------------------------------------- lifecycle
     @property
@@ -285,6 +297,7 @@ class LocalHub:
         """Start serving in a background thread (idempotent); returns ``self``."""
         if self._server is not None:
             return self
+        self.stopping.clear()
         handler = type("_BoundHandler", (_Handler,), {"hub": self, "state": self._state})
         server = _Server((self._host, self._port), handler)
         server.daemon_threads = True
@@ -299,6 +312,7 @@ class LocalHub:
         """Stop serving and close the socket (idempotent)."""
         if self._server is None:
             return
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -368,9 +382,42 @@ class LocalHub:
             self._state.faults.append(fault)
         return fault
 
+    def trickle(
+        self, method: str, pattern: str, *, chunk: int = 1, delay: float = 0.05,
+        times: int | None = 1,
+    ) -> Fault:
+        """Send the body of matching responses ``chunk`` bytes at a time, ``delay`` seconds
+        apart (a server that stalls without ever timing out a read)."""
+        if chunk < 1 or delay < 0:
+            raise ValueError("chunk must be >= 1 and delay >= 0")
+        fault = Fault(method.upper(), pattern, "trickle", chunk=chunk, delay=delay, times=times)
+        with self._state.lock:
+            self._state.faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
         with self._state.lock:
             self._state.faults.clear()
+
+    def override_sha(self, repo_id: str, sha: str | None) -> None:
+        """Answer ``sha`` (any string, e.g. ``"../../.."``) as the commit of ``repo_id``: in model
+        info, in the ``X-Repo-Commit`` header of downloads and in commit answers, as a hostile
+        server would. ``None`` answers the truth again."""
+        with self._state.lock:
+            if sha is None:
+                self._state.sha_overrides.pop(repo_id, None)
+            else:
+                self._state.sha_overrides[repo_id] = sha
+
+    def declare_size(self, repo_id: str, path: str, size: int | None) -> None:
+        """List ``path`` of ``repo_id`` with ``size`` bytes in tree and paths-info answers,
+        whatever its real size (the download still serves the real bytes). ``None`` lists the
+        real size again."""
+        with self._state.lock:
+            if size is None:
+                self._state.declared_sizes.pop((repo_id, path), None)
+            else:
+                self._state.declared_sizes[(repo_id, path)] = size
 
     def tamper(
         self, repo_id: str, path: str, *, revision: str = "main", data: bytes | None = None
@@ -409,6 +456,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "cultura-local-hub/1"
     hub: LocalHub
     state: _State
+    #: the fault matching the request being answered (``None`` for most requests)
+    active_fault: Fault | None = None
 
     # ----------------------------------------------------------------- plumbing
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
@@ -442,7 +491,17 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if not head and body:
+        fault = getattr(self, "active_fault", None)
+        if not head and body and fault is not None and fault.action == "trickle":
+            for start in range(0, len(body), fault.chunk):
+                if self.hub.stopping.is_set():
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body[start:start + fault.chunk])
+                self.wfile.flush()
+                time.sleep(fault.delay)
+        elif not head and body:
             self.wfile.write(body)
         self._record(status)
 
@@ -506,7 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.command in ("POST", "PUT", "DELETE"):
                 body = self._read_body()
-            fault = self._fault()
+            fault = self.active_fault = self._fault()
             if fault is not None and fault.action == "status":
                 raise _HTTPError(fault.status, f"Injected server error {fault.status}")
             self._route(body, fault)
@@ -596,7 +655,7 @@ class _Handler(BaseHTTPRequestHandler):
             "id": repo.repo_id,
             "modelId": repo.repo_id,
             "author": repo.repo_id.split("/")[0],
-            "sha": commit.oid,
+            "sha": self.state.sha_overrides.get(repo.repo_id, commit.oid),
             "lastModified": commit.date,
             "createdAt": repo.created_at,
             "private": repo.private,
@@ -649,14 +708,11 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         with self.state.lock:
             repo = self.state.repo(repo_id, user)
-        if not rest and method in ("GET", "HEAD"):
-            with self.state.lock:
-                commit = self.state.resolve(repo, "main")
-                return self._json(200, self._model_json(repo, commit, full=True, card=True))
-        if rest[0] == "revision" and len(rest) >= 2 and method in ("GET", "HEAD"):
-            with self.state.lock:
-                commit = self.state.resolve(repo, "/".join(rest[1:]))
-                return self._json(200, self._model_json(repo, commit, full=True, card=True))
+        if (not rest or (rest[0] == "revision" and len(rest) >= 2)) and method in ("GET", "HEAD"):
+            with self.state.lock:  # answered outside the lock: a trickled answer blocks no one
+                commit = self.state.resolve(repo, "/".join(rest[1:]) if rest else "main")
+                info = self._model_json(repo, commit, full=True, card=True)
+            return self._json(200, info)
         if rest[0] == "tree" and len(rest) >= 2 and method == "GET":
             return self._tree(repo, rest[1], "/".join(rest[2:]), "recursive" in query and
                               query["recursive"][0].lower() in ("1", "true"))
@@ -684,7 +740,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _file_entry(self, repo: _Repo, commit: _Commit, path: str) -> dict[str, Any]:
         oid = commit.tree[path]
-        return {"type": "file", "oid": oid, "size": len(self.state.blobs[oid]), "path": path}
+        size = self.state.declared_sizes.get((repo.repo_id, path), len(self.state.blobs[oid]))
+        return {"type": "file", "oid": oid, "size": size, "path": path}
 
     def _tree(self, repo: _Repo, revision: str, prefix: str, recursive: bool) -> None:
         with self.state.lock:
@@ -819,7 +876,7 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             {
                 "success": True,
-                "commitOid": commit.oid,
+                "commitOid": self.state.sha_overrides.get(repo.repo_id, commit.oid),
                 "commitUrl": f"{self.hub.url}/{repo.repo_id}/commit/{commit.oid}",
                 "commitMessage": header["summary"],
                 "hookOutput": "",
@@ -852,7 +909,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not head and path in ("adapter_config.json", "config.json"):
                 repo.downloads += 1
         headers = {
-            "X-Repo-Commit": commit.oid,
+            "X-Repo-Commit": self.state.sha_overrides.get(repo.repo_id, commit.oid),
             "ETag": f'"{etag}"',
             "Accept-Ranges": "bytes",
             "Content-Disposition": f'inline; filename="{quote(path.split("/")[-1])}"',
