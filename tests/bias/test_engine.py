@@ -233,3 +233,20 @@ def test_nothing_to_check_and_bad_targets(tiny_mlm: tuple[Any, Any]) -> None:
         check_bias(tiny_mlm, culture="zh", batch_size=0)
     empty = check_bias(tiny_mlm, checks=[], progress=False)
     assert empty.passed and empty.warnings == ("no bias checks ran",)
+
+
+def test_hf_directory_asking_for_remote_code_is_refused_before_transformers(
+    tmp_path: Path, tiny_bert_dir: Path
+) -> None:
+    import shutil
+
+    target = tmp_path / "remote-code-mlm"
+    shutil.copytree(tiny_bert_dir, target)
+    config = json.loads((target / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForMaskedLM": "evil.EvilModel"}
+    (target / "config.json").write_text(json.dumps(config))
+    marker = tmp_path / "ran"
+    (target / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(CulturaError, match=r"config\.json has 'auto_map'"):
+        resolve_target(target)
+    assert not marker.exists()

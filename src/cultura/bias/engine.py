@@ -169,6 +169,9 @@ def _load_hf_directory(path: Path) -> Target:
             f"{path}: no .safetensors weights; cultura only loads safetensors (re-save the "
             "model with save_pretrained(..., safe_serialization=True))"
         )
+    from cultura.adapt.artifact import refuse_remote_code
+
+    refuse_remote_code(path, where=f"model directory {path}")  # before transformers reads it
     import transformers
     from transformers.utils import logging as hf_logging
 

@@ -26,6 +26,7 @@ from cultura.adapt.artifact import (
     ADDED_TOKENS,
     MANIFEST,
     PEFT_CONFIG,
+    PEFT_TYPES,
     PEFT_WEIGHTS,
     ArtifactError,
     BaseModelRef,
@@ -130,6 +131,13 @@ def synthesize_manifest(
             f"{config_path}: task_type {task_type!r} has no cultura head type; pass head_type "
             f"(one of {sorted(set(TASK_TYPES.values()))})"
         )
+    peft_type = str(peft_config.get("peft_type") or "LORA")
+    methods = {v: k for k, v in PEFT_TYPES.items()}
+    if peft_type not in methods:
+        raise CulturaError(
+            f"{config_path}: peft_type {peft_type[:40]!r} is not one cultura loads "
+            f"(one of {sorted(methods)})"
+        )
     count = _num_labels(directory / PEFT_WEIGHTS) if head != "causal-lm" else None
     tag = Culture.parse(culture).tag
     if labels:
@@ -158,7 +166,7 @@ def synthesize_manifest(
             vocab_size=int(config.get("vocab_size") or 0),
         ),
         labels=chosen,
-        peft_method=str(peft_config.get("peft_type") or "lora").lower(),
+        peft_method=methods[peft_type],
         synthesized=True,
         files=compute_hashes(directory),
         created_with="cultura (synthesized from a plain PEFT repo)",
