@@ -60,6 +60,19 @@ def test_publish_search_pull_list_resolve_lock_remove(
                            catch_exceptions=False)
 
 
+def test_search_with_no_result_hints_at_the_fallback_chain(
+    local_hub: LocalHub, artifact: Callable[..., Path]
+) -> None:
+    run("publish", str(artifact("zh")), "--repo", "org/zh")
+    result = CliRunner().invoke(
+        cli, ["search", "--culture", "zh-SG", "--task", "sentiment"], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert "no cultura adapters found" in result.output  # output holds stderr too (click 8.2+)
+    assert "falls back along zh-SG -> zh, so try --culture zh" in result.output
+    assert "org/zh" in run("search", "--culture", "zh")
+
+
 def test_errors_are_one_line_with_exit_code_1(local_hub: LocalHub) -> None:
     exe = Path(sys.executable).with_name("cultura")
     proc = subprocess.run([str(exe), "pull", "zh/Sentiment"], capture_output=True, text=True,

@@ -245,3 +245,40 @@ def test_pickle_only_repos_are_refused_without_downloading(
     with pytest.raises(CulturaError, match="adapter_model.bin.*safetensors weights only"):
         pull("hf:someone/pickled", culture="zh", task="sentiment")
     assert not [r for r in local_hub.log if r.path.endswith(".bin")]
+
+
+def test_publish_works_against_a_server_without_whoami(
+    local_hub: LocalHub, artifact: Callable[..., Path]
+) -> None:
+    local_hub.fail("GET", "/api/whoami-v2", status=404, times=None)
+    notes: list[str] = []
+    result = publish(artifact(), "org/no-whoami", echo=notes.append)
+    assert local_hub.commits("org/no-whoami")[0] == result.commit
+    assert any("has no token check (whoami answered 404)" in n for n in notes)
+
+
+def test_publish_errors_name_the_failing_step(
+    local_hub: LocalHub, artifact: Callable[..., Path]
+) -> None:
+    local_hub.fail("POST", "/api/repos/create", status=500, times=None)
+    with pytest.raises(CulturaError, match=r"step: creating the repo\).*server error \(500\)"):
+        publish(artifact(), "org/failing-create")
+    local_hub.clear_faults()
+    local_hub.fail("GET", "/api/whoami-v2", status=401, times=None)
+    with pytest.raises(CulturaError, match=r"step: checking the token\).*401"):
+        publish(artifact(), "org/bad-token")
+
+
+def test_search_summary_counts_skipped_checks_and_survives_odd_cards() -> None:
+    from cultura.registry.hub import HubAdapter
+
+    def adapter(bias: Any) -> HubAdapter:
+        return HubAdapter(repo_id="org/x", sha=None, culture="ko", task="sentiment",
+                          head_type="seq-cls", base_model="b", downloads=0, bias=bias,
+                          private=False, last_modified=None)
+
+    checks = [{"status": "pass"}, {"status": "pass"}, {"status": "pass"}, {"status": "skipped"}]
+    assert adapter({"passed": True, "checks": checks}).bias_summary() == "passed (3 run, 1 skipped)"
+    assert adapter({"passed": True, "checks": checks[:2]}).bias_summary() == "passed (2 run)"
+    assert adapter({"passed": "yes", "checks": "lots"}).bias_summary() == "FAILED"
+    assert adapter(None).bias_summary() == "not checked"

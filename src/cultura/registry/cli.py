@@ -134,9 +134,28 @@ def search(
         return
     if not found:
         click.echo("no cultura adapters found", err=True)
+        _hint_fallback(culture, task)
         return
     _table(["name", "repo", "base model", "downloads", "bias"],
            [[a.name, a.repo_id, a.base_model, str(a.downloads), a.bias_summary()] for a in found])
+
+
+def _hint_fallback(culture: str | None, task: str | None) -> None:
+    """Search matches the exact culture tag; name the tags that loading by name would also try."""
+    if not culture:
+        return
+    from cultura.core.tags import Culture
+
+    chain = [level for level in Culture.parse(culture).chain() if level != "und"]
+    if len(chain) < 2:
+        return
+    name = f"{chain[0]}/{task or '<task>'}"
+    click.echo(
+        f"hint: search matches the exact tag {chain[0]}; loading {name} by name falls back along "
+        f"{' -> '.join(chain)}, so try --culture {chain[1]} (or `cultura resolve {name} "
+        "--explain`)",
+        err=True,
+    )
 
 
 @click.command()

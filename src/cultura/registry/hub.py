@@ -269,6 +269,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _check_token(
+    api: HfApi, action: str, endpoint: str, repo_id: str, token: str | None,
+    say: Callable[[str], None],
+) -> None:
+    """Fail fast on a missing or bad token, before the bias checks run.
+
+    A Hub-compatible server without ``/api/whoami-v2`` (a mirror, a self-hosted Hub) answers
+    404 or 405 there; the token is then checked by the create-repo step instead.
+    """
+    try:
+        with _hub_call(f"{action} (step: checking the token)", endpoint, repo_id, token):
+            api.whoami()
+    except HubError as exc:
+        if exc.status not in (404, 405, 501):
+            raise
+        say(f"note: {endpoint} has no token check (whoami answered {exc.status}); the token is "
+            "checked when the repo is created")
+
+
 def publish(
     directory: str | Path,
     repo_id: str,
@@ -314,8 +333,7 @@ def publish(
             )
     api = _api(endpoint, token)
     action = f"publishing {directory} to {repo_id}"
-    with _hub_call(action, endpoint, repo_id, token):
-        api.whoami()  # fail fast on a missing or bad token, before running the bias checks
+    _check_token(api, action, endpoint, repo_id, token, say)
     summary, bias_md, note = _bias_gate(
         directory, manifest, allow_failures=allow_bias_failures, manager=manager, progress=progress
     )
@@ -324,11 +342,14 @@ def publish(
     manifest_bytes = final.to_json().encode("utf-8")
     card_bytes = render_card(final, bias_markdown=bias_md).encode("utf-8")
     files = sorted(set(final.files) | {MANIFEST, CARD})
-    with _hub_call(action, endpoint, repo_id, token):
+    with _hub_call(f"{action} (step: creating the repo)", endpoint, repo_id, token):
         api.create_repo(repo_id, private=private, exist_ok=True)
-        if branch != "main":
+    if branch != "main":
+        with _hub_call(f"{action} (step: creating branch {branch})", endpoint, repo_id, token):
             api.create_branch(repo_id, branch=branch, exist_ok=True)
+    with _hub_call(f"{action} (step: listing the repo's files)", endpoint, repo_id, token):
         remote = set(api.list_repo_files(repo_id, revision=branch))
+    with _hub_call(f"{action} (step: uploading the commit)", endpoint, repo_id, token):
         operations: list[Any] = [
             CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(directory / rel))
             for rel in sorted(final.files)
@@ -851,11 +872,18 @@ class HubAdapter:
         return f"{self.culture}/{self.task}"
 
     def bias_summary(self) -> str:
+        """``passed (3 run, 1 skipped)``: the card's bias verdict and what it rests on."""
         if not self.bias:
             return "not checked"
-        checks = self.bias.get("checks") or []
-        state = "passed" if self.bias.get("passed") else "FAILED"
-        return f"{state} ({len(checks)} check(s))" if checks else state
+        checks = self.bias.get("checks")
+        checks = [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+        skipped = sum(1 for c in checks if c.get("status") == "skipped")
+        state = "passed" if self.bias.get("passed") is True else "FAILED"
+        if not checks:
+            return state
+        return f"{state} ({len(checks) - skipped} run" + (
+            f", {skipped} skipped)" if skipped else ")"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
