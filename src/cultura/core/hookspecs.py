@@ -168,9 +168,13 @@ def cultura_bias_checks(culture: Culture, requested: Culture) -> list[BiasCheck]
 
         @cultura.hookimpl
         def cultura_bias_checks(culture):
-            return [BiasCheck("xx.gender", "gender", "ctf_gap", 0.1,
-                              term_groups={"f": ("她",), "m": ("他",)},
-                              templates=("{term}很能干。",), license="CC-BY-4.0")]
+            return [BiasCheck(
+                "xx.gender", "gender", "ctf_gap", 0.1,
+                # aligned lists: the i-th term of each group differ only in the attribute
+                term_groups={"f": ("她", "女儿", "妈妈"), "m": ("他", "儿子", "爸爸")},
+                templates=("{term}很能干。", "{term}工作很认真。", "大家都喜欢{term}。"),
+                license="CC-BY-4.0",
+            )]
 
     .. versionadded:: 1.0
     """
