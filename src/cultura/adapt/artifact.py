@@ -30,6 +30,7 @@ import re
 import shutil
 import struct
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -804,12 +805,66 @@ def verify_artifact(directory: str | Path) -> Manifest:
     return manifest
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting and restoring
+    it (``os.umask`` has no read-only form), under a lock so no two cultura threads race.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def apply_umask_modes(root: Path) -> None:
+    """Give ``root`` and every directory under it mode ``0o777 & ~umask`` and every file
+    ``0o666 & ~umask``, as if created with plain ``mkdir``/``open`` (temporary files and
+    directories are created private: 0700/0600). Symbolic links are left alone."""
+    mask = current_umask()
+    dir_mode, file_mode = 0o777 & ~mask, 0o666 & ~mask
+    os.chmod(root, dir_mode)
+    for folder, dirs, files in os.walk(root):
+        for names, mode in ((dirs, dir_mode), (files, file_mode)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):
+                    os.chmod(path, mode)
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``path`` atomically (a reader sees the old or the new file, never half of one),
+    with the mode a plain ``open`` would give (``0o666 & ~umask``), not ``mkstemp``'s 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @contextmanager
 def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``target``; rename it into place on success.
 
     Nothing is left half-written: on error the temporary directory is removed and an
-    existing ``target`` is untouched.
+    existing ``target`` is untouched. The directory that lands has the modes the user's
+    umask gives (:func:`apply_umask_modes`), not the private ones of a temporary directory.
     """
     target = Path(target)
     if target.exists() and not overwrite and any(target.iterdir()):
@@ -818,6 +873,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        apply_umask_modes(tmp)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
@@ -849,13 +905,75 @@ def card_metadata(manifest: Manifest) -> dict[str, Any]:
     return meta
 
 
-def render_card(manifest: Manifest, *, bias_markdown: str | None = None) -> str:
-    """The model card (README.md): YAML front matter, usage, labels, provenance, bias table."""
+#: how the card names each of :data:`~cultura.core.types.PEFT_METHODS`, with its article
+PEFT_METHOD_PHRASES = {"lora": "A LoRA", "ia3": "An IA3", "prefix": "A prefix-tuning"}
+#: a PyPI distribution name (PEP 508), the only text a card puts in its ``pip install`` line
+_DISTRIBUTION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+#: the core package: never the plugin to name (its built-in plugin serves only ``und``)
+_CORE_DISTRIBUTION = "cultura"
+
+
+def plugin_distributions(manifest: Manifest) -> list[str]:
+    """The PyPI distributions of the plugins an adapter was built with, in recorded order.
+
+    From ``tokenizer.plugins`` (``"<distribution> <version>"``, every plugin that contributed
+    to the culture: normalizers, vocabulary, knowledge, heads, bias checks) and each
+    normalizer's ``distribution``; the core ``cultura`` and names that are not distribution
+    names are left out.
+    """
+    recorded = [str(p).rsplit(" ", 1)[0] for p in manifest.tokenizer.get("plugins", [])]
+    recorded += [str(n.get("distribution") or "") for n in manifest.tokenizer.get("normalizers", [])]
+    seen: dict[str, None] = {}
+    for name in recorded:
+        if name != _CORE_DISTRIBUTION and _DISTRIBUTION.fullmatch(name):
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def _install_lines(manifest: Manifest) -> list[str]:
+    plugins = plugin_distributions(manifest)
+    if plugins:
+        return [
+            f"Loading it needs the culture plugin{'s' if len(plugins) > 1 else ''} it was built "
+            "with (normalizers, labels, knowledge):",
+            "",
+            "```console",
+            f"pip install {' '.join(plugins)}",
+            "```",
+        ]
+    if manifest.culture == "und":
+        return ["Loading it needs only cultura:", "", "```console", "pip install cultura",
+                "```"]
+    return [
+        f"`cultura.json` records no plugin for culture `{manifest.culture}`; loading it needs "
+        f"an installed plugin that serves `{manifest.culture}` (see the cultura plugin "
+        "directory).",
+    ]
+
+
+def render_card(
+    manifest: Manifest, *, bias_markdown: str | None = None, repo_id: str | None = None
+) -> str:
+    """The model card (README.md): YAML front matter, usage, labels, provenance, bias report.
+
+    Args:
+        manifest: the adapter's manifest; the method, plugins and license come from it.
+        bias_markdown: the bias report as Markdown (``BiasReport.to_markdown()``, which has
+            its own ``## Bias report`` heading; text without a heading gets one).
+        repo_id: the Hub repository the card is published to (``org/name``); the usage
+            snippet then loads ``hf:<repo_id>`` instead of the registry name.
+    """
     import yaml
 
     front = yaml.safe_dump(card_metadata(manifest), allow_unicode=True, sort_keys=False)
     labels = ", ".join(manifest.labels) or "(generative head)"
     normalizers = manifest.tokenizer.get("normalizers", [])
+    method = PEFT_METHOD_PHRASES[manifest.peft_method]
+    if repo_id:
+        name, load_args = f"hf:{repo_id}", f'"hf:{repo_id}"'
+    else:
+        name = f"{manifest.culture}/{manifest.task}"
+        load_args = f'"{name}", base="{manifest.base_model.id}"'
     lines = [
         "---",
         front.rstrip(),
@@ -863,22 +981,26 @@ def render_card(manifest: Manifest, *, bias_markdown: str | None = None) -> str:
         "",
         f"# {manifest.culture}/{manifest.task} — a cultura adapter",
         "",
-        f"A {manifest.peft_method.upper()} adapter with a `{manifest.head_type}` head for "
-        f"culture `{manifest.culture}` on base model `{manifest.base_model.id}`.",
+        f"{method} adapter with a `{manifest.head_type}` head for culture "
+        f"`{manifest.culture}` on base model `{manifest.base_model.id}`.",
         "",
         "## Usage",
         "",
+        *_install_lines(manifest),
+        "",
         "```python",
         "import cultura",
-        f'model = cultura.load("{manifest.culture}/{manifest.task}", '
-        f'base="{manifest.base_model.id}")',
+        f"model = cultura.load({load_args})",
         'print(model.predict(["..."]))',
         "```",
         "",
-        "Plain PEFT loads it too (resize the embeddings first when tokens were added; see the "
-        "cultura docs).",
+        f"or `cultura predict {name} \"...\"`. Plain PEFT loads it too (resize the embeddings "
+        "first when tokens were added; see the cultura docs).",
         "",
         f"Labels: {labels}",
+        "",
+        f"License: `{manifest.license}` (this adapter; the base model and the plugins' data "
+        "have their own).",
         "",
         "## Culture adaptation",
         "",
@@ -886,11 +1008,12 @@ def render_card(manifest: Manifest, *, bias_markdown: str | None = None) -> str:
         f"- added tokens: {manifest.tokenizer.get('added_tokens', 0)}",
         f"- knowledge sources: {', '.join(k['name'] for k in manifest.knowledge) or 'none'}",
         "",
-        "## Bias report",
-        "",
     ]
-    if bias_markdown:
-        lines.append(bias_markdown.rstrip())
+    bias = (bias_markdown or "").strip()
+    if not bias.startswith("#"):
+        lines += ["## Bias report", ""]
+    if bias:
+        lines.append(bias)
     elif manifest.bias:
         lines.append(f"Passed: {bool(manifest.bias.get('passed'))}")
     else:

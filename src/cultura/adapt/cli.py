@@ -11,6 +11,14 @@ from typing import Any
 import click
 
 from cultura.adapt.base import DEFAULT_BASE
+from cultura.adapt.cli_common import (
+    ADAPTER_HELP,
+    AdapterArg,
+    AdapterParamType,
+    adapter_options,
+    load_adapter,
+)
+from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
 from cultura.cli import emit_json
 
 BASE_HELP = (
@@ -40,12 +48,18 @@ def _texts_from(file: str) -> list[str]:
 @click.option("--culture", "-c", required=True, help="Culture tag, e.g. zh-Hans.")
 @click.option("--base", "-b", default=DEFAULT_BASE, show_default=True, help=BASE_HELP)
 @click.option("--no-extend-vocab", is_flag=True, help="Measure the normalizers only.")
+@click.option("--max-pieces", default=DEFAULT_MAX_PIECES, show_default=True,
+              type=click.IntRange(min=1), help="Count words split into more pieces than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("file")
-def tokenize_report(culture: str, base: str, no_extend_vocab: bool, as_json: bool, file: str) -> None:
-    """UNK rate and tokens per character of the base tokenizer before and after the
-    culture's tweaks (normalizers + added vocabulary), on FILE (.txt one text per line,
-    .jsonl/.csv with a text field, or - for stdin).
+def tokenize_report(
+    culture: str, base: str, no_extend_vocab: bool, max_pieces: int, as_json: bool, file: str
+) -> None:
+    """How the base tokenizer handles FILE before and after the culture's tweaks
+    (normalizers + added vocabulary): UNK rate and tokens per character, and per word (white
+    space separated; a phrase in scripts without spaces) the share with an UNK piece, lost
+    entirely to UNK, or split into more than --max-pieces pieces. FILE: .txt one text per
+    line, .jsonl/.csv with a text field, or - for stdin.
 
     \b
     Example:
@@ -56,7 +70,7 @@ def tokenize_report(culture: str, base: str, no_extend_vocab: bool, as_json: boo
 
     texts = _texts_from(file)
     path, model_id = resolve_base(base)
-    result = report(texts, path, culture, extend_vocab=not no_extend_vocab)
+    result = report(texts, path, culture, extend_vocab=not no_extend_vocab, max_pieces=max_pieces)
     result["base"] = model_id
     if as_json:
         emit_json(result)
@@ -76,6 +90,13 @@ def tokenize_report(culture: str, base: str, no_extend_vocab: bool, as_json: boo
     )
     table.add_row("tokens", str(result["tokens_before"]), str(result["tokens_after"]))
     table.add_row("UNK tokens", str(result["unk_before"]), str(result["unk_after"]))
+    table.add_row("words", str(result["words_before"]), str(result["words_after"]))
+    for label, key in (
+        ("words with an UNK piece", "word_unk_rate"),
+        ("words lost to UNK (all pieces UNK)", "word_all_unk_rate"),
+        (f"words in more than {max_pieces} pieces", "word_over_max_pieces_rate"),
+    ):
+        table.add_row(label, f"{result[key + '_before']:.2%}", f"{result[key + '_after']:.2%}")
     table.add_row("vocabulary", str(result["vocab_size_before"]), str(result["vocab_size_after"]))
     console = _console()
     console.print(table)
@@ -105,13 +126,16 @@ def tokenize_report(culture: str, base: str, no_extend_vocab: bool, as_json: boo
 @click.option("--no-extend-vocab", is_flag=True, help="Do not add the plugins' vocabulary.")
 @click.option("--counterfactual", is_flag=True, help="Counterfactual data augmentation.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--license", "license_id", default="apache-2.0", show_default=True, metavar="ID",
+              help="License of the adapter (cultura.json and the model card).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the history and metrics as JSON.")
 def train(
     data: str, culture: str, task: str, base: str, output: str, eval_file: str | None,
     epochs: int, lr: float, batch_size: int, grad_accum: int, warmup_ratio: float,
     patience: int | None, peft_method: str | None, max_length: int, no_knowledge: bool,
-    no_extend_vocab: bool, counterfactual: bool, seed: int, overwrite: bool, as_json: bool,
+    no_extend_vocab: bool, counterfactual: bool, seed: int, license_id: str, overwrite: bool,
+    as_json: bool,
 ) -> None:
     """Train a culture adapter on DATA (.jsonl/.csv) and save it to --output.
 
@@ -140,6 +164,7 @@ def train(
         extend_vocab=not no_extend_vocab,
         max_length=max_length,
         seed=seed,
+        license=license_id,
     )
     history = model.train(
         data,
@@ -168,17 +193,25 @@ def train(
     console.print(f"saved {model!r} to {out}")
 
 
-@click.command()
-@click.argument("adapter", type=click.Path(exists=True, file_okay=False))
+@click.command(help=f"""Evaluate ADAPTER on labelled DATA (.jsonl/.csv).
+
+{ADAPTER_HELP}
+
+\b
+Examples:
+  cultura evaluate zh/sentiment test.jsonl --json
+  cultura evaluate ./zh-sentiment test.jsonl --base all-MiniLM-L6-v2
+""")
+@click.argument("adapter", type=AdapterParamType())
 @click.argument("data")
-@click.option("--base", "-b", default=None, help="Base model (default: the one in cultura.json).")
+@adapter_options
 @click.option("--no-knowledge", is_flag=True, help="Evaluate without knowledge injection.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(adapter: str, data: str, base: str | None, no_knowledge: bool, as_json: bool) -> None:
-    """Evaluate the saved ADAPTER on labelled DATA (.jsonl/.csv)."""
-    from cultura.adapt.model import load_pretrained
-
-    model = load_pretrained(adapter, base=base)
+def evaluate(
+    adapter: AdapterArg, data: str, base: str | None, offline: bool, no_knowledge: bool,
+    as_json: bool,
+) -> None:
+    model = load_adapter(adapter, base=base, offline=offline)
     metrics = model.evaluate(data, knowledge=False if no_knowledge else None)
     if as_json:
         emit_json(metrics)
@@ -192,25 +225,26 @@ def evaluate(adapter: str, data: str, base: str | None, no_knowledge: bool, as_j
         console.print(f"{key}: {value}")
 
 
-@click.command()
-@click.argument("adapter", type=click.Path(exists=True, file_okay=False))
+@click.command(help=f"""Predict with ADAPTER on TEXTS (or --file); labels in the culture's language.
+
+{ADAPTER_HELP}
+
+\b
+Examples:
+  cultura predict zh/sentiment "服务太差了"
+  cultura predict ./out "这部电影太好看了" "服务太差了" --json
+""")
+@click.argument("adapter", type=AdapterParamType())
 @click.argument("texts", nargs=-1)
 @click.option("--file", "-f", "file", default=None, help="Read texts from a file (- for stdin).")
 @click.option("--top-k", default=1, show_default=True, type=int, help="Labels per text.")
-@click.option("--base", "-b", default=None, help="Base model (default: the one in cultura.json).")
+@adapter_options
 @click.option("--no-knowledge", is_flag=True, help="Predict without knowledge injection.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def predict(
-    adapter: str, texts: tuple[str, ...], file: str | None, top_k: int, base: str | None,
-    no_knowledge: bool, as_json: bool,
+    adapter: AdapterArg, texts: tuple[str, ...], file: str | None, top_k: int,
+    base: str | None, offline: bool, no_knowledge: bool, as_json: bool,
 ) -> None:
-    """Predict with the saved ADAPTER on TEXTS (or --file); labels in the culture's language.
-
-    \b
-    Example:
-      cultura predict out/ "这部电影太好看了" "服务太差了" --json
-    """
-    from cultura.adapt.model import load_pretrained
     from cultura.core.errors import CulturaError
 
     items = list(texts)
@@ -218,7 +252,7 @@ def predict(
         items += _texts_from(file)
     if not items:
         raise CulturaError("nothing to predict: pass texts as arguments or --file FILE")
-    model = load_pretrained(adapter, base=base)
+    model = load_adapter(adapter, base=base, offline=offline)
     results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None)
     if as_json:
         emit_json(results)

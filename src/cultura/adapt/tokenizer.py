@@ -24,7 +24,9 @@ Split patterns
 
 from __future__ import annotations
 
+import re
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -382,20 +384,77 @@ def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocab
 
 
 # --------------------------------------------------------------------------- report
-def tokenize_stats(tokenizer: Any, texts: Sequence[str], *, batch_size: int = 256) -> dict[str, Any]:
-    """Tokens, UNK tokens and characters (non-space, of the raw texts) over ``texts``."""
+#: default of ``max_pieces``: a word split into more pieces than this counts as fragmented
+DEFAULT_MAX_PIECES = 4
+_WORD = re.compile(r"\S+")
+
+
+def _word_pieces(text: str, ids: Sequence[int], offsets: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """The token ids of each white-space separated word of ``text``, by character offsets.
+
+    A token belongs to every word its span overlaps (white space in a span is ignored); tokens
+    with an empty span (nothing of the text) belong to none.
+    """
+    spans = [m.span() for m in _WORD.finditer(text)]
+    starts = [start for start, _ in spans]
+    pieces: list[list[int]] = [[] for _ in spans]
+    for token_id, (start, end) in zip(ids, offsets, strict=True):
+        if end <= start:
+            continue
+        i = bisect_right(starts, start) - 1
+        if i < 0 or spans[i][1] <= start:  # the span starts in white space before word i + 1
+            i += 1
+        while i < len(spans) and spans[i][0] < end:
+            pieces[i].append(token_id)
+            i += 1
+    return pieces
+
+
+def tokenize_stats(
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 256,
+    max_pieces: int = DEFAULT_MAX_PIECES,
+) -> dict[str, Any]:
+    """Token- and word-level figures of ``tokenizer`` over ``texts``.
+
+    Token level: tokens, UNK tokens, characters (non-space, of the raw texts) and their
+    ratios. Word level: the words are the white-space separated chunks of the text the
+    tokenizer's model sees (for a tokenizer wrapped by :func:`wrap_tokenizer`, the text after
+    the culture's normalizers; in scripts written without spaces a chunk is a phrase), and
+    ``words_with_unk`` / ``words_all_unk`` / ``words_over_max_pieces`` count the words whose
+    pieces include an UNK, are all UNK (nothing of the word survives; WordPiece turns such a
+    word into one lone UNK), or number more than ``max_pieces``. Needs a fast tokenizer
+    (character offsets).
+    """
+    if max_pieces < 1:
+        raise CulturaError(f"max_pieces must be a positive integer, got {max_pieces}")
+    _backend(tokenizer)
     unk = tokenizer.unk_token_id
     unk_is_real = unk is not None and tokenizer.unk_token not in (
         tokenizer.eos_token,
         tokenizer.bos_token,
     )
-    tokens = unks = 0
+    tokens = unks = words = with_unk = all_unk = over = 0
     for start in range(0, len(texts), batch_size):
         batch = list(texts[start : start + batch_size])
-        for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+        if is_wrapped(tokenizer):
+            batch = tokenizer.normalize(batch)
+        with _raw(tokenizer):
+            encoded = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True)
+        for text, ids, offsets in zip(
+            batch, encoded["input_ids"], encoded["offset_mapping"], strict=True
+        ):
             tokens += len(ids)
             if unk_is_real:
                 unks += sum(1 for i in ids if i == unk)
+            for pieces in _word_pieces(text, ids, offsets):
+                words += 1
+                unknown = sum(1 for i in pieces if i == unk) if unk_is_real else 0
+                with_unk += unknown > 0
+                all_unk += unknown > 0 and unknown == len(pieces)
+                over += len(pieces) > max_pieces
     chars = sum(len("".join(t.split())) for t in texts)
     return {
         "tokens": tokens,
@@ -403,7 +462,22 @@ def tokenize_stats(tokenizer: Any, texts: Sequence[str], *, batch_size: int = 25
         "chars": chars,
         "unk_rate": unks / tokens if tokens else 0.0,
         "tokens_per_char": tokens / chars if chars else 0.0,
+        "words": words,
+        "words_with_unk": with_unk,
+        "words_all_unk": all_unk,
+        "words_over_max_pieces": over,
+        "word_unk_rate": with_unk / words if words else 0.0,
+        "word_all_unk_rate": all_unk / words if words else 0.0,
+        "word_over_max_pieces_rate": over / words if words else 0.0,
     }
+
+
+#: the :func:`tokenize_stats` figures :func:`tokenize_report` gives as ``<key>_before`` and
+#: ``<key>_after``
+REPORTED = (
+    "tokens", "unk", "unk_rate", "tokens_per_char", "words", "words_with_unk", "words_all_unk",
+    "words_over_max_pieces", "word_unk_rate", "word_all_unk_rate", "word_over_max_pieces_rate",
+)
 
 
 def tokenize_report(
@@ -413,17 +487,24 @@ def tokenize_report(
     *,
     manager: Any = None,
     extend_vocab: bool = True,
+    max_pieces: int = DEFAULT_MAX_PIECES,
 ) -> dict[str, Any]:
-    """UNK rate and tokens per character of ``base``'s tokenizer before/after the tweaks.
+    """Token- and word-level figures of ``base``'s tokenizer before/after the tweaks.
 
-    Characters are counted on the raw texts without white space, the same for both sides. A
-    base whose configuration asks for remote code is refused.
+    Each figure of :func:`tokenize_stats` is given as ``<name>_before`` (the base tokenizer on
+    the raw texts) and ``<name>_after`` (the tweaked tokenizer: normalizers, added vocabulary,
+    split patterns). Characters are counted on the raw texts without white space, the same for
+    both sides; words are counted on the text each side's model sees, so normalizers that
+    join or split words change ``words_after``. A base whose configuration asks for remote
+    code is refused.
     """
     from transformers import AutoTokenizer
 
     from cultura.adapt.heads import refuse_remote_base
     from cultura.core.profile import culture as get_profile
 
+    if max_pieces < 1:
+        raise CulturaError(f"max_pieces must be a positive integer, got {max_pieces}")
     profile = get_profile(culture, manager=manager)
     refuse_remote_base(base)
     before_tok = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
@@ -437,9 +518,9 @@ def tokenize_report(
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise CulturaError("no text to report on: the input is empty")
-    before = tokenize_stats(before_tok, texts)
-    after = tokenize_stats(after_tok, texts)
-    return {
+    before = tokenize_stats(before_tok, texts, max_pieces=max_pieces)
+    after = tokenize_stats(after_tok, texts, max_pieces=max_pieces)
+    report: dict[str, Any] = {
         "culture": profile.tag,
         "base": base,
         "lines": len(texts),
@@ -449,12 +530,9 @@ def tokenize_report(
         "skipped_tokens": plan.skipped,
         "vocab_size_before": len(before_tok),
         "vocab_size_after": len(after_tok),
-        "tokens_before": before["tokens"],
-        "tokens_after": after["tokens"],
-        "unk_before": before["unk"],
-        "unk_after": after["unk"],
-        "unk_rate_before": before["unk_rate"],
-        "unk_rate_after": after["unk_rate"],
-        "tokens_per_char_before": before["tokens_per_char"],
-        "tokens_per_char_after": after["tokens_per_char"],
+        "max_pieces": max_pieces,
     }
+    for key in REPORTED:
+        report[f"{key}_before"] = before[key]
+        report[f"{key}_after"] = after[key]
+    return report

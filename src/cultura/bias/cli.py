@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from cultura.adapt.cli_common import AdapterArg, AdapterParamType, adapter_options
+
 
 @click.command("check-bias")
-@click.argument("target", metavar="NAME_OR_DIR")
+@click.argument("target", metavar="NAME_OR_DIR", type=AdapterParamType())
+@adapter_options
 @click.option("--culture", "culture_tag", metavar="TAG",
               help="Culture whose checks to run (default: the adapter's culture).")
 @click.option("--data", "data", multiple=True, metavar="FILE",
@@ -23,7 +26,9 @@ import click
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw the report as a PNG chart (needs cultura[plot]).")
 def check_bias(
-    target: str,
+    target: AdapterArg,
+    base: str | None,
+    offline: bool,
     culture_tag: str | None,
     data: tuple[Path, ...],
     threshold: float | None,
@@ -32,8 +37,11 @@ def check_bias(
     markdown_path: Path | None,
     png_path: Path | None,
 ) -> None:
-    """Run bias checks on an adapter (name or directory) or a Hugging Face model directory.
+    """Run bias checks on an adapter or a Hugging Face model directory (masked LM, causal LM
+    or classifier, saved with save_pretrained).
 
+    NAME_OR_DIR is an adapter registry name (zh/sentiment, zh-TW/sentiment@v1), a Hub repo
+    (hf:ORG/REPO[@REV]), or a directory (./DIR, /abs/DIR) holding an adapter or a model.
     Exits with status 1 when a check fails.
 
     \b
@@ -47,7 +55,8 @@ def check_bias(
 
     loaded = [load_data(p, threshold=threshold) for p in data] or None
     report = run(
-        target, culture=culture_tag, data=loaded, batch_size=batch_size, progress=not as_json
+        _subject(target, base, offline), culture=culture_tag, data=loaded,
+        batch_size=batch_size, progress=not as_json,
     )
     if markdown_path is not None:
         markdown_path.write_text(report.to_markdown(), encoding="utf-8")
@@ -59,6 +68,27 @@ def check_bias(
         _print(report)
     if not report.passed:
         raise click.exceptions.Exit(1)
+
+
+def _subject(target: AdapterArg, base: str | None, offline: bool) -> object:
+    """What to check, reported under the name given: an adapter loaded as ``cultura predict``
+    loads it, or the Hugging Face model in a directory without ``cultura.json``."""
+    from dataclasses import replace
+
+    from cultura.adapt.artifact import MANIFEST
+    from cultura.adapt.cli_common import load_adapter
+    from cultura.bias.engine import resolve_target
+
+    if target.path is not None and not (target.path / MANIFEST).is_file():
+        if base is not None:
+            raise click.UsageError(
+                f"--base applies to cultura adapters; {target} has no {MANIFEST}, so it is "
+                "checked as the Hugging Face model it holds: drop --base"
+            )
+        subject = resolve_target(target.path)
+    else:
+        subject = resolve_target(load_adapter(target, base=base, offline=offline))
+    return replace(subject, name=str(target))
 
 
 def _print(report) -> None:  # type: ignore[no-untyped-def]
