@@ -282,3 +282,25 @@ def test_search_summary_counts_skipped_checks_and_survives_odd_cards() -> None:
     assert adapter({"passed": True, "checks": checks[:2]}).bias_summary() == "passed (2 run)"
     assert adapter({"passed": "yes", "checks": "lots"}).bias_summary() == "FAILED"
     assert adapter(None).bias_summary() == "not checked"
+
+
+def test_publish_card_names_the_repo_and_takes_a_license(
+    local_hub: LocalHub, artifact: Callable[..., Path]
+) -> None:
+    source = artifact()
+    publish(source, "org/zh-licensed", license="cc-by-4.0")
+    remote = local_hub.files("org/zh-licensed")
+    card = remote["README.md"].decode()
+    assert _front_matter(remote["README.md"])["license"] == "cc-by-4.0"
+    assert 'cultura.load("hf:org/zh-licensed")' in card
+    assert card.count("## Bias report") == 1
+    assert read_manifest(source).license == "cc-by-4.0"
+    assert (source / "cultura.json").stat().st_mode & 0o777 == 0o666 & ~_umask()
+    with pytest.raises(CulturaError, match="is not a licence id"):
+        publish(source, "org/zh-licensed", license="see LICENSE file")
+
+
+def _umask() -> int:
+    from cultura.adapt.artifact import current_umask
+
+    return current_umask()

@@ -49,10 +49,13 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
 @click.option("--allow-bias-failures", is_flag=True,
               help="Publish even when a bias check fails (the failing report goes in the card).")
 @click.option("--message", "-m", default=None, help="Commit message.")
+@click.option("--license", "license_id", default=None, metavar="ID",
+              help="Licence of the published adapter (SPDX id, e.g. cc-by-4.0); default: the "
+                   "one it was trained with (cultura train --license).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def publish(
     directory: Path, repo_id: str, private: bool, revision: str | None,
-    allow_bias_failures: bool, message: str | None, as_json: bool,
+    allow_bias_failures: bool, message: str | None, license_id: str | None, as_json: bool,
 ) -> None:
     """Publish the adapter in DIRECTORY to the Hub, in one commit.
 
@@ -64,7 +67,7 @@ def publish(
 
     result = do_publish(
         directory, repo_id, private=private, revision=revision,
-        allow_bias_failures=allow_bias_failures, commit_message=message,
+        allow_bias_failures=allow_bias_failures, commit_message=message, license=license_id,
         echo=lambda text: click.echo(text, err=True),
     )
     if as_json:

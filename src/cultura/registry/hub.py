@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -41,6 +42,7 @@ from cultura.adapt.artifact import (
     refuse_remote_code,
     render_card,
     verify_artifact,
+    write_atomic,
 )
 from cultura.core.errors import CulturaError, UnknownCultureError
 from cultura.core.tags import Culture
@@ -258,15 +260,8 @@ def _bias_gate(
     return dict(report.summary()), report.to_markdown(), note
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: a licence id as the Hub's card metadata takes it (``apache-2.0``, ``cc-by-sa-4.0``, ``other``)
+LICENSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}")
 
 
 def _check_token(
@@ -296,6 +291,7 @@ def publish(
     revision: str | None = None,
     allow_bias_failures: bool = False,
     commit_message: str | None = None,
+    license: str | None = None,
     token: str | None = None,
     endpoint: str | None = None,
     manager: PluginManager | None = None,
@@ -309,7 +305,8 @@ def publish(
     ``cultura.json`` and the card metadata, the report into the card); render the model card;
     create the repo (``private``) and the branch ``revision`` if needed; upload every file and
     delete stale ones in a single commit. On success the rewritten ``cultura.json`` and
-    ``README.md`` are written back to ``directory``.
+    ``README.md`` are written back to ``directory``. ``license`` (an SPDX id such as
+    ``cc-by-4.0``) replaces the licence the adapter was saved with, in the manifest and card.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
@@ -321,6 +318,11 @@ def publish(
         raise CulturaError(f"--repo takes ORG/NAME without @revision; use --revision for {repo_id}")
     endpoint = hub_endpoint(endpoint)
     branch = revision or "main"
+    if license is not None and not LICENSE_ID.fullmatch(license):
+        raise CulturaError(
+            f"--license {license[:40]!r} is not a licence id; use an SPDX-style id such as "
+            "apache-2.0, mit or cc-by-4.0 (the Hub's license field)"
+        )
     try:
         manifest = verify_artifact(directory)
     except ArtifactError as exc:
@@ -338,9 +340,9 @@ def publish(
         directory, manifest, allow_failures=allow_bias_failures, manager=manager, progress=progress
     )
     say(note)
-    final = replace(manifest, bias=summary)
+    final = replace(manifest, bias=summary, license=license or manifest.license)
     manifest_bytes = final.to_json().encode("utf-8")
-    card_bytes = render_card(final, bias_markdown=bias_md).encode("utf-8")
+    card_bytes = render_card(final, bias_markdown=bias_md, repo_id=repo_id).encode("utf-8")
     files = sorted(set(final.files) | {MANIFEST, CARD})
     with _hub_call(f"{action} (step: creating the repo)", endpoint, repo_id, token):
         api.create_repo(repo_id, private=private, exist_ok=True)
@@ -372,8 +374,8 @@ def publish(
                 repo_id, operations, commit_message=message, revision=branch
             )
     commit = check_commit(info.oid, repo_id)
-    _write_atomic(directory / MANIFEST, manifest_bytes)
-    _write_atomic(directory / CARD, card_bytes)
+    write_atomic(directory / MANIFEST, manifest_bytes)
+    write_atomic(directory / CARD, card_bytes)
     url = redact(f"{endpoint}/{repo_id}" + (f"/tree/{branch}" if branch != "main" else ""), token)
     return PublishResult(
         repo_id=repo_id,

@@ -26,12 +26,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cultura.adapt.artifact import ArtifactError, check_file_name
+from cultura.adapt.artifact import ArtifactError, check_file_name, write_atomic
 from cultura.core.errors import DataError
 from cultura.registry.errors import LockError
 from cultura.registry.names import AdapterName, HubName, format_name, parse, try_parse
@@ -132,15 +131,8 @@ class Lockfile:
             "version": LOCK_VERSION,
             "adapters": {k: self.entries[k].as_dict() for k in sorted(self.entries)},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        write_atomic(self.path, text.encode("utf-8"))
 
 
 def _check_pin(raw: dict[str, Any], files: dict[Any, Any], where: str) -> None:
