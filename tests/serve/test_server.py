@@ -69,18 +69,18 @@ def test_single_culture_batches_and_small_batch_size(server: Any, reference: Any
 def test_knowledge_and_normalizers_are_routed_per_row(server: Any) -> None:
     es = server.adapter("es").encoder
     assert es.inject(["the spring festival with family"]).pairs[0]  # es injects knowledge
-    de_ids = server._encode(server.adapter("de"), ["große strasse"])["input_ids"]
-    same_ids = server._encode(server.adapter("de"), ["grosse strasse"])["input_ids"]
+    de_ids = server.adapter("de").encode(["große strasse"])["input_ids"]
+    same_ids = server.adapter("de").encode(["grosse strasse"])["input_ids"]
     assert torch.equal(de_ids, same_ids)  # de folds ß -> ss before tokenizing
-    fr_ids = server._encode(server.adapter("fr"), ["große"])["input_ids"]
-    fr_ss = server._encode(server.adapter("fr"), ["grosse"])["input_ids"]
+    fr_ids = server.adapter("fr").encode(["große"])["input_ids"]
+    fr_ss = server.adapter("fr").encode(["grosse"])["input_ids"]
     assert not torch.equal(fr_ids, fr_ss)  # fr has no such normalizer
 
 
 # --------------------------------------------------------------------------- added tokens
 def test_added_tokens_get_distinct_rows_in_one_shared_table(server: Any, reference: Any) -> None:
     fr, de = server.adapter("fr"), server.adapter("de")
-    v0 = server._v0
+    v0 = server.describe()["shared_rows"]["base"]
     # both cultures number their added tokens from the base vocabulary size up ...
     assert fr.token_ids[0] == de.token_ids[0] == v0
     fr_tok, de_tok = fr.encoder.tokenizer, de.encoder.tokenizer
@@ -107,9 +107,9 @@ def test_removed_culture_frees_its_rows_for_the_next(
     server: Any, artifacts: dict[str, Path], reference: Any
 ) -> None:
     start = server.adapter("fr").row_start
-    used = server._rows.used
+    used = server.describe()["shared_rows"]["added"]
     server.remove("fr")
-    assert server._rows.used == used - len(ADDED["fr"])
+    assert server.describe()["shared_rows"]["added"] == used - len(ADDED["fr"])
     with pytest.raises(NotServedError, match="'fr' is not served"):
         server.predict(["bonjour"], "fr")
     server.add(artifacts["fr"])
@@ -307,9 +307,9 @@ def test_routing_follows_the_fallback_chain(server: Any) -> None:
 def test_route_cache_is_bounded_whatever_tags_clients_send(
     server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cultura.serve.server as server_module
+    import cultura.serve.routing as routing
 
-    monkeypatch.setattr(server_module, "ROUTE_CACHE_SIZE", 3)
+    monkeypatch.setattr(routing, "ROUTE_CACHE_SIZE", 3)
     server._route_cache.clear()
     tags = ["fr-CA", "fr-BE", "fr-CH", "fr-LU", "fr-MC", "de-AT", "de-CH"]
     assert [server.route(t) for t in tags] == ["fr"] * 5 + ["de"] * 2

@@ -2,10 +2,11 @@
 
 Modules: :mod:`~cultura.adapt.model` (``adapt``, ``CulturalModel``, ``load_pretrained``),
 :mod:`~cultura.adapt.tokenizer`, :mod:`~cultura.adapt.knowledge`, :mod:`~cultura.adapt.heads`,
-:mod:`~cultura.adapt.build` and :mod:`~cultura.adapt.loading` (their bodies),
-:mod:`~cultura.adapt.train`, :mod:`~cultura.adapt.data`, :mod:`~cultura.adapt.artifact`,
-:mod:`~cultura.adapt.base`, :mod:`~cultura.adapt.metrics`, :mod:`~cultura.adapt.cli`,
-:mod:`~cultura.adapt.demo`.
+:mod:`~cultura.adapt.cultural_model` (the class), :mod:`~cultura.adapt.build` and
+:mod:`~cultura.adapt.loading` (the bodies of ``adapt`` and ``load_pretrained``),
+:mod:`~cultura.adapt.train`, :mod:`~cultura.adapt.cda` (counterfactual data augmentation),
+:mod:`~cultura.adapt.data`, :mod:`~cultura.adapt.artifact`, :mod:`~cultura.adapt.base`,
+:mod:`~cultura.adapt.metrics`, :mod:`~cultura.adapt.cli`, :mod:`~cultura.adapt.demo`.
 
 ``cultura.adapt`` is both this package and the public function
 :func:`cultura.adapt.model.adapt`: once any ``cultura.adapt.*`` module is imported, Python

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from cultura.adapt import artifact
 from cultura.adapt.artifact import ROW_TRAINING_MASK, ROW_TRAINING_PEFT, BaseModelRef
+from cultura.adapt.cultural_model import CulturalModel
 from cultura.adapt.knowledge import KnowledgeInjector
-from cultura.adapt.model import CulturalModel
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
 from cultura.core.types import AdapterHeadSpec, PeftSpec

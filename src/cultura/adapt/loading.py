@@ -27,8 +27,8 @@ from cultura.adapt.build import (
     ensure_pad_token,
     mask_row_gradients,
 )
+from cultura.adapt.cultural_model import ADDED_TOKENS_FORMAT, CulturalModel, CulturaWarning
 from cultura.adapt.knowledge import KnowledgeInjector
-from cultura.adapt.model import ADDED_TOKENS_FORMAT, CulturalModel, CulturaWarning
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
 from cultura.core.types import AdapterHeadSpec, PeftSpec

@@ -16,10 +16,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cultura.adapt.cda import augment
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
-    from cultura.adapt.model import CulturalModel
+    from cultura.adapt.cultural_model import CulturalModel
 
 __all__ = ["EpochRecord", "TrainingHistory", "train"]
 
@@ -76,14 +77,6 @@ def _metric_for(head_type: str) -> tuple[str, bool]:
 def _counterfactual(cm: CulturalModel, examples: list[Any]) -> list[Any]:
     from dataclasses import replace
 
-    try:
-        from cultura.bias.cda import augment
-    except ImportError as exc:
-        raise CulturaError(
-            "counterfactual_augmentation=True needs cultura.bias.cda.augment, which is not "
-            f"available in this installation ({exc}); train without it or install a cultura "
-            "with the bias module"
-        ) from None
     if cm.head_type == "token-cls":
         raise CulturaError(
             "counterfactual augmentation swaps terms in running text; it is not supported for "

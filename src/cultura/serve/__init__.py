@@ -6,6 +6,12 @@
 * :mod:`cultura.serve.fused` — the fused mixed-batch LoRA layers.
 * :mod:`cultura.serve.http` — the HTTP JSON API behind ``cultura serve`` (extra ``serve``).
 
+The server's parts: :mod:`~cultura.serve.adapters` (an adapter as served),
+:mod:`~cultura.serve.table` (the shared embedding table), :mod:`~cultura.serve.slots` (slots and
+hot swap), :mod:`~cultura.serve.routing` (rows to cultures), :mod:`~cultura.serve.dispatch`
+(engine choice, batch assembly), :mod:`~cultura.serve.peft_engine`, :mod:`~cultura.serve.merge`
+and :mod:`~cultura.serve.modules` (module-tree helpers).
+
 Names are imported lazily: ``import cultura.serve`` does not import torch.
 """
 
@@ -16,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     "MultiCultureServer": "cultura.serve.server:MultiCultureServer",
-    "ServedAdapter": "cultura.serve.server:ServedAdapter",
+    "ServedAdapter": "cultura.serve.adapters:ServedAdapter",
     "MergedModel": "cultura.serve.merge:MergedModel",
     "create_app": "cultura.serve.http:create_app",
     "ServeError": "cultura.serve.errors:ServeError",
@@ -42,7 +48,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cultura.serve.adapters import ServedAdapter  # noqa: F401
     from cultura.serve.errors import NotServedError, ServeError, UnsupportedAdapterError  # noqa: F401
     from cultura.serve.http import create_app  # noqa: F401
     from cultura.serve.merge import MergedModel  # noqa: F401
-    from cultura.serve.server import MultiCultureServer, ServedAdapter  # noqa: F401
+    from cultura.serve.server import MultiCultureServer  # noqa: F401

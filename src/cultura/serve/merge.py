@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cultura.serve.errors import ServeError
+from cultura.serve.modules import set_submodule
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from cultura.serve.server import ServedAdapter
+    from cultura.serve.adapters import ServedAdapter
 
 __all__ = ["MERGED_MANIFEST", "MergedModel", "format_prediction", "merge_adapter"]
 
@@ -124,8 +125,6 @@ def merge_adapter(pristine: Any, adapter: ServedAdapter, base_rows: Any, device:
     from peft import get_peft_model, set_peft_model_state_dict
     from torch import nn
 
-    from cultura.serve.server import _set_submodule
-
     model = copy.deepcopy(pristine)
     emb = model.get_input_embeddings()
     v0 = int(base_rows.shape[0])
@@ -138,7 +137,7 @@ def merge_adapter(pristine: Any, adapter: ServedAdapter, base_rows: Any, device:
     emb.num_embeddings = size
     model.config.vocab_size = size
     for name, head in adapter.heads.items():  # the adapter's head shapes (e.g. 3 labels)
-        _set_submodule(model, name, copy.deepcopy(head))
+        set_submodule(model, name, copy.deepcopy(head))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", FutureWarning)

@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cultura.serve.errors import ServeError
+from cultura.serve.modules import set_submodule
 
 if TYPE_CHECKING:
-    from cultura.serve.server import ServedAdapter
+    from cultura.serve.adapters import ServedAdapter
 
 __all__ = ["PeftEngine"]
 
@@ -38,8 +39,6 @@ class PeftEngine:
             return
         from peft import get_peft_model, set_peft_model_state_dict
 
-        from cultura.serve.server import _set_submodule
-
         config = copy.deepcopy(adapter.peft_config)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -47,7 +46,7 @@ class PeftEngine:
             if self.model is None:
                 base = self._make_base()
                 for name, head in adapter.heads.items():
-                    _set_submodule(base, name, copy.deepcopy(head))
+                    set_submodule(base, name, copy.deepcopy(head))
                 model = get_peft_model(base, config, adapter_name=adapter.key)
             else:
                 model = self.model

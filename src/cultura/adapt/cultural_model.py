@@ -1,0 +1,660 @@
+"""The :class:`CulturalModel` class: a base model adapted to a culture.
+
+A :class:`CulturalModel` bundles the PEFT model (base + adapter + head), the tweaked tokenizer
+(culture normalizers on every encode path, extended vocabulary), the culture profile, the
+adapter-head spec and the knowledge injector. It trains (:meth:`CulturalModel.train`),
+evaluates, predicts with localized labels, and saves the artifact of design.md §4, which
+:func:`~cultura.adapt.loading.load_pretrained` restores exactly (identical logits).
+
+:mod:`cultura.adapt.build` and :mod:`cultura.adapt.loading` construct it; its public home,
+with ``adapt`` and ``load_pretrained``, is :mod:`cultura.adapt.model`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cultura.adapt import artifact
+from cultura.adapt.artifact import BaseModelRef, Manifest
+from cultura.adapt.data import Example, load_examples
+from cultura.adapt.knowledge import Injected, KnowledgeInjector
+from cultura.adapt.tokenizer import AddedVocabulary
+from cultura.core.errors import CulturaError
+from cultura.core.types import AdapterHeadSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cultura.adapt.train import TrainingHistory
+    from cultura.core.profile import CultureProfile
+
+__all__ = ["ADDED_TOKENS_FORMAT", "CulturalModel", "CulturaWarning"]
+
+ADDED_TOKENS_FORMAT = "cultura-added-tokens/1"
+
+# a word for token classification of raw text: one CJK/kana/hangul character, a run of other
+# letters/digits/marks, or one other non-space character
+_WORD = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+    r"|[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
+    r"|[^\w\s]"
+)
+
+
+class CulturaWarning(UserWarning):
+    """Something differs from when an adapter was saved (plugin versions, knowledge)."""
+
+
+def _version() -> str:
+    from cultura import __version__
+
+    return __version__
+
+
+class CulturalModel:
+    """A base model adapted to a culture (see the module docstring).
+
+    Attributes:
+        model: the ``peft.PeftModel`` (base model, adapter and head).
+        tokenizer: the tweaked tokenizer (normalizers on every encode path).
+        profile: the :class:`~cultura.core.profile.CultureProfile` used.
+        spec: the :class:`~cultura.core.types.AdapterHeadSpec` (task, head type, labels).
+        knowledge: the :class:`~cultura.adapt.knowledge.KnowledgeInjector` (``None`` when off).
+        added: what vocabulary extension did (:class:`~cultura.adapt.tokenizer.AddedVocabulary`).
+        base: the base model reference recorded in the manifest.
+        max_length: inputs are truncated to this many tokens.
+        bias_summary / bias_markdown: set by the bias engine; written to the manifest and card.
+        history: the :class:`~cultura.adapt.train.TrainingHistory` of the last ``train``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        profile: CultureProfile,
+        spec: AdapterHeadSpec,
+        *,
+        base: BaseModelRef,
+        added: AddedVocabulary,
+        knowledge: KnowledgeInjector | None = None,
+        max_length: int = 128,
+        row_training: str = "",
+        split_patterns: Sequence[str] = (),
+        license: str = "apache-2.0",
+        training: Mapping[str, Any] | None = None,
+        files: Mapping[str, str] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.profile = profile
+        self.spec = spec
+        self.base = base
+        self.added = added
+        self.knowledge = knowledge
+        self.max_length = max_length
+        self.row_training = row_training
+        self.split_patterns = tuple(split_patterns)
+        self.license = license
+        self.training_summary: dict[str, Any] = dict(training or {})
+        self.bias_summary: Mapping[str, Any] | None = None
+        self.bias_markdown: str | None = None
+        self.history: TrainingHistory | None = None
+        self._files = dict(files or {})
+
+    # ------------------------------------------------------------------ description
+    @property
+    def culture(self) -> str:
+        return self.profile.tag
+
+    @property
+    def head_type(self) -> str:
+        return self.spec.head_type
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def __repr__(self) -> str:
+        return (
+            f"CulturalModel(culture={self.culture!r}, task={self.spec.task!r}, "
+            f"head={self.head_type!r}, base={self.base.id!r}, peft={self.spec.peft.method!r}, "
+            f"added_tokens={len(self.added.tokens)})"
+        )
+
+    def manifest(self) -> Manifest:
+        """The ``cultura.json`` manifest describing this model (``files`` as last saved/loaded)."""
+        normalizers = [
+            {
+                "id": c.key,
+                "plugin": c.provenance.plugin,
+                "distribution": c.provenance.distribution,
+                "version": c.provenance.version,
+            }
+            for c in self.profile.normalizers
+        ]
+        tokenizer = {
+            "normalizers": normalizers,
+            **self.added.as_dict(),
+            "extensions": {c.key: str(c.provenance) for c in self.profile.vocabulary},
+            "split_patterns": list(self.split_patterns),
+            "plugins": [str(p) for p in self.profile.plugins],
+        }
+        knowledge = self.knowledge.describe() if self.knowledge is not None else []
+        settings = {
+            "max_length": self.max_length,
+            "row_training": self.row_training,
+            "knowledge": {
+                "enabled": self.knowledge is not None and self.knowledge.enabled,
+                "top_k": self.knowledge.top_k if self.knowledge is not None else 0,
+                "max_chars": self.knowledge.max_chars if self.knowledge is not None else 0,
+                "min_score": self.knowledge.min_score if self.knowledge is not None else 0.0,
+            },
+        }
+        return Manifest(
+            culture=self.culture,
+            task=self.spec.task,
+            head_type=self.head_type,
+            base_model=self.base,
+            labels=tuple(self.labels),
+            peft_method=self.spec.peft.method,
+            tokenizer=tokenizer,
+            knowledge=tuple(knowledge),
+            bias=dict(self.bias_summary) if self.bias_summary is not None else None,
+            license=self.license,
+            files=dict(self._files),
+            created_with=f"cultura {_version()}",
+            settings=settings,
+            training=dict(self.training_summary),
+        )
+
+    # ------------------------------------------------------------------ encoding
+    def inject(
+        self, texts: Sequence[str], *, knowledge: bool | None = None, top_k: int | None = None
+    ) -> Injected:
+        """Normalize ``texts`` (once) and inject knowledge; returns what the model is fed."""
+        normalized = self.tokenizer.normalize(list(texts))
+        if self.knowledge is None:
+            return Injected(normalized, None, [[] for _ in normalized])
+        return self.knowledge.inject(normalized, top_k=top_k, enabled=knowledge)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        knowledge: bool | None = None,
+        top_k: int | None = None,
+        return_tensors: str | None = "pt",
+    ) -> Any:
+        """Tokenize ``texts`` as the model sees them: normalized once, knowledge injected
+        (a second segment for encoders, prompt context for causal LMs), truncated/padded."""
+        injected = self.inject(texts, knowledge=knowledge, top_k=top_k)
+        with self.tokenizer.normalized_input():
+            return self.tokenizer(
+                injected.texts,
+                injected.pairs,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors=return_tensors,
+            )
+
+    def _encode_words(
+        self,
+        words: Sequence[Sequence[str]],
+        *,
+        knowledge: bool | None = None,
+        top_k: int | None = None,
+        normalized: bool = False,
+    ) -> Any:
+        flat = [w for ws in words for w in ws]
+        if not normalized:
+            flat = self.tokenizer.normalize(flat)
+        it = iter(flat)
+        batch = [[next(it) for _ in ws] for ws in words]
+        pairs = None
+        if self.knowledge is not None and (self.knowledge.enabled if knowledge is None else knowledge):
+            injected = self.knowledge.inject([" ".join(ws) for ws in batch], top_k=top_k, enabled=True)
+            pairs = [[p] if p else [] for p in injected.pairs or []]
+        with self.tokenizer.normalized_input():
+            return self.tokenizer(
+                batch,
+                pairs,
+                is_split_into_words=True,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+
+    def collate(self, examples: Sequence[Example]) -> dict[str, Any]:
+        """A training/evaluation batch (tensors, with ``labels``) from examples."""
+        import torch
+
+        if self.head_type == "token-cls":
+            enc = self._encode_words([e.tokens or () for e in examples])
+            labels = []
+            for i, example in enumerate(examples):
+                row, previous = [], None
+                seq_ids = enc.sequence_ids(i)
+                for word, seq in zip(enc.word_ids(i), seq_ids, strict=True):
+                    if word is None or seq != 0 or word == previous or example.tags is None:
+                        row.append(-100)
+                    else:
+                        row.append(example.tags[word])
+                    previous = word if seq == 0 else previous
+                labels.append(row)
+            batch = dict(enc)
+            batch["labels"] = torch.tensor(labels)
+            return batch
+        enc = self.encode([e.text or "" for e in examples])
+        batch = dict(enc)
+        if self.head_type == "seq-cls":
+            batch["labels"] = torch.tensor([e.label if e.label is not None else -100 for e in examples])
+        else:
+            labels = enc["input_ids"].clone()
+            labels[enc["attention_mask"] == 0] = -100
+            batch["labels"] = labels
+        return batch
+
+    def examples(self, data: Any, *, require_labels: bool = True) -> list[Example]:
+        """Validated examples for this model's head from a file, records or a Dataset."""
+        if isinstance(data, list) and data and isinstance(data[0], Example):
+            return data
+        return load_examples(data, self.head_type, self.labels, require_labels=require_labels)
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        train: Any,
+        eval: Any = None,
+        *,
+        epochs: int = 3,
+        lr: float = 5e-4,
+        batch_size: int = 16,
+        warmup_ratio: float = 0.1,
+        grad_accum: int = 1,
+        early_stopping_patience: int | None = None,
+        counterfactual_augmentation: bool = False,
+        knowledge_augmentation: bool = False,
+        seed: int = 0,
+        progress: bool = True,
+        weight_decay: float = 0.01,
+        max_grad_norm: float = 1.0,
+    ) -> TrainingHistory:
+        """Train the adapter (AdamW, linear warmup/decay, gradient accumulation, early stopping
+        on the eval metric with the best weights restored, progress bar). Runs unchanged under
+        ``accelerate launch``. See :func:`cultura.adapt.train.train`."""
+        from cultura.adapt.train import train as run
+
+        return run(
+            self,
+            train,
+            eval,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            warmup_ratio=warmup_ratio,
+            grad_accum=grad_accum,
+            early_stopping_patience=early_stopping_patience,
+            counterfactual_augmentation=counterfactual_augmentation,
+            knowledge_augmentation=knowledge_augmentation,
+            seed=seed,
+            progress=progress,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
+        )
+
+    # ------------------------------------------------------------------ inference
+    def _batches(self, items: Sequence[Any], batch_size: int) -> Any:
+        for start in range(0, len(items), batch_size):
+            yield items[start : start + batch_size]
+
+    def _forward(self, batch: Mapping[str, Any]) -> Any:
+        import torch
+
+        device = self.device
+        inputs = {k: v.to(device) for k, v in batch.items() if hasattr(v, "to")}
+        with torch.no_grad():
+            return self.model(**inputs)
+
+    def logits(
+        self, texts: Sequence[str], *, knowledge: bool | None = None, top_k: int | None = None
+    ) -> Any:
+        """Raw logits for ``texts`` (a CPU tensor), in eval mode."""
+        self.model.eval()
+        return self._forward(self.encode(list(texts), knowledge=knowledge, top_k=top_k)).logits.cpu()
+
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 32,
+        knowledge: bool | None = None,
+        top_k: int | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Class probabilities ``[n, num_labels]`` and the label names (``seq-cls`` only)."""
+        import numpy as np
+        import torch
+
+        if self.head_type != "seq-cls":
+            raise CulturaError(
+                f"predict_proba needs a seq-cls head; task {self.spec.task!r} is {self.head_type}"
+            )
+        texts = _as_texts(texts)
+        self.model.eval()
+        rows = []
+        for chunk in self._batches(texts, batch_size):
+            out = self._forward(self.encode(chunk, knowledge=knowledge, top_k=top_k))
+            rows.append(torch.softmax(out.logits.float(), dim=-1).cpu().numpy())
+        probs = np.concatenate(rows, axis=0) if rows else np.zeros((0, len(self.labels)))
+        return probs, list(self.labels)
+
+    def predict(
+        self,
+        texts: Sequence[str] | Sequence[Sequence[str]] | str,
+        top_k: int = 1,
+        *,
+        batch_size: int = 32,
+        knowledge: bool | None = None,
+        knowledge_top_k: int | None = None,
+        max_new_tokens: int = 32,
+    ) -> list[dict[str, Any]]:
+        """Predictions with localized labels, one dict per input.
+
+        * ``seq-cls``: ``{"text", "label", "score", "top": [{"label", "score"}, ...]}``
+          (``top`` holds the ``top_k`` best labels);
+        * ``token-cls``: ``{"text", "entities": [{"word", "label", "score", "start", "end"}]}``
+          — raw text is split into words (one per CJK character, else runs of letters/digits
+          and single punctuation marks); offsets refer to the normalized text; a list of
+          words is taken as given;
+        * ``causal-lm``: ``{"text", "generated", "score"}`` (greedy continuation and its mean
+          token log-probability).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        if self.head_type == "seq-cls":
+            return self._predict_seq(_as_texts(texts), top_k, batch_size, knowledge, knowledge_top_k)
+        if self.head_type == "token-cls":
+            return self._predict_tokens(list(texts), batch_size, knowledge, knowledge_top_k)
+        return self._generate(_as_texts(texts), max_new_tokens, knowledge, knowledge_top_k)
+
+    def _predict_seq(
+        self, texts: list[str], top_k: int, batch_size: int, knowledge: bool | None, k: int | None
+    ) -> list[dict[str, Any]]:
+        probs, labels = self.predict_proba(texts, batch_size=batch_size, knowledge=knowledge, top_k=k)
+        out = []
+        for text, row in zip(texts, probs, strict=True):
+            order = sorted(range(len(labels)), key=lambda i: (-row[i], i))[: max(1, top_k)]
+            top = [{"label": labels[i], "score": float(row[i]), "label_id": i} for i in order]
+            out.append({"text": text, "label": top[0]["label"], "score": top[0]["score"], "top": top})
+        return out
+
+    def _predict_tokens(
+        self, items: list[Any], batch_size: int, knowledge: bool | None, k: int | None
+    ) -> list[dict[str, Any]]:
+        import torch
+
+        self.model.eval()
+        results = []
+        for chunk in self._batches(items, batch_size):
+            words, spans, shown = [], [], []
+            raw = [x for x in chunk if isinstance(x, str)]
+            normalized = iter(self.tokenizer.normalize(raw) if raw else [])
+            flat_words = [w for x in chunk if not isinstance(x, str) for w in x]
+            normalized_words = iter(self.tokenizer.normalize(flat_words) if flat_words else [])
+            for item in chunk:
+                if isinstance(item, str):
+                    text = next(normalized)
+                    matches = list(_WORD.finditer(text))
+                    words.append([m.group() for m in matches])
+                    spans.append([(m.start(), m.end()) for m in matches])
+                    shown.append(text)
+                else:
+                    ws = [next(normalized_words) for _ in item]
+                    words.append(ws)
+                    pos, sp = 0, []
+                    for w in ws:
+                        sp.append((pos, pos + len(w)))
+                        pos += len(w) + 1
+                    spans.append(sp)
+                    shown.append(" ".join(ws))
+            enc = self._encode_words(words, knowledge=knowledge, top_k=k, normalized=True)
+            probs = torch.softmax(self._forward(enc).logits.float(), dim=-1).cpu()
+            for i, (ws, sp, text) in enumerate(zip(words, spans, shown, strict=True)):
+                entities, seen = [], set()
+                for pos, (word, seq) in enumerate(zip(enc.word_ids(i), enc.sequence_ids(i), strict=True)):
+                    if word is None or seq != 0 or word in seen:
+                        continue
+                    seen.add(word)
+                    p = probs[i, pos]
+                    j = int(p.argmax())
+                    entities.append(
+                        {
+                            "word": ws[word],
+                            "label": self.labels[j],
+                            "score": float(p[j]),
+                            "start": sp[word][0],
+                            "end": sp[word][1],
+                        }
+                    )
+                results.append({"text": text, "entities": entities})
+        return results
+
+    def _generate(
+        self, texts: list[str], max_new_tokens: int, knowledge: bool | None, k: int | None
+    ) -> list[dict[str, Any]]:
+        import torch
+
+        self.model.eval()
+        out = []
+        eos = self.tokenizer.eos_token_id
+        config = _base_model(self.model).config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        for text in texts:
+            enc = self.encode([text], knowledge=knowledge, top_k=k)
+            ids = enc["input_ids"].to(self.device)
+            mask = enc["attention_mask"].to(self.device)
+            new: list[int] = []
+            logps: list[float] = []
+            # greedy decoding by plain forward passes: with transformers 5 ``generate`` passes
+            # its own cache and PEFT's prefix (past_key_values) would be silently dropped
+            with torch.no_grad():
+                for _ in range(max_new_tokens):
+                    if limit is not None and ids.shape[1] >= limit:
+                        break
+                    logits = self.model(input_ids=ids, attention_mask=mask).logits[0, -1]
+                    logp = torch.log_softmax(logits.float(), dim=-1)
+                    token = int(logp.argmax())
+                    if eos is not None and token == eos:
+                        break
+                    new.append(token)
+                    logps.append(float(logp[token]))
+                    ids = torch.cat([ids, ids.new_tensor([[token]])], dim=1)
+                    mask = torch.cat([mask, mask.new_ones((1, 1))], dim=1)
+            out.append(
+                {
+                    "text": text,
+                    "generated": self.tokenizer.decode(new, skip_special_tokens=True),
+                    "score": sum(logps) / len(logps) if logps else 0.0,
+                }
+            )
+        return out
+
+    def evaluate(
+        self,
+        data: Any,
+        *,
+        batch_size: int = 32,
+        knowledge: bool | None = None,
+    ) -> dict[str, Any]:
+        """Metrics on labelled data: ``loss`` plus ``accuracy``, ``macro_f1``, ``n`` and
+        ``per_label_f1`` for classifier heads (token-cls: over each word's first piece), or
+        ``perplexity`` for causal LMs."""
+        import math
+
+        from cultura.adapt.metrics import classification_metrics
+
+        examples = self.examples(data)
+        was_training = self.model.training
+        self.model.eval()
+        total_loss, total_weight = 0.0, 0
+        gold: list[int] = []
+        pred: list[int] = []
+        try:
+            for chunk in self._batches(examples, batch_size):
+                batch = self._collate_with(chunk, knowledge)
+                out = self._forward(batch)
+                labels = batch["labels"].to(out.logits.device)
+                if self.head_type == "seq-cls":
+                    weight = int((labels != -100).sum())
+                    gold += labels.tolist()
+                    pred += out.logits.argmax(-1).tolist()
+                elif self.head_type == "token-cls":
+                    mask = labels != -100
+                    weight = int(mask.sum())
+                    gold += labels[mask].tolist()
+                    pred += out.logits.argmax(-1)[mask].tolist()
+                else:
+                    weight = int((labels[:, 1:] != -100).sum())
+                total_loss += float(out.loss) * weight
+                total_weight += weight
+        finally:
+            self.model.train(was_training)
+        loss = total_loss / total_weight if total_weight else 0.0
+        if self.head_type == "causal-lm":
+            return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "n": len(examples)}
+        metrics = classification_metrics(gold, pred, self.labels)
+        metrics["loss"] = loss
+        if self.head_type == "token-cls":
+            metrics["n_tokens"] = metrics["n"]
+            metrics["n"] = len(examples)
+        return metrics
+
+    def _collate_with(self, examples: Sequence[Example], knowledge: bool | None) -> dict[str, Any]:
+        if knowledge is None or self.knowledge is None:
+            return self.collate(examples)
+        saved = self.knowledge.enabled
+        self.knowledge.enabled = knowledge
+        try:
+            return self.collate(examples)
+        finally:
+            self.knowledge.enabled = saved
+
+    # ------------------------------------------------------------------ saving
+    def added_rows(self) -> dict[str, Any]:
+        """The current (trained) embedding rows of the added tokens, keyed as saved."""
+        import torch
+
+        if not self.added.tokens:
+            return {}
+        base = _base_model(self.model)
+        ids = torch.tensor(self.added.token_ids, dtype=torch.long)
+        rows = {
+            "embedding": _effective_weight(base.get_input_embeddings())[ids.to(self.device)],
+            "token_ids": ids,
+        }
+        if not self.added.tied:
+            out = base.get_output_embeddings()
+            rows["lm_head"] = _effective_weight(out)[ids.to(self.device)]
+            bias = getattr(_unwrap_layer(out), "bias", None)
+            if bias is not None and bias.shape[0] == self.added.vocab_size_after:
+                rows["lm_head_bias"] = bias[ids.to(self.device)]
+        return {k: v.detach().to("cpu").contiguous().clone() for k, v in rows.items()}
+
+    def save_pretrained(self, directory: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the adapter artifact (design.md §4) to ``directory``, atomically.
+
+        Files: ``adapter_config.json`` + ``adapter_model.safetensors`` (PEFT, head included),
+        tokenizer files, ``added_tokens.safetensors`` (when tokens were added),
+        ``cultura.json`` (manifest with sha256 of every file) and ``README.md`` (model card).
+        Under ``accelerate launch`` only the main process writes; the others wait.
+        """
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        dist = _distributed()
+        if dist is not None and dist.get_rank() != 0:
+            dist.barrier()
+            return directory
+        try:
+            with artifact.atomic_directory(directory, overwrite=overwrite) as tmp:
+                peft_config = self.model.peft_config[self.model.active_adapter]
+                saved_id = peft_config.base_model_name_or_path
+                peft_config.base_model_name_or_path = self.base.id
+                try:
+                    self.model.save_pretrained(str(tmp), save_embedding_layers=False)
+                finally:
+                    peft_config.base_model_name_or_path = saved_id
+                (tmp / artifact.CARD).unlink(missing_ok=True)
+                self.tokenizer.save_pretrained(str(tmp))
+                if self.added.tokens:
+                    save_file(
+                        self.added_rows(),
+                        str(tmp / artifact.ADDED_TOKENS),
+                        metadata={
+                            "format": ADDED_TOKENS_FORMAT,
+                            "tokens": json.dumps(list(self.added.tokens), ensure_ascii=False),
+                        },
+                    )
+                self._files = artifact.compute_hashes(tmp)
+                manifest = self.manifest()
+                text = manifest.to_json()
+                # save only what loading accepts: no remote code, allowed file types, bounds
+                artifact.refuse_remote_code(tmp, str(directory))
+                artifact.Manifest.from_dict(json.loads(text), where=str(directory / artifact.MANIFEST))
+                (tmp / artifact.MANIFEST).write_text(text, encoding="utf-8")
+                card = artifact.render_card(manifest, bias_markdown=self.bias_markdown)
+                (tmp / artifact.CARD).write_text(card, encoding="utf-8")
+        finally:
+            if dist is not None:
+                dist.barrier()
+        return directory
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    out = list(texts)
+    bad = [i for i, t in enumerate(out) if not isinstance(t, str)]
+    if bad:
+        raise CulturaError(
+            f"expected a list of strings; item {bad[0]} is a {type(out[bad[0]]).__name__}"
+        )
+    return out
+
+
+def _distributed() -> Any:
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover - torch always ships it
+        return None
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist
+    return None
+
+
+def _base_model(peft_model: Any) -> Any:
+    get = getattr(peft_model, "get_base_model", None)
+    return get() if get is not None else peft_model
+
+
+def _unwrap_layer(module: Any) -> Any:
+    adapter = getattr(module, "token_adapter", None)
+    return adapter.base_layer if adapter is not None else module
+
+
+def _effective_weight(module: Any) -> Any:
+    """The weight a (possibly PEFT trainable-tokens wrapped) embedding/LM head computes with."""
+    adapter = getattr(module, "token_adapter", None)
+    if adapter is not None:
+        return adapter.get_merged_weights(adapter.active_adapters)
+    return module.weight
