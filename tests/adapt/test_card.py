@@ -90,3 +90,13 @@ def test_saved_card_has_one_bias_section_and_the_plugin(trained, tmp_path) -> No
     card = (tmp_path / "a" / "README.md").read_text(encoding="utf-8")
     assert card.count("## Bias report") == 1 and "**PASSED**" in card
     assert "pip install testculture\n" in card  # the in-code test plugin's distribution
+
+
+def test_default_license_is_the_plugins_data_license(trained, tiny, manager) -> None:
+    from cultura.adapt.artifact import read_manifest
+    from cultura.adapt.model import adapt
+
+    assert read_manifest(trained.directory).license == "CC0-1.0"  # the test plugin's knowledge
+    explicit = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager,
+                     license="mit")
+    assert explicit.license == "mit"

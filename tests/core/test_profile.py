@@ -125,3 +125,43 @@ def test_zh_plugin_profile() -> None:
     assert tw.head("sentiment").labels == ("正面", "負面", "中性")
     assert hans.head("sentiment").labels == ("正面", "负面", "中性")
     assert "軟" in tw.added_tokens() and "软" in hans.added_tokens()
+
+
+class Licensed:
+    """A plugin whose head comes with knowledge and bias data under given licences."""
+
+    CULTURA_API_VERSION = "1.0"
+
+    def __init__(self, knowledge_license: str, bias_license: str) -> None:
+        self.licenses = (knowledge_license, bias_license)
+
+    @cultura.hookimpl
+    def cultura_cultures(self):  # type: ignore[no-untyped-def]
+        return [CultureInfo("yo")]
+
+    @cultura.hookimpl
+    def cultura_adapter_heads(self):  # type: ignore[no-untyped-def]
+        return [AdapterHeadSpec("sentiment", "seq-cls", labels=("rere", "búburú"))]
+
+    @cultura.hookimpl
+    def cultura_knowledge(self):  # type: ignore[no-untyped-def]
+        from cultura.core.types import KnowledgeEntry, KnowledgeSource
+
+        entry = KnowledgeEntry("yo.1", "Ọdún Ọlọ́jọ́", license=self.licenses[0])
+        return [KnowledgeSource("yo.k", license=self.licenses[0], entries=(entry,))]
+
+    @cultura.hookimpl
+    def cultura_bias_checks(self):  # type: ignore[no-untyped-def]
+        from cultura.core.types import BiasCheck
+
+        return [BiasCheck("yo.g", "gender", "ctf_gap", 0.1, license=self.licenses[1],
+                          term_groups={"f": ("a", "b", "c"), "m": ("d", "e", "f")},
+                          templates=("{term} x", "{term} y", "{term} z"))]
+
+
+def test_data_license_is_the_head_plugins_one_licence() -> None:
+    same = cultura.culture("yo", manager=_pm((Licensed("CC-BY-4.0", "CC-BY-4.0"), "yo")))
+    assert same.data_license("sentiment") == "CC-BY-4.0"
+    assert same.data_license("ner") is None  # no such head
+    mixed = cultura.culture("yo", manager=_pm((Licensed("CC-BY-4.0", "MIT"), "yo")))
+    assert mixed.data_license("sentiment") is None  # the plugin's data disagrees: no guess

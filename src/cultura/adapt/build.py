@@ -144,6 +144,10 @@ def culture_profile(culture: str | None, manager: PluginManager | None) -> Cultu
     return get_profile(culture, manager=manager)
 
 
+#: the licence an adapter gets when neither the user nor the head's plugin names one
+DEFAULT_LICENSE = "apache-2.0"
+
+
 def adapt(
     model_or_path: Any,
     culture: str | None = None,
@@ -161,7 +165,7 @@ def adapt(
     knowledge_max_chars: int = 128,
     max_length: int = 128,
     seed: int = 0,
-    license: str = "apache-2.0",
+    license: str | None = None,
 ) -> CulturalModel:
     """Adapt a base model to ``culture`` for ``task``; returns an untrained :class:`CulturalModel`.
 
@@ -180,6 +184,8 @@ def adapt(
         knowledge_top_k / knowledge_max_chars: entries injected per input and the length cap
             of the knowledge segment.
         max_length / seed: truncation (tokens) and the seed of new weights.
+        license: the adapter's licence (SPDX id) for its manifest and card; default: the
+            licence the plugin offering ``task`` gives its data, else ``apache-2.0``.
     """
     import transformers
 
@@ -208,6 +214,8 @@ def adapt(
         raise CulturaError(f"pass task=... (tasks on offer for {profile.tag}: {offered}) or head=")
     if peft is not None:
         spec = dataclasses.replace(spec, peft=peft)
+    if license is None:
+        license = (profile.data_license(task) if task and head is None else None) or DEFAULT_LICENSE
     if isinstance(model_or_path, (str, Path)):
         path, model_id = resolve_base(str(model_or_path))
         refuse_remote_base(path, revision=revision)

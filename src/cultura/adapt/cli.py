@@ -126,15 +126,16 @@ def tokenize_report(
 @click.option("--no-extend-vocab", is_flag=True, help="Do not add the plugins' vocabulary.")
 @click.option("--counterfactual", is_flag=True, help="Counterfactual data augmentation.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--license", "license_id", default="apache-2.0", show_default=True, metavar="ID",
-              help="License of the adapter (cultura.json and the model card).")
+@click.option("--license", "license_id", default=None, metavar="ID",
+              help="License of the adapter (cultura.json and the model card); default: the "
+                   "licence the culture plugin gives its data, else apache-2.0.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the history and metrics as JSON.")
 def train(
     data: str, culture: str, task: str, base: str, output: str, eval_file: str | None,
     epochs: int, lr: float, batch_size: int, grad_accum: int, warmup_ratio: float,
     patience: int | None, peft_method: str | None, max_length: int, no_knowledge: bool,
-    no_extend_vocab: bool, counterfactual: bool, seed: int, license_id: str, overwrite: bool,
+    no_extend_vocab: bool, counterfactual: bool, seed: int, license_id: str | None, overwrite: bool,
     as_json: bool,
 ) -> None:
     """Train a culture adapter on DATA (.jsonl/.csv) and save it to --output.

@@ -153,6 +153,22 @@ class CultureProfile:
             "Install a plugin that provides it or pass an AdapterHeadSpec explicitly"
         )
 
+    def data_license(self, task: str) -> str | None:
+        """The licence the plugin offering ``task`` gives its data, or ``None``.
+
+        Read from the knowledge sources and bias checks that the same distribution contributes
+        to this profile; ``None`` when it contributes none or they disagree.
+        """
+        owner = next((c.provenance.distribution for c in self.heads if c.key == task), None)
+        if owner is None:
+            return None
+        found = {
+            c.value.license
+            for c in (*self.knowledge, *self.bias_checks)
+            if c.provenance.distribution == owner and c.value.license
+        }
+        return found.pop() if len(found) == 1 else None
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready description with provenance (what ``cultura show --json`` prints)."""
 
