@@ -52,7 +52,7 @@ _EXPORTS: dict[str, str] = {
     "publish": "cultura.registry.hub:publish",
     "pull": "cultura.registry.hub:pull",
     "search": "cultura.registry.hub:search",
-    "check_bias": "cultura.bias.engine:check_bias",
+    "check_bias": "cultura.registry.bias:check_bias",
     "BiasReport": "cultura.bias.report:BiasReport",
     "MultiCultureServer": "cultura.serve.server:MultiCultureServer",
     # registrations

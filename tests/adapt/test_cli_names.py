@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import cultura
 from cultura.adapt.cli_common import AdapterArg, parse_adapter_arg
 from cultura.cli import cli, main
 from cultura.core.errors import CulturaError
@@ -70,6 +71,9 @@ def test_predict_evaluate_and_check_bias_take_a_registry_name(registry: Path, tr
     report = json.loads(CliRunner().invoke(
         cli, ["check-bias", "zh/sentiment", "--offline", "--json"]).stdout)
     assert report["target"] == "zh/sentiment" and report["culture"] == "zh"
+    # the Python API resolves names too (cultura.registry.bias, above the bias engine)
+    api = cultura.check_bias("zh/sentiment", progress=False)
+    assert (api.target, api.culture, api.passed) == ("zh/sentiment", "zh", report["passed"])
 
 
 def test_a_missing_name_says_which_and_how_to_get_it(registry: Path, capsys) -> None:

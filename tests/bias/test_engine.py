@@ -229,6 +229,8 @@ def test_nothing_to_check_and_bad_targets(tiny_mlm: tuple[Any, Any]) -> None:
         check_bias(tiny_mlm)
     with pytest.raises(CulturaError, match="cannot check a int"):
         check_bias(42, culture="zh")
+    with pytest.raises(CulturaError, match=r"not adapter names: .* call cultura\.check_bias"):
+        check_bias("zh/sentiment", culture="zh")
     with pytest.raises(CulturaError, match="batch_size"):
         check_bias(tiny_mlm, culture="zh", batch_size=0)
     empty = check_bias(tiny_mlm, checks=[], progress=False)

@@ -13,7 +13,9 @@ Targets:
   ``cultura.adapt.model.load_pretrained``) or a plain Hugging Face model (``config.json`` and
   safetensors weights; ``*ForMaskedLM``, ``*ForCausalLM``/``*LMHeadModel`` or
   ``*ForSequenceClassification``);
-* an adapter name (``zh/sentiment``, ``hf:org/repo``), resolved by ``cultura.registry.resolve.load``;
+* an adapter name (``zh/sentiment``, ``hf:org/repo``) through :func:`cultura.check_bias` only
+  (:func:`cultura.registry.bias.check_bias`, which loads it with the registry and calls this
+  engine: the registry publishes through the bias gate, so the engine does not import it);
 * a ``(model, tokenizer)`` pair of Hugging Face objects — masked LMs run ``crows_pairs``,
   causal LMs ``pair_ll``, sequence classifiers the counterfactual checks.
 
@@ -220,17 +222,16 @@ def resolve_target(target: Any, *, manager: Any = None) -> Target:
                 f"{path} is neither a cultura adapter (no cultura.json) nor a Hugging Face "
                 "model directory (no config.json)"
             )
-        try:
-            from cultura.registry.resolve import load
-        except ImportError as exc:
-            raise CulturaError(
-                f"{str(target)!r} is not a directory, and adapter names cannot be resolved in "
-                f"this installation ({exc}); pass an adapter directory instead"
-            ) from None
-        return _from_cultural_model(load(str(target)), name=str(target))
+        raise CulturaError(
+            f"{str(target)!r} is not a directory; cultura.bias.engine.check_bias takes models "
+            "and directories, not adapter names: to check an adapter by name (zh/sentiment, "
+            "hf:org/repo) call cultura.check_bias (cultura.registry.bias.check_bias), which "
+            "resolves it through the registry"
+        )
     raise CulturaError(
         f"check_bias cannot check a {type(target).__name__}; pass a CulturalModel, an adapter "
-        "name or directory, a Hugging Face model directory, or a (model, tokenizer) pair"
+        "directory, a Hugging Face model directory, or a (model, tokenizer) pair (adapter "
+        "names: cultura.check_bias)"
     )
 
 
@@ -601,8 +602,9 @@ def check_bias(
     """Run bias checks on ``target`` and return a :class:`~cultura.bias.report.BiasReport`.
 
     Args:
-        target: a CulturalModel, an adapter name or directory, a Hugging Face model directory,
-            or a ``(model, tokenizer)`` pair (see the module docs).
+        target: a CulturalModel, an adapter directory, a Hugging Face model directory, or a
+            ``(model, tokenizer)`` pair (see the module docs); :func:`cultura.check_bias` also
+            takes adapter names.
         culture: whose checks to run; default: the CulturalModel's culture (none for raw
             models: then only ``checks``/``data`` run).
         checks: run these ``BiasCheck`` objects (or profile contributions) instead of the

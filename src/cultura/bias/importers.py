@@ -26,6 +26,10 @@ and the field, and saying how to fix it.
             - {more: 女人不会开车。, less: 男人不会开车。, direction: stereo}
 
 * :func:`load_data` — any of the above by file type (what ``--data`` accepts).
+
+Check records are validated by :func:`build_checks` (with :func:`line_map` for line numbers),
+which live in :mod:`cultura.core.bias_data` so that plugin data can use them; they are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -39,10 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cultura.core.errors import DataError, RegistrationError
-from cultura.core.types import BIAS_METRICS, BiasCheck, MinimalPair
+from cultura.core.bias_data import CHECK_FIELDS, build_checks, line_map
+from cultura.core.bias_data import data_error as _err
+from cultura.core.errors import DataError
+from cultura.core.types import BiasCheck, MinimalPair
 
 __all__ = [
+    "CHECK_FIELDS",
     "CROWS_COLUMNS",
     "DEFAULT_PAIR_THRESHOLD",
     "LoadedData",
@@ -61,23 +68,6 @@ CROWS_COLUMNS: tuple[str, ...] = ("sent_more", "sent_less", "stereo_antistereo",
 STEREOSET_LABELS: tuple[str, ...] = ("stereotype", "anti-stereotype", "unrelated")
 #: default threshold for benchmark files (CrowS-Pairs, StereoSet): pass when |score - 50| <= 10
 DEFAULT_PAIR_THRESHOLD = 10.0
-CHECK_FIELDS: tuple[str, ...] = (
-    "id",
-    "category",
-    "metric",
-    "threshold",
-    "term_groups",
-    "templates",
-    "pairs",
-    "target_label",
-    "license",
-    "description",
-)
-
-
-def _err(path: Path, line: int | None, where: str, message: str) -> DataError:
-    loc = f"{path}:{line}" if line else str(path)
-    return DataError(f"{loc}: {where}: {message}")
 
 
 def _read_text(path: Path) -> str:
@@ -317,32 +307,6 @@ def read_stereoset(
 # ---------------------------------------------------------------------------------------------
 # user check files
 # ---------------------------------------------------------------------------------------------
-def line_map(text: str) -> dict[tuple[Any, ...], int]:
-    """path (keys and indices) -> 1-based line, from the YAML composition of ``text``."""
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return {}
-    out: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: Any, path: tuple[Any, ...]) -> None:
-        out.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                name = key.value if isinstance(key, yaml.ScalarNode) else None
-                out.setdefault(path + (name,), key.start_mark.line + 1)
-                walk(value, path + (name,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return out
-
-
 def _parse_structured(path: Path, text: str) -> Any:
     if path.suffix.lower() == ".json":
         return _json_load(path, text)
@@ -355,24 +319,6 @@ def _parse_structured(path: Path, text: str) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise _err(path, line, "YAML", f"not valid YAML: {problem}") from None
-
-
-def _pair(path: Path, line: int | None, where: str, raw: Any) -> MinimalPair:
-    if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 2:
-        raw = {"more": raw[0], "less": raw[1]}
-    if not isinstance(raw, Mapping):
-        raise _err(path, line, where, "a pair is {more: ..., less: ..., direction: stereo} "
-                   "or a two-item list [more, less]")
-    unknown = sorted(set(raw) - {"more", "less", "direction", "bias_type"})
-    if unknown:
-        raise _err(path, line, f"{where} field {unknown[0]!r}",
-                   "unknown; a pair has more, less, direction, bias_type")
-    try:
-        return MinimalPair(**{k: v for k, v in raw.items()})
-    except RegistrationError as exc:
-        raise _err(path, line, f"{where} field {exc.field!r}", exc.message) from None
-    except TypeError as exc:
-        raise _err(path, line, where, str(exc)) from None
 
 
 def read_check_file(path: str | Path) -> list[BiasCheck]:
@@ -403,93 +349,6 @@ def read_check_file(path: str | Path) -> list[BiasCheck]:
         return build_checks(path, items, lines, base=base, default_license=default_license)
     # a single check mapping: its fields sit at the top level of the file
     return build_checks(path, items, {(0,) + k: v for k, v in lines.items()}, default_license=default_license)
-
-
-def build_checks(
-    path: Path,
-    items: Sequence[Any],
-    lines: Mapping[tuple[Any, ...], int],
-    *,
-    base: tuple[Any, ...] = (),
-    default_license: str | None = None,
-) -> list[BiasCheck]:
-    """Validate check records (mappings of :data:`CHECK_FIELDS`) and build :class:`BiasCheck` s.
-
-    ``lines`` maps a record path (``base + (index, field, ...)``) to its 1-based line in
-    ``path`` (see :func:`line_map`); errors name ``path``, that line and the field. Shared by
-    :func:`read_check_file` and :func:`cultura.core.plugin_data.bias_checks_from_json`.
-    """
-    checks: list[BiasCheck] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(items):
-        at: tuple[Any, ...] = base + (index,)
-        line = lines.get(at)
-        where = f"check #{index + 1}"
-        if not isinstance(raw, Mapping):
-            raise _err(path, line, where, f"must be a mapping of {', '.join(CHECK_FIELDS)}")
-        if isinstance(raw.get("id"), str):
-            where += f" ({raw['id']!r})"
-        unknown = sorted(set(raw) - set(CHECK_FIELDS))
-        if unknown:
-            raise _err(path, lines.get(at + (unknown[0],), line), f"{where} field {unknown[0]!r}",
-                       f"unknown field; a check has {', '.join(CHECK_FIELDS)}")
-        for required in ("id", "category", "metric", "threshold"):
-            if required not in raw:
-                raise _err(path, line, f"{where} field {required!r}", "is missing")
-        if raw["metric"] not in BIAS_METRICS:
-            raise _err(path, lines.get(at + ("metric",), line), f"{where} field 'metric'",
-                       f"must be one of {', '.join(BIAS_METRICS)}, got {raw['metric']!r}")
-        threshold = raw["threshold"]
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise _err(path, lines.get(at + ("threshold",), line), f"{where} field 'threshold'",
-                       f"must be a number, got {threshold!r}")
-        groups = raw.get("term_groups", {})
-        if not isinstance(groups, Mapping):
-            raise _err(path, lines.get(at + ("term_groups",), line), f"{where} field 'term_groups'",
-                       "must be a mapping group -> list of terms")
-        for group, terms in groups.items():
-            if isinstance(terms, str) or not isinstance(terms, list):
-                raise _err(path, lines.get(at + ("term_groups", group), line),
-                           f"{where} field 'term_groups.{group}'", "must be a list of terms")
-        templates = raw.get("templates", [])
-        if isinstance(templates, str) or not isinstance(templates, list):
-            raise _err(path, lines.get(at + ("templates",), line), f"{where} field 'templates'",
-                       "must be a list of strings containing {term}")
-        raw_pairs = raw.get("pairs", [])
-        if not isinstance(raw_pairs, list):
-            raise _err(path, lines.get(at + ("pairs",), line), f"{where} field 'pairs'",
-                       "must be a list of pairs")
-        pairs = tuple(
-            _pair(path, lines.get(at + ("pairs", j), line), f"{where} field 'pairs[{j}]'", p)
-            for j, p in enumerate(raw_pairs)
-        )
-        license_ = raw.get("license", default_license)
-        if not license_:
-            raise _err(path, line, f"{where} field 'license'",
-                       "is missing; state the license of your check data (e.g. CC-BY-4.0), per "
-                       "check or once at the top level")
-        try:
-            check = BiasCheck(
-                id=raw["id"],
-                category=raw["category"],
-                metric=raw["metric"],
-                threshold=float(threshold),
-                term_groups={str(g): tuple(t) for g, t in groups.items()},
-                templates=tuple(templates),
-                pairs=pairs,
-                target_label=raw.get("target_label"),
-                license=str(license_),
-                description=str(raw.get("description", "")),
-            )
-        except RegistrationError as exc:
-            raise _err(path, lines.get(at + (exc.field,), line), f"{where} field {exc.field!r}",
-                       exc.message) from None
-        if check.id in seen:
-            raise _err(path, line, f"{where} field 'id'",
-                       f"duplicate id {check.id!r} (first used by check #{seen[check.id]})")
-        seen[check.id] = index + 1
-        checks.append(check)
-    return checks
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ File formats:
   by default) when one file holds several cultures' entries.
 * bias checks (``.json``): :data:`BIAS_JSON_LAYOUT`.
 
-Only the standard library and :mod:`cultura.core` are imported here; the bias-check parser
-(:mod:`cultura.bias.importers`, no torch) is imported when a check file is read.
+Only the standard library and :mod:`cultura.core` are imported here; bias checks are
+validated by :mod:`cultura.core.bias_data`, the parser behind ``--data`` check files.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cultura.core.bias_data import build_checks, line_map
 from cultura.core.errors import DataError, RegistrationError
 from cultura.core.types import BiasCheck, KnowledgeEntry
 
@@ -225,10 +226,8 @@ def read_bias_checks(
     Every ``"counterfactual"`` record becomes a check; with ``pairs_check`` (the id, category,
     metric, threshold and description of the pair check) the ``"pairs"`` become one more check.
     ``license`` applies to checks that do not state their own. Records are validated by
-    :func:`cultura.bias.importers.build_checks`, the parser behind ``--data`` check files.
+    :func:`cultura.core.bias_data.build_checks`, the parser behind ``--data`` check files.
     """
-    from cultura.bias.importers import build_checks, line_map
-
     path = Path(path)
     text = _read(path)
     try:

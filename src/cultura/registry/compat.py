@@ -59,7 +59,7 @@ def describe_base(
 
     A Hub id's ``config.json`` is read from the Hugging Face cache, or downloaded when online
     (at a checked commit, through a temporary folder: see
-    :func:`cultura.registry.hub.fetch_config`); when neither works the config is ``None`` and
+    :func:`cultura.registry.download.fetch_config`); when neither works the config is ``None`` and
     compatibility falls back to comparing ids.
     """
     if base is None:
@@ -84,7 +84,7 @@ def describe_base(
     except Exception:  # not a valid repo id for the cache: treat as unknown
         config = None
     if config is None and not offline:
-        from cultura.registry.hub import fetch_config
+        from cultura.registry.download import fetch_config
 
         try:
             config = fetch_config(text, token=token, endpoint=endpoint)

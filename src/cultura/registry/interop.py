@@ -20,7 +20,7 @@ import json
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cultura.adapt.artifact import (
     ADDED_TOKENS,
@@ -39,11 +39,9 @@ from cultura.core.errors import CulturaError
 from cultura.core.grammar import is_hub_repo_id
 from cultura.core.tags import Culture
 from cultura.registry.errors import IntegrityError
+from cultura.registry.fetch import Fetcher, check_declared_size
 from cultura.registry.names import try_parse
 from cultura.registry.store import check_task
-
-if TYPE_CHECKING:
-    from cultura.registry.hub import Fetcher
 
 __all__ = ["TASK_TYPES", "download_plain_peft", "safetensors_shapes", "synthesize_manifest"]
 
@@ -255,8 +253,6 @@ def download_plain_peft(
     the repo's config names, downloaded into ``base_folder``.
     """
     from huggingface_hub.hf_api import RepoFile
-
-    from cultura.registry.hub import check_declared_size
 
     where = f"hf:{repo_id}@{commit[:12]}"
     tree = {

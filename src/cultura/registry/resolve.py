@@ -136,7 +136,7 @@ class _Context:
 
 
 def _pull(ctx: _Context, repo_id: str, revision: str | None, **extra: Any) -> InstalledAdapter:
-    from cultura.registry.hub import pull_repo
+    from cultura.registry.download import pull_repo
 
     return pull_repo(
         repo_id, revision, token=ctx.token, endpoint=ctx.endpoint, registry=ctx.registry,
@@ -209,7 +209,7 @@ def _remote_manifest(
 ) -> tuple[Manifest | None, str | None, str]:
     """(manifest, commit, problem) for a Hub repo, never raising for Hub errors or refused
     answers (one hostile repo among the candidates does not stop resolution)."""
-    from cultura.registry.hub import fetch_manifest
+    from cultura.registry.download import fetch_manifest
 
     try:
         manifest, commit = fetch_manifest(repo_id, revision, token=ctx.token, endpoint=ctx.endpoint)
@@ -269,7 +269,7 @@ def _plugin_step(res: Resolution, parsed: RegistryName, chain: Sequence[str], ct
 def _hub_step(
     res: Resolution, parsed: RegistryName, chain: Sequence[str], ctx: _Context
 ) -> tuple[str, str] | None:
-    from cultura.registry.hub import search
+    from cultura.registry.search import search
 
     shown = redact(ctx.endpoint, ctx.token)
     if ctx.offline:

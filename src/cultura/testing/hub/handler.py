@@ -1,45 +1,8 @@
-"""A local, in-memory, Hugging Face Hub-compatible server for offline tests.
+"""The HTTP side of a :class:`~cultura.testing.hub.LocalHub`: the routes of the Hub API that
+``huggingface_hub`` uses for model repos, answered from a :class:`~.state.HubState`.
 
-Plugin authors (and cultura's own tests) use it to exercise publishing, pulling and searching
-with the *real* ``huggingface_hub`` client, without a network::
-
-    from cultura.testing.hub import LocalHub
-
-    with LocalHub() as hub:                      # listens on 127.0.0.1, a free port
-        api = HfApi(endpoint=hub.url, token=hub.token)
-        api.create_repo("org/adapter")
-        ...
-
-or, in a pytest suite, a fixture built on :func:`serve_local_hub` (see
-``tests/registry/conftest.py``), which also points ``HF_ENDPOINT`` and ``HF_TOKEN`` at it.
-
-What it implements — the part of the Hub API that ``huggingface_hub`` uses for model repos:
-
-* ``POST /api/repos/create``, ``DELETE /api/repos/delete``, ``GET /api/whoami-v2``,
-  ``POST /api/validate-yaml``;
-* ``POST /api/models/{repo}/preupload/{rev}`` (every file is uploaded "regular", i.e. inline)
-  and ``POST /api/models/{repo}/commit/{rev}`` (NDJSON: header, file, deletedFile,
-  deletedFolder; ``parentCommit`` is honoured). A commit is applied all or nothing;
-* ``GET /api/models/{repo}[/revision/{rev}]`` (model info with tags, card data, siblings),
-  ``GET /api/models/{repo}/tree/{rev}[/{path}]``, ``POST .../paths-info/{rev}``,
-  ``GET .../refs``, ``GET .../commits/{rev}``, ``POST .../branch/{name}``;
-* ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` with ``ETag``, ``X-Repo-Commit``,
-  ``Content-Length`` and byte ranges (so interrupted downloads resume);
-* ``GET /api/models`` with ``filter`` (all must match), ``search``, ``author``, ``sort``,
-  ``limit``, ``full`` and ``cardData``. Tags are derived from the README front matter as the
-  Hub does (``tags``, ``library_name``, ``language``, ``license:``, ``base_model:``);
-* authentication: a request with an unknown token gets ``401 Invalid credentials`` (on every
-  route, as on the Hub); writes need a valid token; private repos are hidden without one.
-
-Faults for robustness tests: :meth:`LocalHub.fail` (answer an HTTP error),
-:meth:`LocalHub.drop` (cut the connection in the middle of a response body),
-:meth:`LocalHub.trickle` (send a response body a few bytes at a time, slowly) and
-:meth:`LocalHub.tamper` (serve different bytes for a stored file, as corrupted storage or a
-malicious mirror would). Lies of a hostile server, for security tests:
-:meth:`LocalHub.override_sha` (answer any string as a repo's commit id) and
-:meth:`LocalHub.declare_size` (list a file with a size other than its own).
-:attr:`LocalHub.log` records method, path and status of every request — never headers, so
-tokens do not end up in it.
+One :class:`Handler` instance answers one connection; :class:`Server` serves them in threads.
+Model info derives tags from the README front matter as the Hub does.
 """
 
 from __future__ import annotations
@@ -47,110 +10,31 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-__all__ = ["Fault", "LocalHub", "RequestRecord", "git_blob_oid", "serve_local_hub"]
+from cultura.testing.hub.faults import Fault
+from cultura.testing.hub.state import (
+    Commit,
+    HTTPError,
+    HubState,
+    Repo,
+    RequestRecord,
+    git_blob_oid,
+    now,
+)
 
-DEFAULT_TOKEN = "hf_cultura_local_hub_token"
-DEFAULT_USER = "cultura-tester"
+if TYPE_CHECKING:
+    from cultura.testing.hub.server import LocalHub
+
+__all__ = ["Handler", "Server"]
+
 _REPO_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
-_COMMIT = re.compile(r"[0-9a-f]{40}")
 _INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
-
-
-def git_blob_oid(data: bytes) -> str:
-    """The git blob id of ``data`` (what the Hub reports as a regular file's ``oid``)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-@dataclass
-class _Commit:
-    oid: str
-    parent: str | None
-    tree: dict[str, str]  # path -> blob oid
-    title: str
-    message: str
-    author: str
-    date: str
-
-
-@dataclass
-class _Repo:
-    repo_id: str
-    private: bool
-    created_at: str
-    branches: dict[str, str] = field(default_factory=dict)
-    commits: dict[str, _Commit] = field(default_factory=dict)
-    downloads: int = 0
-
-
-@dataclass
-class Fault:
-    """A fault the server injects into matching requests.
-
-    Attributes:
-        method: HTTP method to match (``"GET"``, ``"POST"``, ...).
-        pattern: regular expression searched in the request path.
-        action: ``"status"`` (answer ``status`` with a JSON error, after reading the request
-            body), ``"drop"`` (send the headers and ``fraction`` of the body, then close the
-            connection; a resumed ``Range`` request is cut before any byte) or ``"trickle"``
-            (send the headers, then the body ``chunk`` bytes at a time, ``delay`` seconds
-            apart; any route).
-        times: how many requests it hits (``None``: until :meth:`LocalHub.clear_faults`).
-        hits: how many requests it has hit so far.
-    """
-
-    method: str
-    pattern: str
-    action: str = "status"
-    status: int = 500
-    fraction: float = 0.5
-    chunk: int = 1
-    delay: float = 0.05
-    times: int | None = 1
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.times is not None and self.hits >= self.times:
-            return False
-        return method == self.method and re.search(self.pattern, path) is not None
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request the server answered (no headers: they may hold a token)."""
-
-    method: str
-    path: str
-    status: int
-
-
-class _HTTPError(Exception):
-    def __init__(
-        self, status: int, message: str, *, code: str | None = None,
-        headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = headers or {}
-        self.extra = extra or {}
 
 
 def _front_matter(readme: bytes | None) -> dict[str, Any]:
@@ -196,251 +80,9 @@ def _derive_tags(card: dict[str, Any]) -> list[str]:
     return list(seen)
 
 
-class _State:
-    """Repos, commits and blobs (all in memory), guarded by one lock."""
+class Server(ThreadingHTTPServer):
+    """The threading HTTP server of a LocalHub."""
 
-    def __init__(self, tokens: dict[str, str]) -> None:
-        self.lock = threading.RLock()
-        self.tokens = tokens
-        self.repos: dict[str, _Repo] = {}
-        self.blobs: dict[str, bytes] = {}
-        self.tampered: dict[tuple[str, str, str], bytes] = {}  # (repo, commit, path) -> bytes
-        self.sha_overrides: dict[str, str] = {}  # repo -> the commit id answered for it
-        self.declared_sizes: dict[tuple[str, str], int] = {}  # (repo, path) -> size listed
-        self.faults: list[Fault] = []
-        self.log: list[RequestRecord] = []
-        self._counter = 0
-
-    # ------------------------------------------------------------------ commits
-    def put_blob(self, data: bytes) -> str:
-        oid = git_blob_oid(data)
-        self.blobs[oid] = data
-        return oid
-
-    def new_commit(
-        self, repo: _Repo, parent: str | None, tree: dict[str, str], title: str, message: str,
-        author: str,
-    ) -> _Commit:
-        self._counter += 1
-        blob = json.dumps(
-            [repo.repo_id, parent, sorted(tree.items()), title, message, self._counter,
-             time.time_ns()]
-        ).encode()
-        oid = hashlib.sha1(blob).hexdigest()
-        commit = _Commit(oid, parent, dict(tree), title, message, author, _now())
-        repo.commits[oid] = commit
-        return commit
-
-    def repo(self, repo_id: str, user: str | None) -> _Repo:
-        repo = self.repos.get(repo_id)
-        if repo is None or (repo.private and user is None):
-            raise _HTTPError(404, f"Repository {repo_id} not found", code="RepoNotFound")
-        return repo
-
-    def resolve(self, repo: _Repo, revision: str) -> _Commit:
-        revision = unquote(revision)
-        if revision in repo.branches:
-            return repo.commits[repo.branches[revision]]
-        if _COMMIT.fullmatch(revision) and revision in repo.commits:
-            return repo.commits[revision]
-        raise _HTTPError(
-            404, f"Invalid rev id: {revision}", code="RevisionNotFound"
-        )
-
-    def content(self, repo: _Repo, commit: _Commit, path: str) -> bytes:
-        tampered = self.tampered.get((repo.repo_id, commit.oid, path))
-        if tampered is not None:
-            return tampered
-        return self.blobs[commit.tree[path]]
-
-
-class LocalHub:
-    """A Hub-compatible server on ``127.0.0.1`` (a free port unless ``port`` is given).
-
-    Args:
-        token: the token that authenticates as ``user`` (also available as :attr:`token`).
-        user: the user name ``whoami`` reports; any namespace is writable with a valid token.
-        extra_tokens: more ``token -> user`` pairs.
-
-    Use :meth:`start`/:meth:`stop` or ``with LocalHub() as hub:``; :attr:`url` is the
-    endpoint to give ``HfApi(endpoint=...)`` or ``HF_ENDPOINT``.
-    """
-
-    def __init__(
-        self,
-        *,
-        token: str = DEFAULT_TOKEN,
-        user: str = DEFAULT_USER,
-        extra_tokens: dict[str, str] | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        self.token = token
-        self.user = user
-        self._host = host
-        self._port = port
-        self._state = _State({token: user, **(extra_tokens or {})})
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        #: set while stopping: trickling responses end (the connection closes)
-        self.stopping = threading.Event()
-
-    # --------------------------------------------------------------- lifecycle
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("LocalHub is not running; call start() or use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> LocalHub:
-        """Start serving in a background thread (idempotent); returns ``self``."""
-        if self._server is not None:
-            return self
-        self.stopping.clear()
-        handler = type("_BoundHandler", (_Handler,), {"hub": self, "state": self._state})
-        server = _Server((self._host, self._port), handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="cultura-local-hub", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (idempotent)."""
-        if self._server is None:
-            return
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> LocalHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # ---------------------------------------------------------- inspection API
-    @property
-    def log(self) -> list[RequestRecord]:
-        """Every request answered so far (method, path, status)."""
-        with self._state.lock:
-            return list(self._state.log)
-
-    def repo_ids(self) -> list[str]:
-        with self._state.lock:
-            return sorted(self._state.repos)
-
-    def commits(self, repo_id: str, branch: str = "main") -> list[str]:
-        """Commit ids on ``branch``, newest first."""
-        with self._state.lock:
-            repo = self._state.repos[repo_id]
-            out = []
-            oid: str | None = repo.branches[branch]
-            while oid is not None:
-                out.append(oid)
-                oid = repo.commits[oid].parent
-            return out
-
-    def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
-        """The files of ``repo_id`` at ``revision`` (what a client would download)."""
-        with self._state.lock:
-            repo = self._state.repos[repo_id]
-            commit = self._state.resolve(repo, revision)
-            return {p: self._state.content(repo, commit, p) for p in sorted(commit.tree)}
-
-    def set_downloads(self, repo_id: str, downloads: int) -> None:
-        with self._state.lock:
-            self._state.repos[repo_id].downloads = downloads
-
-    # -------------------------------------------------------------- fault API
-    def fail(self, method: str, pattern: str, *, status: int = 500, times: int | None = 1) -> Fault:
-        """Answer the next ``times`` requests matching ``method`` and ``pattern`` with ``status``.
-
-        The request body is read first, so the client has sent everything (e.g. a whole
-        commit) when the error arrives. Nothing is changed on the server.
-        """
-        fault = Fault(method.upper(), pattern, "status", status=status, times=times)
-        with self._state.lock:
-            self._state.faults.append(fault)
-        return fault
-
-    def drop(
-        self, method: str, pattern: str, *, fraction: float = 0.5, times: int | None = 1
-    ) -> Fault:
-        """Cut the connection of matching requests after ``fraction`` of the response body."""
-        if not 0 <= fraction < 1:
-            raise ValueError("fraction must be in [0, 1)")
-        fault = Fault(method.upper(), pattern, "drop", fraction=fraction, times=times)
-        with self._state.lock:
-            self._state.faults.append(fault)
-        return fault
-
-    def trickle(
-        self, method: str, pattern: str, *, chunk: int = 1, delay: float = 0.05,
-        times: int | None = 1,
-    ) -> Fault:
-        """Send the body of matching responses ``chunk`` bytes at a time, ``delay`` seconds
-        apart (a server that stalls without ever timing out a read)."""
-        if chunk < 1 or delay < 0:
-            raise ValueError("chunk must be >= 1 and delay >= 0")
-        fault = Fault(method.upper(), pattern, "trickle", chunk=chunk, delay=delay, times=times)
-        with self._state.lock:
-            self._state.faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._state.lock:
-            self._state.faults.clear()
-
-    def override_sha(self, repo_id: str, sha: str | None) -> None:
-        """Answer ``sha`` (any string, e.g. ``"../../.."``) as the commit of ``repo_id``: in model
-        info, in the ``X-Repo-Commit`` header of downloads and in commit answers, as a hostile
-        server would. ``None`` answers the truth again."""
-        with self._state.lock:
-            if sha is None:
-                self._state.sha_overrides.pop(repo_id, None)
-            else:
-                self._state.sha_overrides[repo_id] = sha
-
-    def declare_size(self, repo_id: str, path: str, size: int | None) -> None:
-        """List ``path`` of ``repo_id`` with ``size`` bytes in tree and paths-info answers,
-        whatever its real size (the download still serves the real bytes). ``None`` lists the
-        real size again."""
-        with self._state.lock:
-            if size is None:
-                self._state.declared_sizes.pop((repo_id, path), None)
-            else:
-                self._state.declared_sizes[(repo_id, path)] = size
-
-    def tamper(
-        self, repo_id: str, path: str, *, revision: str = "main", data: bytes | None = None
-    ) -> bytes:
-        """Serve other bytes for ``path`` at ``revision`` (default: one byte flipped, same size).
-
-        The commit id, tree and ``ETag`` stay what they were: only the content changes, as with
-        corrupted storage or a malicious mirror. Returns the bytes now served.
-        """
-        with self._state.lock:
-            repo = self._state.repos[repo_id]
-            commit = self._state.resolve(repo, revision)
-            original = self._state.blobs[commit.tree[path]]
-            if data is None:
-                if not original:
-                    raise ValueError(f"{path} is empty; pass data=")
-                middle = len(original) // 2
-                data = original[:middle] + bytes([original[middle] ^ 0xFF]) + original[middle + 1:]
-            self._state.tampered[(repo_id, commit.oid, path)] = data
-            return data
-
-
-class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore clients that hang up (pooled connections closed by the client)."""
         import sys
@@ -449,13 +91,13 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class Handler(BaseHTTPRequestHandler):
     """Routes requests to the Hub API emulation (one instance per connection)."""
 
     protocol_version = "HTTP/1.1"
     server_version = "cultura-local-hub/1"
     hub: LocalHub
-    state: _State
+    state: HubState
     #: the fault matching the request being answered (``None`` for most requests)
     active_fault: Fault | None = None
 
@@ -508,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data).encode(), headers=headers)
 
-    def _error(self, err: _HTTPError) -> None:
+    def _error(self, err: HTTPError) -> None:
         headers = dict(err.headers)
         if err.code:
             headers["X-Error-Code"] = err.code
@@ -526,13 +168,13 @@ class _Handler(BaseHTTPRequestHandler):
         scheme, _, token = auth.partition(" ")
         user = self.state.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            raise _HTTPError(401, _INVALID_CREDENTIALS)
+            raise HTTPError(401, _INVALID_CREDENTIALS)
         return user
 
     def _need_user(self) -> str:
         user = self._user()
         if user is None:
-            raise _HTTPError(401, "You must be authenticated to do this (pass a token)")
+            raise HTTPError(401, "You must be authenticated to do this (pass a token)")
         return user
 
     def _fault(self) -> Fault | None:
@@ -567,14 +209,14 @@ class _Handler(BaseHTTPRequestHandler):
                 body = self._read_body()
             fault = self.active_fault = self._fault()
             if fault is not None and fault.action == "status":
-                raise _HTTPError(fault.status, f"Injected server error {fault.status}")
+                raise HTTPError(fault.status, f"Injected server error {fault.status}")
             self._route(body, fault)
-        except _HTTPError as err:
+        except HTTPError as err:
             self._error(err)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as exc:  # a bug in the emulation: answer 500, keep serving
-            self._error(_HTTPError(500, f"internal error: {type(exc).__name__}: {exc}"))
+            self._error(HTTPError(500, f"internal error: {type(exc).__name__}: {exc}"))
 
     def _route(self, body: bytes, fault: Fault | None) -> None:
         url = urlsplit(self.path)
@@ -599,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) >= 5 and parts[2] == "resolve" and method in ("GET", "HEAD"):
             repo_id = f"{parts[0]}/{parts[1]}"
             return self._resolve(user, repo_id, parts[3], "/".join(parts[4:]), fault)
-        raise _HTTPError(404, f"no route for {method} {url.path}")
+        raise HTTPError(404, f"no route for {method} {url.path}")
 
     # -------------------------------------------------------------------- routes
     def _whoami(self, user: str) -> None:
@@ -620,16 +262,16 @@ class _Handler(BaseHTTPRequestHandler):
         name = payload.get("name") or ""
         org = payload.get("organization") or user
         if payload.get("type") not in (None, "model"):
-            raise _HTTPError(400, "this test hub only hosts model repos")
+            raise HTTPError(400, "this test hub only hosts model repos")
         if not _REPO_PART.fullmatch(name) or not _REPO_PART.fullmatch(org):
-            raise _HTTPError(400, f"invalid repo name {org}/{name}")
+            raise HTTPError(400, f"invalid repo name {org}/{name}")
         repo_id = f"{org}/{name}"
         url = f"{self.hub.url}/{repo_id}"
         with self.state.lock:
             if repo_id in self.state.repos:
-                raise _HTTPError(409, "You already created this model repo", extra={"url": url})
+                raise HTTPError(409, "You already created this model repo", extra={"url": url})
             private = bool(payload.get("private")) or payload.get("visibility") == "private"
-            repo = _Repo(repo_id, private, _now())
+            repo = Repo(repo_id, private, now())
             gitattributes = self.state.put_blob(b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n")
             commit = self.state.new_commit(
                 repo, None, {".gitattributes": gitattributes}, "initial commit", "", user
@@ -643,11 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
         repo_id = f"{payload.get('organization') or user}/{payload.get('name')}"
         with self.state.lock:
             if repo_id not in self.state.repos:
-                raise _HTTPError(404, f"Repository {repo_id} not found", code="RepoNotFound")
+                raise HTTPError(404, f"Repository {repo_id} not found", code="RepoNotFound")
             del self.state.repos[repo_id]
         self._json(200, {})
 
-    def _model_json(self, repo: _Repo, commit: _Commit, *, full: bool, card: bool) -> dict[str, Any]:
+    def _model_json(self, repo: Repo, commit: Commit, *, full: bool, card: bool) -> dict[str, Any]:
         readme = self.state.content(repo, commit, "README.md") if "README.md" in commit.tree else None
         card_data = _front_matter(readme)
         data: dict[str, Any] = {
@@ -736,14 +378,14 @@ class _Handler(BaseHTTPRequestHandler):
         if rest[0] == "branch" and len(rest) == 2 and method == "POST":
             self._need_user()
             return self._branch(repo, rest[1], body)
-        raise _HTTPError(404, f"no route for {method} /api/models/{repo_id}/{'/'.join(rest)}")
+        raise HTTPError(404, f"no route for {method} /api/models/{repo_id}/{'/'.join(rest)}")
 
-    def _file_entry(self, repo: _Repo, commit: _Commit, path: str) -> dict[str, Any]:
+    def _file_entry(self, repo: Repo, commit: Commit, path: str) -> dict[str, Any]:
         oid = commit.tree[path]
         size = self.state.declared_sizes.get((repo.repo_id, path), len(self.state.blobs[oid]))
         return {"type": "file", "oid": oid, "size": size, "path": path}
 
-    def _tree(self, repo: _Repo, revision: str, prefix: str, recursive: bool) -> None:
+    def _tree(self, repo: Repo, revision: str, prefix: str, recursive: bool) -> None:
         with self.state.lock:
             commit = self.state.resolve(repo, revision)
             base = prefix.strip("/")
@@ -766,10 +408,10 @@ class _Handler(BaseHTTPRequestHandler):
                     entries.setdefault(folder, {"type": "directory", "oid": "0" * 40, "size": 0,
                                                 "path": folder})
             if base and not entries:
-                raise _HTTPError(404, f"{base} does not exist at {revision}", code="EntryNotFound")
+                raise HTTPError(404, f"{base} does not exist at {revision}", code="EntryNotFound")
         self._json(200, list(entries.values()))
 
-    def _paths_info(self, repo: _Repo, revision: str, body: bytes) -> None:
+    def _paths_info(self, repo: Repo, revision: str, body: bytes) -> None:
         content_type = self.headers.get("Content-Type", "")
         if content_type.startswith("application/json"):
             paths = json.loads(body or b"{}").get("paths", [])
@@ -780,9 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
             out = [self._file_entry(repo, commit, p) for p in paths if p in commit.tree]
         self._json(200, out)
 
-    def _commits(self, repo: _Repo, revision: str) -> None:
+    def _commits(self, repo: Repo, revision: str) -> None:
         with self.state.lock:
-            commit: _Commit | None = self.state.resolve(repo, revision)
+            commit: Commit | None = self.state.resolve(repo, revision)
             out = []
             while commit is not None:
                 out.append({
@@ -795,12 +437,12 @@ class _Handler(BaseHTTPRequestHandler):
                 commit = repo.commits[commit.parent] if commit.parent else None
         self._json(200, out)
 
-    def _preupload(self, repo: _Repo, revision: str, body: bytes) -> None:
+    def _preupload(self, repo: Repo, revision: str, body: bytes) -> None:
         payload = json.loads(body or b"{}")
         with self.state.lock:
             try:
                 tree = self.state.resolve(repo, revision).tree
-            except _HTTPError:
+            except HTTPError:
                 tree = {}
         files = []
         for item in payload.get("files", []):
@@ -813,7 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
             })
         self._json(200, {"files": files, "commitOid": None})
 
-    def _commit(self, repo: _Repo, revision: str, body: bytes, user: str) -> None:
+    def _commit(self, repo: Repo, revision: str, body: bytes, user: str) -> None:
         revision = unquote(revision)
         header: dict[str, Any] = {}
         operations: list[tuple[str, dict[str, Any]]] = []
@@ -824,36 +466,36 @@ class _Handler(BaseHTTPRequestHandler):
                 item = json.loads(line)
                 key, value = item["key"], item["value"]
             except (ValueError, KeyError, TypeError):
-                raise _HTTPError(400, f"commit payload line {number} is not a valid operation") from None
+                raise HTTPError(400, f"commit payload line {number} is not a valid operation") from None
             if key == "header":
                 header = value
             else:
                 operations.append((key, value))
         if not header.get("summary"):
-            raise _HTTPError(400, "commit payload has no header with a summary")
+            raise HTTPError(400, "commit payload has no header with a summary")
         with self.state.lock:
             if revision not in repo.branches:
-                raise _HTTPError(404, f"Invalid rev id: {revision}", code="RevisionNotFound")
+                raise HTTPError(404, f"Invalid rev id: {revision}", code="RevisionNotFound")
             head = repo.branches[revision]
             parent = header.get("parentCommit")
             if parent and not head.startswith(parent):
-                raise _HTTPError(412, f"parent commit {parent} is not the head of {revision} ({head})")
+                raise HTTPError(412, f"parent commit {parent} is not the head of {revision} ({head})")
             tree = dict(repo.commits[head].tree)
             new_blobs: dict[str, bytes] = {}
             for key, value in operations:  # applied to a copy: all or nothing
                 path = str(value.get("path", ""))
                 if not path or path.startswith("/") or ".." in path.split("/"):
-                    raise _HTTPError(400, f"invalid path {path!r} in commit")
+                    raise HTTPError(400, f"invalid path {path!r} in commit")
                 if key == "file":
                     if value.get("encoding") != "base64":
-                        raise _HTTPError(400, f"unsupported encoding for {path}")
+                        raise HTTPError(400, f"unsupported encoding for {path}")
                     data = base64.b64decode(value["content"])
                     oid = git_blob_oid(data)
                     new_blobs[oid] = data
                     tree[path] = oid
                 elif key == "deletedFile":
                     if path not in tree:
-                        raise _HTTPError(404, f"A file with this name doesn't exist: {path}",
+                        raise HTTPError(404, f"A file with this name doesn't exist: {path}",
                                          code="EntryNotFound")
                     del tree[path]
                 elif key == "deletedFolder":
@@ -861,12 +503,12 @@ class _Handler(BaseHTTPRequestHandler):
                     for p in [p for p in tree if p.startswith(prefix)]:
                         del tree[p]
                 elif key == "lfsFile":
-                    raise _HTTPError(
+                    raise HTTPError(
                         400, f"{path}: LFS uploads are not supported by this test hub "
                         "(preupload answers 'regular' for every file)"
                     )
                 else:
-                    raise _HTTPError(400, f"unsupported commit operation {key!r}")
+                    raise HTTPError(400, f"unsupported commit operation {key!r}")
             self.state.blobs.update(new_blobs)
             commit = self.state.new_commit(
                 repo, head, tree, header["summary"], header.get("description", ""), user
@@ -884,12 +526,12 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _branch(self, repo: _Repo, branch: str, body: bytes) -> None:
+    def _branch(self, repo: Repo, branch: str, body: bytes) -> None:
         payload = json.loads(body or b"{}")
         branch = unquote(branch)
         with self.state.lock:
             if branch in repo.branches:
-                raise _HTTPError(409, f"Reference refs/heads/{branch} already exists")
+                raise HTTPError(409, f"Reference refs/heads/{branch} already exists")
             start = self.state.resolve(repo, payload.get("startingPoint") or "main")
             repo.branches[branch] = start.oid
         self._json(200, {})
@@ -902,7 +544,7 @@ class _Handler(BaseHTTPRequestHandler):
             repo = self.state.repo(repo_id, user)
             commit = self.state.resolve(repo, revision)
             if path not in commit.tree:
-                raise _HTTPError(404, f"Entry not found: {path}", code="EntryNotFound",
+                raise HTTPError(404, f"Entry not found: {path}", code="EntryNotFound",
                                  headers={"X-Repo-Commit": commit.oid})
             data = self.state.content(repo, commit, path)
             etag = commit.tree[path]
@@ -919,11 +561,11 @@ class _Handler(BaseHTTPRequestHandler):
         if ranged and not head:
             match = re.fullmatch(r"bytes=(\d+)-(\d*)", ranged.strip())
             if not match:
-                raise _HTTPError(416, f"unsupported range {ranged}")
+                raise HTTPError(416, f"unsupported range {ranged}")
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else len(data) - 1
             if start >= len(data):
-                raise _HTTPError(416, "range not satisfiable",
+                raise HTTPError(416, "range not satisfiable",
                                  headers={"Content-Range": f"bytes */{len(data)}"})
             body = data[start:end + 1]
             status = 206
@@ -949,32 +591,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-
-
-
-@contextmanager
-def serve_local_hub(**options: Any) -> Iterator[LocalHub]:
-    """Run a :class:`LocalHub` with ``HF_ENDPOINT`` and ``HF_TOKEN`` pointing at it.
-
-    The variables are restored afterwards. cultura reads them on every call, so code under test
-    talks to this server; ``huggingface_hub`` calls made directly should pass
-    ``endpoint=hub.url``. This is what the ``local_hub`` pytest fixture uses::
-
-        @pytest.fixture
-        def local_hub():
-            with serve_local_hub() as hub:
-                yield hub
-    """
-    names = ("HF_ENDPOINT", "HF_TOKEN")
-    saved = {name: os.environ.get(name) for name in names}
-    with LocalHub(**options) as hub:
-        os.environ["HF_ENDPOINT"] = hub.url
-        os.environ["HF_TOKEN"] = hub.token
-        try:
-            yield hub
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
