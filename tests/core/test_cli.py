@@ -114,7 +114,7 @@ def test_normalize_args_and_json() -> None:
     result = CliRunner().invoke(cli, ["normalize", "-c", "zh-TW", "--json", "软件", "鼠标"])
     data = json.loads(result.output)
     assert data["culture"] == "zh-Hant-TW" and data["texts"] == ["軟體", "滑鼠"]
-    assert data["normalizers"][0] == "und.nfc"
+    assert data["normalizers"] == ["und.nfc", "und.whitespace", "zh.script.s2twp", "zh.width"]
 
 
 def test_show_profile_with_provenance() -> None:
@@ -123,8 +123,10 @@ def test_show_profile_with_provenance() -> None:
     assert data["chain"] == ["zh-Hant-TW", "zh-Hant", "zh", "und"]
     script = next(n for n in data["normalizers"] if n["key"] == "zh.script")
     assert script["level"] == "zh-Hant-TW" and script["distribution"] == "cultura-zh"
+    assert (script["id"], script["variant"]) == ("zh.script.s2twp", "s2twp")
     result = CliRunner().invoke(cli, ["show", "zh-TW"])
     assert "fallback chain: zh-Hant-TW -> zh-Hant -> zh -> und" in result.output
+    assert "zh.script.s2twp" in result.output and "zh.script.t2s" not in result.output
 
 
 def test_cultures_lists_zh() -> None:

@@ -71,6 +71,39 @@ def test_more_specific_wins_and_keeps_position() -> None:
     assert profile.normalizers[3].level == "zh"  # inherited from the least specific level
 
 
+class Variants:
+    """Every level gives ``v.script`` with its own variant, and ``v.fold`` without one."""
+
+    CULTURA_API_VERSION = "1.0"
+
+    @cultura.hookimpl
+    def cultura_cultures(self):  # type: ignore[no-untyped-def]
+        return [CultureInfo("zh"), CultureInfo("zh-Hant"), CultureInfo("zh-TW")]
+
+    @cultura.hookimpl
+    def cultura_tokenizer_tweaks(self, culture):  # type: ignore[no-untyped-def]
+        variant = {"zh": "t2s", "zh-Hant": "s2t", "zh-Hant-TW": "s2twp"}[culture.tag]
+
+        def mark(texts: list[str], variant: str = variant) -> list[str]:
+            return [t if t.endswith(f"<{variant}>") else f"{t}<{variant}>" for t in texts]
+
+        normalizers = [Normalizer("v.script", mark, variant=variant)]
+        if culture.tag == "zh":
+            normalizers.append(Normalizer("v.fold", lambda t: t))
+        return TokenizerTweaks(normalizers=normalizers)
+
+
+def test_variant_is_not_part_of_the_merge_key() -> None:
+    """zh-TW's s2twp replaces zh-Hant's s2t and zh's t2s; only it runs, named in full."""
+    profile = cultura.culture("zh-TW", manager=_pm((Variants(), "v")))
+    assert profile.normalizer_ids == ("und.nfc", "und.whitespace", "v.script.s2twp", "v.fold")
+    script = profile.normalizers[2]
+    assert script.key == "v.script" and [lvl for _, lvl in script.replaced] == ["zh", "zh-Hant"]
+    assert profile.normalize("x") == "x<s2twp>"
+    entry = profile.as_dict()["normalizers"][2]
+    assert (entry["key"], entry["id"], entry["variant"]) == ("v.script", "v.script.s2twp", "s2twp")
+
+
 def test_provenance_recorded() -> None:
     pm = _pm((Layered("a"), "a"))
     data = cultura.culture("zh-TW", manager=pm).as_dict()

@@ -38,6 +38,8 @@ def test_culture_info_canonicalizes_and_fills_defaults() -> None:
         (lambda: CultureInfo("zh-TW", parent="ar"), "parent"),
         (lambda: Normalizer("Bad Id", lambda t: t), "id"),
         (lambda: Normalizer("xx.ok", "not callable"), "fn"),  # type: ignore[arg-type]
+        (lambda: Normalizer("xx.ok", lambda t: t, variant="s2t.tw"), "variant"),
+        (lambda: Normalizer("xx.ok", lambda t: t, variant="S2T"), "variant"),
         (lambda: VocabularyExtension("xx.v", ("a", "")), "tokens"),
         (lambda: VocabularyExtension("xx.v", ("a",), init="zeros"), "init"),  # type: ignore[arg-type]
         (lambda: TokenizerTweaks(normalizers=["x"]), "normalizers"),  # type: ignore[list-item]
@@ -102,6 +104,11 @@ def test_knowledge_resolve_rejects_duplicate_ids() -> None:
     source = KnowledgeSource("xx.k", "MIT", entries=lambda: [entry, entry])
     with pytest.raises(RegistrationError, match="duplicate entry id 'a'"):
         source.resolve()
+
+
+def test_normalizer_full_id_names_the_variant() -> None:
+    assert Normalizer("zh.script", lambda t: t, variant="s2twp").full_id == "zh.script.s2twp"
+    assert Normalizer("zh.width", lambda t: t).full_id == "zh.width"
 
 
 def test_normalizer_checks_its_output_length() -> None:

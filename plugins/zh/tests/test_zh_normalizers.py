@@ -32,6 +32,18 @@ def test_script_conversion(pm: PluginManager, tag: str, text: str, expected: str
 
 
 @pytest.mark.parametrize(
+    ("tag", "conversion"), [("zh", "t2s"), ("zh-Hant", "s2t"), ("zh-TW", "s2twp"), ("zh-HK", "s2hk")]
+)
+def test_script_id_names_the_conversion(pm: PluginManager, tag: str, conversion: str) -> None:
+    """Each level's zh.script replaces the less specific ones: one conversion runs, and its
+    full id names it."""
+    profile = cultura.culture(tag, manager=pm)
+    assert profile.normalizer_ids == ("und.nfc", "und.whitespace", f"zh.script.{conversion}", "zh.width")
+    script = profile.normalizers[2]
+    assert script.key == "zh.script" and script.value.variant == conversion
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("ＡＢＣ１２３", "ABC123"),  # U+FF21.. and U+FF11.. fold to ASCII

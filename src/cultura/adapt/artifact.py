@@ -340,7 +340,8 @@ class BaseModelRef:
 class Manifest:
     """``cultura.json``: everything needed to rebuild, verify and describe an adapter.
 
-    ``tokenizer`` holds ``normalizers`` (list of {id, plugin, distribution, version}),
+    ``tokenizer`` holds ``normalizers`` (list of {id, key, plugin, distribution, version}:
+    ``id`` is the full id naming the conversion, ``key`` the profile's merge key),
     ``added_tokens`` (count), ``vocab_size_before``/``vocab_size_after``, ``plugins``.
     ``knowledge`` lists the sources used ({name, distribution, version, license}).
     ``bias`` is the bias report summary (or ``None`` when no check was run).
@@ -581,9 +582,14 @@ def _tokenizer(check: _Fields, tok: dict[str, Any]) -> dict[str, Any]:
         q = f"{p}normalizers[{i}]"
         if not isinstance(norm, dict):
             raise check.fail(q, "an object", norm)
-        check.text(norm, "id", MAX_TEXT, prefix=q + ".")
-        for key in ("plugin", "distribution", "version"):
+        full_id = check.text(norm, "id", MAX_TEXT, prefix=q + ".")
+        for key in ("key", "plugin", "distribution", "version"):
             check.text(norm, key, MAX_TEXT, None, q + ".", nullable=True)
+        merge_key = norm.get("key")  # absent from manifests written before ids named variants
+        if merge_key is not None and full_id != merge_key and not full_id.startswith(f"{merge_key}."):
+            raise check.fail(
+                f"{q}.id", f"its key {merge_key!r}, or that key plus '.variant'", full_id
+            )
     added = check.integer(tok, "added_tokens", 0, MAX_ADDED, 0, p)
     before = check.integer(tok, "vocab_size_before", 0, MAX_VOCAB, 0, p)
     after = check.integer(tok, "vocab_size_after", 0, MAX_VOCAB, 0, p)

@@ -328,23 +328,80 @@ def _token_list(text: str, path: Path) -> list[str]:
 
 
 def _check_normalizers(manifest: Manifest, profile: CultureProfile, directory: Path) -> None:
-    saved = [(n.get("id"), n.get("distribution"), n.get("version")) for n in manifest.tokenizer.get("normalizers", [])]
-    now = [(c.key, c.provenance.distribution, c.provenance.version) for c in profile.normalizers]
-    if [s[0] for s in saved] != [n[0] for n in now]:
+    """Warn when the installed plugins normalize inputs differently than in training.
+
+    The manifest's normalizers are paired with the profile's by merge key and compared by full
+    id (``zh.script.s2twp``: key and conversion): a changed conversion, a normalizer gone or
+    new, or another order is named with what training used and what runs now. A manifest
+    saved before ids named the conversion records the key alone (``zh.script``): it loads
+    with a warning that the conversion cannot be checked. Same ids, other plugin versions: a
+    warning listing them.
+    """
+    saved = list(manifest.tokenizer.get("normalizers", []))
+    now = {c.key: c for c in profile.normalizers}
+    where = f"{directory} ({profile.tag})"
+    problems: list[str] = []
+    unchecked: list[str] = []
+    for entry in saved:
+        full_id, key = str(entry.get("id")), _merge_key(entry)
+        current = now.get(key)
+        if current is None:
+            problems.append(f"{full_id} no longer runs (no installed plugin gives {key!r})")
+        elif "key" not in entry and full_id != current.value.full_id:
+            unchecked.append(f"{full_id} (now {current.value.full_id})")
+        elif full_id != current.value.full_id:
+            problems.append(
+                f"the adapter was trained with {full_id} but this culture's profile now gives "
+                f"{current.value.full_id} ({current.provenance})"
+            )
+    keys = [_merge_key(entry) for entry in saved]
+    problems += [
+        f"{c.value.full_id} ({c.provenance}) is new, it did not run in training"
+        for c in profile.normalizers
+        if c.key not in keys
+    ]
+    if not problems and keys != list(now):
+        problems.append(
+            f"they run in another order: {', '.join(profile.normalizer_ids)} (trained with "
+            f"{', '.join(str(entry.get('id')) for entry in saved)})"
+        )
+    if problems:
         warnings.warn(
-            f"{directory} was saved with normalizers {[s[0] for s in saved]}, the installed "
-            f"plugins give {[n[0] for n in now]} for {profile.tag}; inputs are normalized "
-            "differently than in training",
+            f"{where}: inputs are normalized differently than in training: "
+            + "; ".join(problems)
+            + ". Install the plugin versions it was trained with (listed in its cultura.json) "
+            "or retrain the adapter",
             CulturaWarning,
             stacklevel=3,
         )
-    elif saved != now:
-        changed = [f"{s[0]} ({s[1]} {s[2]} -> {n[1]} {n[2]})" for s, n in zip(saved, now, strict=True) if s != n]
+        return
+    if unchecked:
         warnings.warn(
-            f"{directory}: normalizer plugins changed version since saving: {', '.join(changed)}",
+            f"{where}: its cultura.json names normalizers by key only ({', '.join(unchecked)}), "
+            "as cultura did before ids named the conversion, so whether training used the "
+            "conversion that runs now cannot be checked. If it did, re-save the adapter "
+            "(load_pretrained, then save_pretrained) to record it",
             CulturaWarning,
             stacklevel=3,
         )
+    changed = [
+        f"{entry.get('id')} ({entry.get('distribution')} {entry.get('version')} -> "
+        f"{now[key].provenance.distribution} {now[key].provenance.version})"
+        for entry, key in zip(saved, keys, strict=True)
+        if (entry.get("distribution"), entry.get("version"))
+        != (now[key].provenance.distribution, now[key].provenance.version)
+    ]
+    if changed:
+        warnings.warn(
+            f"{where}: normalizer plugins changed version since saving: {', '.join(changed)}",
+            CulturaWarning,
+            stacklevel=3,
+        )
+
+
+def _merge_key(entry: dict[str, Any]) -> str:
+    """A recorded normalizer's merge key (older manifests record the id alone)."""
+    return str(entry.get("key") or entry.get("id"))
 
 
 def _check_knowledge(manifest: Manifest, injector: KnowledgeInjector, directory: Path) -> None:

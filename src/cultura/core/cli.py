@@ -210,7 +210,8 @@ def show(tag: str, as_json: bool) -> None:
     """Show the merged profile of culture TAG and which plugin gave each part.
 
     Contributions are merged along the fallback chain (e.g. zh-Hant-TW -> zh-Hant -> zh ->
-    und); a more specific level overrides a less specific one with the same key.
+    und); a more specific level overrides a less specific one with the same key. Normalizers
+    are listed by their full id, the key and the conversion (zh.script.s2twp).
     """
     from rich.markup import escape
 
@@ -251,7 +252,8 @@ def show(tag: str, as_json: bool) -> None:
                 source += " (overrides " + ", ".join(
                     f"{o['distribution']}@{o['level']}" for o in e["overrides"]
                 ) + ")"
-            table.add_row(escape(e["key"]), e["level"], escape(source), escape(detail(e)))
+            name = e.get("id", e["key"])  # a normalizer shows its full id: key and conversion
+            table.add_row(escape(name), e["level"], escape(source), escape(detail(e)))
         console.print()
         console.print(table)
     for failure in data["failures"]:

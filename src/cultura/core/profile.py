@@ -4,7 +4,9 @@ For ``zh-Hant-TW`` the chain is ``zh-Hant-TW -> zh-Hant -> zh -> und``. Contribu
 collected from the least specific level (``und``) to the most specific; each registration has
 a key (normalizer/vocabulary ``id``, knowledge source ``name``, head ``task``, bias check
 ``id``) and a more specific level's registration replaces the less specific one with the same
-key, keeping its position. Two plugins giving the same key at the same level is a
+key, keeping its position. A normalizer's ``variant`` is not part of its key: zh-Hant-TW's
+``zh.script`` (variant ``s2twp``) replaces zh's (``t2s``); its ``full_id`` names the one that
+runs. Two plugins giving the same key at the same level is a
 :class:`~cultura.core.errors.ConflictError` naming both distributions. Every contribution
 records the plugin (distribution and version) and the level it came from.
 """
@@ -132,7 +134,8 @@ class CultureProfile:
 
     @property
     def normalizer_ids(self) -> tuple[str, ...]:
-        return tuple(c.key for c in self.normalizers)
+        """The full ids of the chain, in order (``zh.script.s2twp``: key and conversion)."""
+        return tuple(c.value.full_id for c in self.normalizers)
 
     def added_tokens(self) -> tuple[str, ...]:
         """Every token the vocabulary extensions add, deduplicated in order."""
@@ -200,7 +203,15 @@ class CultureProfile:
                 "description": self.info.description,
             },
             "normalizers": [
-                entry(c, {"description": c.value.description}) for c in self.normalizers
+                entry(
+                    c,
+                    {
+                        "id": c.value.full_id,
+                        "variant": c.value.variant,
+                        "description": c.value.description,
+                    },
+                )
+                for c in self.normalizers
             ],
             "vocabulary": [
                 entry(

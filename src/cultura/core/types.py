@@ -54,6 +54,7 @@ PEFT_METHODS: tuple[str, ...] = ("lora", "prefix", "ia3")
 BIAS_METRICS: tuple[str, ...] = ("ctf_gap", "flip_rate", "max_group_gap", "crows_pairs", "pair_ll")
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
+_VARIANT = re.compile(r"[a-z0-9][a-z0-9_\-]*")
 
 
 def _fail(obj: object, field_name: str, message: str) -> RegistrationError:
@@ -234,6 +235,10 @@ class Normalizer:
             normalizer with the same id replaces a less specific one.
         fn: batched function; must return one string per input and be idempotent.
         description: one line for ``cultura show``.
+        variant: names the conversion when levels give different ones under one id
+            (``zh.script`` is ``"t2s"`` for zh, ``"s2twp"`` for zh-TW): one segment of
+            lowercase letters, digits, ``_`` or ``-``; empty by default. Not part of the merge
+            key; with ``id`` it makes the :attr:`full_id` an adapter's ``cultura.json`` records.
         provenance: the plugin that contributed it; set when a culture profile is built (a
             plugin leaves it out), so that a failing normalizer names its plugin.
     """
@@ -241,11 +246,27 @@ class Normalizer:
     id: str
     fn: Callable[[list[str]], list[str]]
     description: str = ""
+    variant: str = field(default="", kw_only=True)
     provenance: Provenance | None = field(default=None, kw_only=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_id(self, "id")
         _check_callable(self, "fn")
+        if not isinstance(self.variant, str) or (
+            self.variant and not _VARIANT.fullmatch(self.variant)
+        ):
+            raise _fail(
+                self,
+                "variant",
+                f"{self.variant!r} is not a valid variant: use one segment of lowercase "
+                "letters, digits, '_' or '-' naming the conversion, e.g. 's2twp' (or leave it "
+                "empty)",
+            )
+
+    @property
+    def full_id(self) -> str:
+        """The id naming the conversion: ``id`` plus ``.variant`` (``"zh.script.s2twp"``)."""
+        return f"{self.id}.{self.variant}" if self.variant else self.id
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         """Run ``fn`` on a copy of ``texts``; check it returned one string per input.
@@ -276,10 +297,10 @@ class Normalizer:
     def _failure(self, what: str) -> CulturaError:
         prov = self.provenance
         if prov is None:
-            return RegistrationError("Normalizer", "fn", f"normalizer {self.id!r} {what}")
+            return RegistrationError("Normalizer", "fn", f"normalizer {self.full_id!r} {what}")
         return PluginError(
             prov.plugin,
-            f"normalizer {self.id!r} {what}. Fix the plugin, or disable it: "
+            f"normalizer {self.full_id!r} {what}. Fix the plugin, or disable it: "
             f"CULTURA_DISABLE_PLUGINS={prov.distribution}",
             distribution=str(prov),
         )

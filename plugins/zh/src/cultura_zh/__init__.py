@@ -18,9 +18,15 @@ __version__ = "0.1.0"
 
 
 def _script(tag: str) -> Normalizer:
-    """``zh.script``: OpenCC conversion to the script and regional convention of ``tag``."""
+    """``zh.script``: OpenCC conversion to the script and regional convention of ``tag``.
+
+    Every level gives it under the one key ``zh.script``, so a more specific level's conversion
+    replaces the less specific one; the OpenCC profile is its variant, so the full id an
+    adapter records names the conversion (``zh.script.s2twp`` for zh-TW).
+    """
     profile = OPENCC_PROFILES[tag]
-    return Normalizer("zh.script", opencc_convert(profile), f"OpenCC {profile}: convert to the {tag} script/region convention")
+    return Normalizer("zh.script", opencc_convert(profile), f"OpenCC {profile}: convert to the {tag} script/region convention",
+                      variant=profile)
 
 
 def _knowledge(tag: str) -> KnowledgeFile:
