@@ -153,9 +153,9 @@ def trained(tiny: dict[str, Path], manager: PluginManager, tmp_path_factory: pyt
     """A tiny BERT sentiment adapter (knowledge on, vocabulary extended), trained and saved."""
     from cultura.adapt.model import adapt
 
-    model = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager)
+    model = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager, knowledge=True)
     history = model.train(
-        toy_sentiment(), TOY_EVAL, epochs=10, lr=2e-2, batch_size=8, progress=False, seed=0
+        toy_sentiment(), TOY_EVAL, epochs=15, lr=2e-2, batch_size=8, progress=False, seed=0
     )
     directory = tmp_path_factory.mktemp("adapters") / "sentiment"
     model.save_pretrained(directory)

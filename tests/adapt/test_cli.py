@@ -20,9 +20,10 @@ def with_test_plugin(manager):
 
 
 def run(args: list[str]) -> str:
+    """The command's stdout (``cultura train`` logs its epochs on stderr)."""
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_tokenize_report_json_and_table(tiny, with_test_plugin, tmp_path: Path) -> None:

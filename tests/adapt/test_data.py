@@ -18,12 +18,12 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_jsonl_labels_by_name_and_id(tmp_path: Path) -> None:
+def test_jsonl_labels_by_name_and_mapped_id(tmp_path: Path) -> None:
     path = write(
         tmp_path / "train.jsonl",
         '{"text": "好", "label": "正面"}\n\n{"text": "差", "label": 1}\n{"text": "平", "label": "2"}\n',
     )
-    examples = load_examples(path, "seq-cls", LABELS)
+    examples = load_examples(path, "seq-cls", LABELS, label_map={1: "负面", "2": "中性"})
     assert [(e.text, e.label) for e in examples] == [("好", 0), ("差", 1), ("平", 2)]
     assert examples[1].where == f"{path}:3"
 
@@ -35,7 +35,7 @@ def test_jsonl_labels_by_name_and_id(tmp_path: Path) -> None:
         ('{"text": "x"}', "label", "missing"),
         ('{"text": "", "label": "正面"}', "text", "non-empty string"),
         ('{"txt": "x", "label": "正面"}', "text", "the record has fields txt, label"),
-        ('{"text": "x", "label": 7}', "label", "out of range"),
+        ('{"text": "x", "label": 7}', "label", "integer label 7 needs an explicit mapping"),
     ],
 )
 def test_bad_jsonl_row_names_file_line_and_field(
@@ -111,8 +111,11 @@ def test_read_texts_plain_file(tmp_path: Path) -> None:
 
 def test_datasets_dataset() -> None:
     datasets = pytest.importorskip("datasets")
-    ds = datasets.Dataset.from_dict({"text": ["好", "差"], "label": [0, 1]})
-    assert [e.label for e in load_examples(ds, "seq-cls", LABELS)] == [0, 1]
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["负面", "正面"])}
+    )
+    ds = datasets.Dataset.from_dict({"text": ["好", "差"], "label": [1, 0]}, features=features)
+    assert [e.label for e in load_examples(ds, "seq-cls", LABELS)] == [0, 1], "ClassLabel names"
     bad = datasets.Dataset.from_dict({"text": ["好"], "label": [5]})
-    with pytest.raises(DataError, match="dataset record 0: field 'label'"):
+    with pytest.raises(DataError, match="dataset record 0: field 'label': integer label 5"):
         load_examples(bad, "seq-cls", LABELS)

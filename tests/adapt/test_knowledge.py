@@ -19,7 +19,8 @@ ENTRIES = (
 
 def test_char_ngrams_need_no_spaces() -> None:
     assert char_ngrams("春节快乐") == ["春节", "节快", "快乐", "春节快", "节快乐"]
-    assert char_ngrams("A b, Cd!") == ["a", "b", "cd"]  # short chunks kept whole, case-folded
+    # spaced words: trigrams of the word padded with spaces, case-folded, punctuation dropped
+    assert char_ngrams("A b, Cd!") == [" a ", " b ", " cd", "cd "]
 
 
 def test_bm25_finds_the_entry_in_unspaced_text() -> None:
@@ -32,9 +33,9 @@ def test_bm25_finds_the_entry_in_unspaced_text() -> None:
 
 def test_ties_keep_entry_order_and_results_are_deterministic() -> None:
     twins = (KnowledgeEntry("a", "同样的文本"), KnowledgeEntry("b", "同样的文本"))
-    retriever = BM25Retriever(twins)
+    retriever = BM25Retriever(twins, min_score=0.0)
     assert [e.id for e, _ in retriever.search("同样", k=2)] == ["a", "b"]
-    assert retriever.search("同样", k=2) == BM25Retriever(twins).search("同样", k=2)
+    assert retriever.search("同样", k=2) == BM25Retriever(twins, min_score=0.0).search("同样", k=2)
 
 
 def injector(head_type: str = "seq-cls", **kwargs) -> KnowledgeInjector:
@@ -72,7 +73,7 @@ def test_entries_are_normalized_once_when_indexed() -> None:
         return [t.replace("春节", "春節") for t in texts]
 
     inj = injector(normalize=upper)
-    assert calls == [len(ENTRIES)]
+    assert calls == [len(ENTRIES) + sum(len(e.tags) for e in ENTRIES)]  # texts and tags
     assert inj.retrieve("春節")[0].entry.text.startswith("春節")
 
 
@@ -99,7 +100,7 @@ def test_augment_adds_knowledge_copies() -> None:
 
 
 def test_injection_visible_in_encoded_input_ids(tiny, manager) -> None:
-    model = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager)
+    model = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager, knowledge=True)
     text = "we celebrate the spring festival"
     on = model.encode([text])
     off = model.encode([text], knowledge=False)
@@ -111,4 +112,4 @@ def test_injection_visible_in_encoded_input_ids(tiny, manager) -> None:
     assert off["input_ids"].shape[1] < on["input_ids"].shape[1]
     assert (off["token_type_ids"] == 0).all()
     unrelated = model.encode(["服务 太 差 了"])
-    assert unrelated["token_type_ids"][0].sum() == 1  # an empty second segment: its [SEP] only
+    assert unrelated["token_type_ids"][0].sum() == 0  # nothing injected: the text alone

@@ -231,8 +231,9 @@ def test_token_classification_alignment_and_roundtrip(tiny, manager, tmp_path) -
     texts = ["we celebrate festivals in 北京"]
     assert torch.equal(model.logits(texts), loaded.logits(texts))
     (result,) = loaded.predict(texts)
-    assert [e["word"] for e in result["entities"]] == ["we", "celebrate", "festivals", "in", "北", "京"]
-    assert {e["label"] for e in result["entities"]} <= {"O", "B-LOC", "I-LOC"}
+    assert [w["word"] for w in result["words"]] == ["we", "celebrate", "festivals", "in", "北", "京"]
+    assert {w["label"] for w in result["words"]} <= {"O", "B-LOC", "I-LOC"}
+    assert all(e["type"] == "LOC" for e in result["entities"])
 
 
 @pytest.mark.parametrize(("kind", "method"), [("gpt2", "lora"), ("llama", "lora"), ("llama", "ia3"), ("llama", "prefix")])

@@ -138,7 +138,11 @@ def build_artifact(base: Path, directory: Path, culture: str, seed: int, **adapt
 def artifacts(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> dict[str, Path]:
     """A saved, randomized adapter per test culture on ``tiny_base``."""
     root = tmp_path_factory.mktemp("serve-artifacts")
-    out = {c: build_artifact(tiny_base, root / c, c, seed) for seed, c in enumerate(("fr", "de", "es"))}
+    # es injects its knowledge (off by default for seq-cls heads)
+    out = {
+        c: build_artifact(tiny_base, root / c, c, seed, **({"knowledge": True} if c == "es" else {}))
+        for seed, c in enumerate(("fr", "de", "es"))
+    }
     reset_plugin_manager(None)
     return out
 

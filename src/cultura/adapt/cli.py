@@ -18,6 +18,8 @@ from cultura.adapt.cli_common import (
     adapter_options,
     load_adapter,
 )
+from cultura.adapt.cli_data import data_options, head_options
+from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
 from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
 from cultura.cli import emit_json
 
@@ -50,16 +52,27 @@ def _texts_from(file: str) -> list[str]:
 @click.option("--no-extend-vocab", is_flag=True, help="Measure the normalizers only.")
 @click.option("--max-pieces", default=DEFAULT_MAX_PIECES, show_default=True,
               type=click.IntRange(min=1), help="Count words split into more pieces than this.")
+@click.option("--head-type", type=click.Choice(["seq-cls", "token-cls", "causal-lm"]),
+              default="seq-cls", show_default=True,
+              help="Encode as this head is fed (knowledge as a second segment or prompt context).")
+@click.option("--max-length", default=128, show_default=True, type=click.IntRange(min=1))
+@click.option("--knowledge-top-k", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--knowledge-min-score", default=DEFAULT_MIN_SCORE, show_default=True, type=float,
+              help="Relevance threshold of knowledge retrieval.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("file")
 def tokenize_report(
-    culture: str, base: str, no_extend_vocab: bool, max_pieces: int, as_json: bool, file: str
+    culture: str, base: str, no_extend_vocab: bool, max_pieces: int, head_type: str,
+    max_length: int, knowledge_top_k: int, knowledge_min_score: float, as_json: bool, file: str
 ) -> None:
     """How the base tokenizer handles FILE before and after the culture's tweaks
     (normalizers + added vocabulary): UNK rate and tokens per character, and per word (white
     space separated; a phrase in scripts without spaces) the share with an UNK piece, lost
-    entirely to UNK, or split into more than --max-pieces pieces. FILE: .txt one text per
-    line, .jsonl/.csv with a text field, or - for stdin.
+    entirely to UNK, or split into more than --max-pieces pieces. Then, with the culture's
+    knowledge injected as for --head-type within --max-length tokens: the share of texts
+    given knowledge, knowledge tokens per such text, and texts and text tokens cut by
+    --max-length (text is never cut for knowledge). FILE: .txt one text per line,
+    .jsonl/.csv with a text field, or - for stdin.
 
     \b
     Example:
@@ -70,7 +83,11 @@ def tokenize_report(
 
     texts = _texts_from(file)
     path, model_id = resolve_base(base)
-    result = report(texts, path, culture, extend_vocab=not no_extend_vocab, max_pieces=max_pieces)
+    result = report(
+        texts, path, culture, extend_vocab=not no_extend_vocab, max_pieces=max_pieces,
+        head_type=head_type, max_length=max_length, knowledge_top_k=knowledge_top_k,
+        knowledge_min_score=knowledge_min_score,
+    )
     result["base"] = model_id
     if as_json:
         emit_json(result)
@@ -104,12 +121,25 @@ def tokenize_report(
         f"normalizers: {', '.join(result['normalizers']) or 'none'}; added tokens: "
         f"{result['added_tokens']}"
     )
+    enc = result["encoding"]
+    console.print(
+        f"as fed to a {enc['head_type']} head (max length {enc['max_length']}, knowledge: "
+        f"{enc['knowledge_entries']} entries, top {enc['knowledge_top_k']}, min score "
+        f"{enc['knowledge_min_score']}): knowledge injected into "
+        f"{enc['knowledge_injected_rate']:.1%} of texts ({enc['knowledge_tokens_mean']:.1f} "
+        f"tokens each); text truncated in {enc['text_truncated_rate']:.1%} of texts "
+        f"({enc['text_tokens_cut_rate']:.1%} of text tokens cut)"
+    )
 
 
 @click.command()
 @click.argument("data")
 @click.option("--culture", "-c", required=True, help="Culture tag, e.g. zh-Hans.")
-@click.option("--task", "-t", required=True, help="Task offered by the culture's plugins.")
+@click.option("--task", "-t", default=None,
+              help="A task a plugin of the culture offers (its head and labels), or the name of "
+                   "a head of your own (--head, --head-spec).")
+@head_options
+@data_options
 @click.option("--base", "-b", default=DEFAULT_BASE, show_default=True, help=BASE_HELP)
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Adapter directory to write.")
 @click.option("--eval", "eval_file", default=None, help="Evaluation data (early stopping, metrics).")
@@ -122,7 +152,12 @@ def tokenize_report(
 @click.option("--peft", "peft_method", type=click.Choice(["lora", "prefix", "ia3"]), default=None,
               help="Override the task's PEFT method.")
 @click.option("--max-length", default=128, show_default=True, type=int)
-@click.option("--no-knowledge", is_flag=True, help="Do not inject the culture's knowledge.")
+@click.option("--knowledge/--no-knowledge", default=None,
+              help="Inject the culture's knowledge. Default: off for seq-cls and token-cls heads "
+                   "(it cost accuracy on real reviews), on for causal-lm.")
+@click.option("--knowledge-min-score", default=DEFAULT_MIN_SCORE, show_default=True, type=float,
+              help="Relevance threshold of knowledge retrieval (distinctive n-grams matched; a "
+                   "tag counts 3).")
 @click.option("--no-extend-vocab", is_flag=True, help="Do not add the plugins' vocabulary.")
 @click.option("--counterfactual", is_flag=True, help="Counterfactual data augmentation.")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -132,69 +167,93 @@ def tokenize_report(
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the history and metrics as JSON.")
 def train(
-    data: str, culture: str, task: str, base: str, output: str, eval_file: str | None,
+    data: str, culture: str, task: str | None, head_type: str | None, head_spec: str | None,
+    label_list: tuple[str, ...] | None, labels_from_data: bool, text_field: str | None,
+    label_field: str | None, label_map: dict[str, str] | None, base: str, output: str,
+    eval_file: str | None,
     epochs: int, lr: float, batch_size: int, grad_accum: int, warmup_ratio: float,
-    patience: int | None, peft_method: str | None, max_length: int, no_knowledge: bool,
+    patience: int | None, peft_method: str | None, max_length: int, knowledge: bool | None,
+    knowledge_min_score: float,
     no_extend_vocab: bool, counterfactual: bool, seed: int, license_id: str | None, overwrite: bool,
     as_json: bool,
 ) -> None:
-    """Train a culture adapter on DATA (.jsonl/.csv) and save it to --output.
+    """Train a culture adapter on DATA and save it to --output.
+
+    DATA (and --eval) is a .jsonl/.csv/.tsv file of records, or a folder of <label>.txt files
+    with one text per line. Every row of both is read and checked before the base model loads.
+    The head is the plugin's for --task, or your own: --head TYPE with --labels (or
+    --labels-from-data), or --head-spec FILE.json.
+
+    Writes one line per epoch to stderr as it ends (loss, eval metrics), how training ended
+    and which epoch's weights are kept, and a warning when the model predicts one label for
+    every eval row; a progress bar is drawn only when stderr is a terminal.
 
     \b
     Example:
       cultura train train.jsonl --culture zh-Hans --task sentiment --eval dev.jsonl -o out/
+      cultura train reviews/ -c zh-Hans -t sentiment --labels 正面,负面 -o binary/
+      cultura train ner.jsonl -c zh --head token-cls --labels B-PER,I-PER,B-LOC,I-LOC,O -o ner/
     """
     from cultura.adapt.artifact import ArtifactError
+    from cultura.adapt.cli_data import head_labels, head_plan, read_training_data
     from cultura.adapt.model import adapt
+    from cultura.adapt.train import log_to_stderr
     from cultura.core.profile import culture as get_profile
 
     out = Path(output)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ArtifactError(f"{out} exists and is not empty; pass --overwrite or another --output")
+    profile = get_profile(culture)
+    plan = head_plan(profile, task, head_type, head_spec)
+    labels = head_labels(plan, label_list, labels_from_data, data, label_field=label_field,
+                         label_map=label_map, profile=profile)
+    examples, eval_examples = read_training_data(
+        data, eval_file, plan, labels, text_field=text_field, label_field=label_field,
+        label_map=label_map, profile=profile,
+    )
     peft = None
     if peft_method:
         from dataclasses import replace
 
-        peft = replace(get_profile(culture).head(task).peft, method=peft_method)
+        peft = replace(plan.peft, method=peft_method)
+    head: dict[str, Any] = (
+        {"task": plan.task, "labels": labels or None} if plan.plugin else {"head": plan.spec(labels)}
+    )
     model = adapt(
         base,
         culture=culture,
-        task=task,
+        **head,
         peft=peft,
-        knowledge=not no_knowledge,
+        knowledge=knowledge,
+        knowledge_min_score=knowledge_min_score,
         extend_vocab=not no_extend_vocab,
         max_length=max_length,
         seed=seed,
         license=license_id,
     )
-    history = model.train(
-        data,
-        eval_file,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        warmup_ratio=warmup_ratio,
-        early_stopping_patience=patience,
-        counterfactual_augmentation=counterfactual,
-        seed=seed,
-        progress=not as_json,
-    )
+    with log_to_stderr():  # one line per epoch as it ends; the bar only on a terminal
+        history = model.train(
+            examples,
+            eval_examples,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            warmup_ratio=warmup_ratio,
+            early_stopping_patience=patience,
+            counterfactual_augmentation=counterfactual,
+            seed=seed,
+        )
     model.save_pretrained(out, overwrite=overwrite)
     if as_json:
         emit_json({"output": str(out), "history": history.as_dict()})
         return
-    console = _console()
-    for record in history:
-        metrics = ", ".join(
-            f"{k} {v:.4f}" for k, v in record.eval.items() if isinstance(v, float)
-        )
-        console.print(f"epoch {record.epoch}: train loss {record.train_loss:.4f}"
-                      + (f"; eval {metrics}" if metrics else ""))
-    console.print(f"saved {model!r} to {out}")
+    _console().print(f"saved {model!r} to {out}")
 
 
-@click.command(help=f"""Evaluate ADAPTER on labelled DATA (.jsonl/.csv).
+@click.command(help=f"""Evaluate ADAPTER on labelled DATA (.jsonl/.csv/.tsv, or a folder of
+<label>.txt files). Classifiers: accuracy, macro-F1, per-label F1; token-cls heads with BIO
+tags also entity-level precision, recall and F1 (exact spans, micro-averaged and per type).
 
 {ADAPTER_HELP}
 
@@ -206,24 +265,34 @@ Examples:
 @click.argument("adapter", type=AdapterParamType())
 @click.argument("data")
 @adapter_options
+@data_options
 @click.option("--no-knowledge", is_flag=True, help="Evaluate without knowledge injection.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(
-    adapter: AdapterArg, data: str, base: str | None, offline: bool, no_knowledge: bool,
+    adapter: AdapterArg, data: str, base: str | None, offline: bool, text_field: str | None,
+    label_field: str | None, label_map: dict[str, str] | None, no_knowledge: bool,
     as_json: bool,
 ) -> None:
     model = load_adapter(adapter, base=base, offline=offline)
-    metrics = model.evaluate(data, knowledge=False if no_knowledge else None)
+    metrics = model.evaluate(data, knowledge=False if no_knowledge else None,
+                             text_field=text_field, label_field=label_field, label_map=label_map)
     if as_json:
         emit_json(metrics)
         return
     console = _console()
     for key, value in metrics.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v:.3f}" for k, v in value.items())
-        elif isinstance(value, float):
-            value = f"{value:.4f}"
-        console.print(f"{key}: {value}")
+        console.print(f"{key}: {_format_metric(value)}")
+
+
+def _format_metric(value: Any, digits: int = 4) -> str:
+    """A metric for the table: floats rounded, dicts as ``key value`` pairs (nested ones in
+    parentheses)."""
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k} ({_format_metric(v, 3)})" if isinstance(v, dict) else f"{k} {_format_metric(v, 3)}"
+            for k, v in value.items()
+        )
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 @click.command(help=f"""Predict with ADAPTER on TEXTS (or --file); labels in the culture's language.
@@ -265,7 +334,9 @@ def predict(
             console.print(f"{result['label']} {result['score']:.3f}\t{result['text']}"
                           + (f"\t({extra})" if extra else ""))
         elif "entities" in result:
-            tags = " ".join(f"{e['word']}/{e['label']}" for e in result["entities"])
-            console.print(tags)
+            spans = ", ".join(f"{e['text']}/{e['type']}" for e in result["entities"])
+            console.print(f"{result['text']}\t{spans or '(no entities)'}")
+        elif "words" in result:
+            console.print(" ".join(f"{w['word']}/{w['label']}" for w in result["words"]))
         else:
             console.print(f"{result['text']}{result['generated']}")

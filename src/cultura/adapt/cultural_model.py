@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 from cultura.adapt import artifact
 from cultura.adapt.artifact import BaseModelRef, Manifest
 from cultura.adapt.data import Example, load_examples
-from cultura.adapt.knowledge import Injected, KnowledgeInjector
+from cultura.adapt.knowledge import (
+    EncodingStats,
+    Injected,
+    KnowledgeInjector,
+    encode_with_knowledge,
+)
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
 from cultura.core.types import AdapterHeadSpec
@@ -132,8 +137,9 @@ class CulturalModel:
     def manifest(self) -> Manifest:
         """The ``cultura.json`` manifest describing this model (``files`` as last saved/loaded)."""
         normalizers = [
-            {
-                "id": c.key,
+            {  # the full id names the conversion (zh.script.s2twp), the key what it replaces
+                "id": c.value.full_id,
+                "key": c.key,
                 "plugin": c.provenance.plugin,
                 "distribution": c.provenance.distribution,
                 "version": c.provenance.version,
@@ -179,7 +185,8 @@ class CulturalModel:
     def inject(
         self, texts: Sequence[str], *, knowledge: bool | None = None, top_k: int | None = None
     ) -> Injected:
-        """Normalize ``texts`` (once) and inject knowledge; returns what the model is fed."""
+        """Normalize ``texts`` (once) and inject knowledge: what the model is fed, with the
+        knowledge not yet cut to the token budget (:meth:`encode` does that)."""
         normalized = self.tokenizer.normalize(list(texts))
         if self.knowledge is None:
             return Injected(normalized, None, [[] for _ in normalized])
@@ -192,18 +199,30 @@ class CulturalModel:
         knowledge: bool | None = None,
         top_k: int | None = None,
         return_tensors: str | None = "pt",
+        stats: EncodingStats | None = None,
     ) -> Any:
         """Tokenize ``texts`` as the model sees them: normalized once, knowledge injected
-        (a second segment for encoders, prompt context for causal LMs), truncated/padded."""
-        injected = self.inject(texts, knowledge=knowledge, top_k=top_k)
+        (a second segment for encoders, prompt context for causal LMs) within ``max_length``
+        without cutting the text for it (:func:`~cultura.adapt.knowledge.encode_with_knowledge`),
+        padded. ``stats`` (an :class:`~cultura.adapt.knowledge.EncodingStats`) adds up what
+        was injected and cut."""
+        normalized = self.tokenizer.normalize(list(texts))
+        contexts, prompt = None, None
+        if self.knowledge is not None and (self.knowledge.enabled if knowledge is None else knowledge):
+            injected = self.knowledge.inject(normalized, top_k=top_k, enabled=True)
+            if self.head_type == "causal-lm":
+                contexts, prompt = injected.contexts, self.knowledge.prompt
+            else:
+                contexts = injected.pairs
         with self.tokenizer.normalized_input():
-            return self.tokenizer(
-                injected.texts,
-                injected.pairs,
-                padding=True,
-                truncation=True,
+            return encode_with_knowledge(
+                self.tokenizer,
+                normalized,
+                contexts,
                 max_length=self.max_length,
+                prompt=prompt,
                 return_tensors=return_tensors,
+                stats=stats,
             )
 
     def _encode_words(
@@ -213,7 +232,10 @@ class CulturalModel:
         knowledge: bool | None = None,
         top_k: int | None = None,
         normalized: bool = False,
+        stats: EncodingStats | None = None,
     ) -> Any:
+        """Word lists encoded for token classification (word ids kept); knowledge as a second
+        segment within the budget, so every word the text alone keeps stays in."""
         flat = [w for ws in words for w in ws]
         if not normalized:
             flat = self.tokenizer.normalize(flat)
@@ -222,24 +244,26 @@ class CulturalModel:
         pairs = None
         if self.knowledge is not None and (self.knowledge.enabled if knowledge is None else knowledge):
             injected = self.knowledge.inject([" ".join(ws) for ws in batch], top_k=top_k, enabled=True)
-            pairs = [[p] if p else [] for p in injected.pairs or []]
+            pairs = injected.pairs
         with self.tokenizer.normalized_input():
-            return self.tokenizer(
+            return encode_with_knowledge(
+                self.tokenizer,
                 batch,
                 pairs,
-                is_split_into_words=True,
-                padding=True,
-                truncation=True,
                 max_length=self.max_length,
-                return_tensors="pt",
+                split_into_words=True,
+                stats=stats,
             )
 
-    def collate(self, examples: Sequence[Example]) -> dict[str, Any]:
-        """A training/evaluation batch (tensors, with ``labels``) from examples."""
+    def collate(
+        self, examples: Sequence[Example], *, stats: EncodingStats | None = None
+    ) -> dict[str, Any]:
+        """A training/evaluation batch (tensors, with ``labels``) from examples; ``stats``
+        adds up what was injected and cut."""
         import torch
 
         if self.head_type == "token-cls":
-            enc = self._encode_words([e.tokens or () for e in examples])
+            enc = self._encode_words([e.tokens or () for e in examples], stats=stats)
             labels = []
             for i, example in enumerate(examples):
                 row, previous = [], None
@@ -254,7 +278,7 @@ class CulturalModel:
             batch = dict(enc)
             batch["labels"] = torch.tensor(labels)
             return batch
-        enc = self.encode([e.text or "" for e in examples])
+        enc = self.encode([e.text or "" for e in examples], stats=stats)
         batch = dict(enc)
         if self.head_type == "seq-cls":
             batch["labels"] = torch.tensor([e.label if e.label is not None else -100 for e in examples])
@@ -264,11 +288,30 @@ class CulturalModel:
             batch["labels"] = labels
         return batch
 
-    def examples(self, data: Any, *, require_labels: bool = True) -> list[Example]:
-        """Validated examples for this model's head from a file, records or a Dataset."""
+    def examples(
+        self,
+        data: Any,
+        *,
+        require_labels: bool = True,
+        text_field: str | None = None,
+        label_field: str | None = None,
+        label_map: Mapping[Any, str] | None = None,
+    ) -> list[Example]:
+        """Validated examples for this model's head from a file, a folder of ``<label>.txt``
+        files, records or a Dataset (:func:`~cultura.adapt.data.load_examples`); labels match
+        the head's after the culture's normalizers. A list of examples is returned as is."""
         if isinstance(data, list) and data and isinstance(data[0], Example):
             return data
-        return load_examples(data, self.head_type, self.labels, require_labels=require_labels)
+        return load_examples(
+            data,
+            self.head_type,
+            self.labels,
+            require_labels=require_labels,
+            text_field=text_field,
+            label_field=label_field,
+            label_map=label_map,
+            normalize=self.profile.normalize,
+        )
 
     # ------------------------------------------------------------------ training
     def train(
@@ -285,15 +328,30 @@ class CulturalModel:
         counterfactual_augmentation: bool = False,
         knowledge_augmentation: bool = False,
         seed: int = 0,
-        progress: bool = True,
+        progress: bool | None = None,
         weight_decay: float = 0.01,
         max_grad_norm: float = 1.0,
+        text_field: str | None = None,
+        label_field: str | None = None,
+        label_map: Mapping[Any, str] | None = None,
     ) -> TrainingHistory:
         """Train the adapter (AdamW, linear warmup/decay, gradient accumulation, early stopping
-        on the eval metric with the best weights restored, progress bar). Runs unchanged under
-        ``accelerate launch``. See :func:`cultura.adapt.train.train`."""
+        on the eval metric with the best weights restored). Runs unchanged under
+        ``accelerate launch``. See :func:`cultura.adapt.train.train`.
+
+        One line per epoch, how training ended and which epoch's weights are kept go to the
+        ``cultura.adapt.train`` logger (INFO; ``logging.basicConfig(level=logging.INFO)`` or
+        :func:`cultura.adapt.train.log_to_stderr` shows them), with a WARNING when the model
+        predicts a single label for every eval row. ``progress``: the progress bar on stderr
+        when it is a terminal (``None``), always (``True``) or never (``False``).
+        ``text_field`` / ``label_field`` / ``label_map``: how ``train`` and ``eval`` are read
+        (:meth:`examples`); both are read and checked in full before the first step."""
         from cultura.adapt.train import train as run
 
+        fields = {"text_field": text_field, "label_field": label_field, "label_map": label_map}
+        train = self.examples(train, **fields)
+        if eval is not None:
+            eval = self.examples(eval, **fields)
         return run(
             self,
             train,
@@ -371,10 +429,13 @@ class CulturalModel:
 
         * ``seq-cls``: ``{"text", "label", "score", "top": [{"label", "score"}, ...]}``
           (``top`` holds the ``top_k`` best labels);
-        * ``token-cls``: ``{"text", "entities": [{"word", "label", "score", "start", "end"}]}``
-          — raw text is split into words (one per CJK character, else runs of letters/digits
-          and single punctuation marks); offsets refer to the normalized text; a list of
-          words is taken as given;
+        * ``token-cls``: ``{"text", "words": [{"word", "label", "score", "start", "end"}],
+          "entities": [{"type", "start", "end", "text", "score"}]}`` — raw text is split into
+          words (one per CJK character, else runs of letters/digits and single punctuation
+          marks); a list of words is taken as given (and ``text`` joins them with spaces);
+          offsets refer to ``text``, the normalized text. ``entities`` are the BIO spans of the
+          word tags (as :func:`cultura.adapt.metrics.bio_entities` reads them; ``score``: the
+          mean of their words'), present when the head's labels are BIO tags;
         * ``causal-lm``: ``{"text", "generated", "score"}`` (greedy continuation and its mean
           token log-probability).
         """
@@ -402,8 +463,11 @@ class CulturalModel:
     ) -> list[dict[str, Any]]:
         import torch
 
+        from cultura.adapt.metrics import is_bio
+
         self.model.eval()
-        results = []
+        bio = is_bio(self.labels)
+        results: list[dict[str, Any]] = []
         for chunk in self._batches(items, batch_size):
             words, spans, shown = [], [], []
             raw = [x for x in chunk if isinstance(x, str)]
@@ -429,14 +493,14 @@ class CulturalModel:
             enc = self._encode_words(words, knowledge=knowledge, top_k=k, normalized=True)
             probs = torch.softmax(self._forward(enc).logits.float(), dim=-1).cpu()
             for i, (ws, sp, text) in enumerate(zip(words, spans, shown, strict=True)):
-                entities, seen = [], set()
+                tagged, seen = [], set()
                 for pos, (word, seq) in enumerate(zip(enc.word_ids(i), enc.sequence_ids(i), strict=True)):
                     if word is None or seq != 0 or word in seen:
                         continue
                     seen.add(word)
                     p = probs[i, pos]
                     j = int(p.argmax())
-                    entities.append(
+                    tagged.append(
                         {
                             "word": ws[word],
                             "label": self.labels[j],
@@ -445,7 +509,10 @@ class CulturalModel:
                             "end": sp[word][1],
                         }
                     )
-                results.append({"text": text, "entities": entities})
+                result: dict[str, Any] = {"text": text, "words": tagged}
+                if bio:
+                    result["entities"] = _entity_spans(text, tagged)
+                results.append(result)
         return results
 
     def _generate(
@@ -494,23 +561,39 @@ class CulturalModel:
         *,
         batch_size: int = 32,
         knowledge: bool | None = None,
+        text_field: str | None = None,
+        label_field: str | None = None,
+        label_map: Mapping[Any, str] | None = None,
     ) -> dict[str, Any]:
-        """Metrics on labelled data: ``loss`` plus ``accuracy``, ``macro_f1``, ``n`` and
-        ``per_label_f1`` for classifier heads (token-cls: over each word's first piece), or
-        ``perplexity`` for causal LMs."""
+        """Metrics on labelled data (read as :meth:`examples` reads it): ``loss`` plus
+        ``accuracy``, ``macro_f1``, ``n`` and ``per_label_f1`` for classifier heads (token-cls:
+        over each word's first piece, with ``n_tokens``), or ``perplexity`` for causal LMs.
+
+        A token-cls head with BIO tags (``O``, ``B-X``, ``I-X``) also gets entity-level
+        ``entity_precision``, ``entity_recall``, ``entity_f1`` (exact span match,
+        micro-averaged), ``entity_support`` and ``per_entity_type``
+        (:func:`cultura.adapt.metrics.entity_metrics`).
+
+        Every head also gets ``encoding``, how the inputs were encoded
+        (:meth:`~cultura.adapt.knowledge.EncodingStats.as_dict`): the share of rows with
+        knowledge injected, knowledge tokens per such row, rows and text tokens truncated."""
         import math
 
-        from cultura.adapt.metrics import classification_metrics
+        from cultura.adapt.metrics import classification_metrics, entity_metrics, is_bio
 
-        examples = self.examples(data)
+        examples = self.examples(
+            data, text_field=text_field, label_field=label_field, label_map=label_map
+        )
         was_training = self.model.training
         self.model.eval()
         total_loss, total_weight = 0.0, 0
         gold: list[int] = []
         pred: list[int] = []
+        sequences: list[tuple[list[int], list[int]]] = []  # token-cls: (gold, predicted) tags
+        stats = EncodingStats()
         try:
             for chunk in self._batches(examples, batch_size):
-                batch = self._collate_with(chunk, knowledge)
+                batch = self._collate_with(chunk, knowledge, stats)
                 out = self._forward(batch)
                 labels = batch["labels"].to(out.logits.device)
                 if self.head_type == "seq-cls":
@@ -520,8 +603,13 @@ class CulturalModel:
                 elif self.head_type == "token-cls":
                     mask = labels != -100
                     weight = int(mask.sum())
+                    argmax = out.logits.argmax(-1)
                     gold += labels[mask].tolist()
-                    pred += out.logits.argmax(-1)[mask].tolist()
+                    pred += argmax[mask].tolist()
+                    sequences += [
+                        (row[keep].tolist(), guess[keep].tolist())
+                        for row, keep, guess in zip(labels, mask, argmax, strict=True)
+                    ]
                 else:
                     weight = int((labels[:, 1:] != -100).sum())
                 total_loss += float(out.loss) * weight
@@ -530,21 +618,35 @@ class CulturalModel:
             self.model.train(was_training)
         loss = total_loss / total_weight if total_weight else 0.0
         if self.head_type == "causal-lm":
-            return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "n": len(examples)}
+            return {
+                "loss": loss,
+                "perplexity": math.exp(min(loss, 50.0)),
+                "n": len(examples),
+                "encoding": stats.as_dict(),
+            }
         metrics = classification_metrics(gold, pred, self.labels)
         metrics["loss"] = loss
         if self.head_type == "token-cls":
             metrics["n_tokens"] = metrics["n"]
             metrics["n"] = len(examples)
+            if is_bio(self.labels):
+                names = self.labels
+                metrics.update(entity_metrics(
+                    [[names[i] for i in g] for g, _ in sequences],
+                    [[names[i] for i in p] for _, p in sequences],
+                ))
+        metrics["encoding"] = stats.as_dict()
         return metrics
 
-    def _collate_with(self, examples: Sequence[Example], knowledge: bool | None) -> dict[str, Any]:
+    def _collate_with(
+        self, examples: Sequence[Example], knowledge: bool | None, stats: EncodingStats
+    ) -> dict[str, Any]:
         if knowledge is None or self.knowledge is None:
-            return self.collate(examples)
+            return self.collate(examples, stats=stats)
         saved = self.knowledge.enabled
         self.knowledge.enabled = knowledge
         try:
-            return self.collate(examples)
+            return self.collate(examples, stats=stats)
         finally:
             self.knowledge.enabled = saved
 
@@ -630,6 +732,25 @@ def _as_texts(texts: Any) -> list[str]:
             f"expected a list of strings; item {bad[0]} is a {type(out[bad[0]]).__name__}"
         )
     return out
+
+
+def _entity_spans(text: str, words: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The BIO entities over tagged ``words`` (in order): type, character offsets into
+    ``text``, the covered text and the mean score of the entity's words."""
+    from cultura.adapt.metrics import bio_entities
+
+    spans = []
+    for kind, first, end in bio_entities([w["label"] for w in words]):
+        covered = words[first:end]
+        start, stop = covered[0]["start"], covered[-1]["end"]
+        spans.append({
+            "type": kind,
+            "start": start,
+            "end": stop,
+            "text": text[start:stop],
+            "score": sum(w["score"] for w in covered) / len(covered),
+        })
+    return spans
 
 
 def _distributed() -> Any:

@@ -32,6 +32,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cultura.adapt.knowledge import (
+    DEFAULT_MIN_SCORE,
+    EncodingStats,
+    KnowledgeInjector,
+    encode_with_knowledge,
+)
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
@@ -488,6 +494,10 @@ def tokenize_report(
     manager: Any = None,
     extend_vocab: bool = True,
     max_pieces: int = DEFAULT_MAX_PIECES,
+    head_type: str = "seq-cls",
+    max_length: int = 128,
+    knowledge_top_k: int = 1,
+    knowledge_min_score: float = DEFAULT_MIN_SCORE,
 ) -> dict[str, Any]:
     """Token- and word-level figures of ``base``'s tokenizer before/after the tweaks.
 
@@ -497,6 +507,14 @@ def tokenize_report(
     both sides; words are counted on the text each side's model sees, so normalizers that
     join or split words change ``words_after``. A base whose configuration asks for remote
     code is refused.
+
+    ``encoding`` tells how the texts would be fed to a ``head_type`` head with the culture's
+    knowledge injected (as ``adapt(..., knowledge=True, knowledge_top_k=...,
+    knowledge_min_score=...)`` would) within ``max_length``
+    tokens: :meth:`~cultura.adapt.knowledge.EncodingStats.as_dict` (share of texts with
+    knowledge, knowledge tokens per such text, texts and text tokens cut by ``max_length``)
+    plus those settings and the number of knowledge entries. ``token-cls`` texts are split
+    into words at white space.
     """
     from transformers import AutoTokenizer
 
@@ -535,4 +553,48 @@ def tokenize_report(
     for key in REPORTED:
         report[f"{key}_before"] = before[key]
         report[f"{key}_after"] = after[key]
+    report["encoding"] = _encoding_report(
+        after_tok, profile, texts, head_type, max_length, knowledge_top_k, knowledge_min_score
+    )
     return report
+
+
+def _encoding_report(
+    tokenizer: Any,
+    profile: CultureProfile,
+    texts: list[str],
+    head_type: str,
+    max_length: int,
+    top_k: int,
+    min_score: float,
+) -> dict[str, Any]:
+    """How ``texts`` are encoded with the culture's knowledge (see :func:`tokenize_report`)."""
+    injector = KnowledgeInjector.from_profile(
+        profile, head_type, top_k=top_k, max_chars=128, min_score=min_score
+    )
+    if tokenizer.pad_token is None:  # this report's copy only: batches are padded
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    stats = EncodingStats()
+    causal = head_type == "causal-lm"
+    for start in range(0, len(texts), 256):
+        batch = tokenizer.normalize(texts[start : start + 256])
+        injected = injector.inject(batch, enabled=True)
+        with tokenizer.normalized_input():
+            encode_with_knowledge(
+                tokenizer,
+                [t.split() for t in batch] if head_type == "token-cls" else batch,
+                injected.contexts if causal else injected.pairs,
+                max_length=max_length,
+                prompt=injector.prompt if causal else None,
+                split_into_words=head_type == "token-cls",
+                return_tensors=None,
+                stats=stats,
+            )
+    return {
+        "head_type": head_type,
+        "max_length": max_length,
+        "knowledge_entries": len(injector),
+        "knowledge_top_k": top_k,
+        "knowledge_min_score": min_score,
+        **stats.as_dict(),
+    }

@@ -3,7 +3,16 @@
 AdamW over the trainable parameters (adapter, head, added vocabulary rows), linear warmup then
 linear decay, gradient accumulation, gradient clipping, evaluation after every epoch with early
 stopping on the eval metric (macro-F1 for classifier heads, loss for causal LMs) and the best
-weights restored at the end, and a progress bar.
+weights restored at the end.
+
+What it reports goes to the :mod:`logging` logger ``cultura.adapt.train``: one INFO line per
+epoch as it ends (``epoch 3/8: loss 0.412, eval accuracy 0.810, macro_f1 0.790 (best)``), an
+INFO line saying how training ended and which epoch's weights the model keeps, and a WARNING
+when a classifier predicts one label for every eval row (every training row without eval data)
+at an epoch's end. A progress bar for the running epoch is drawn on stderr when stderr is a
+terminal (``progress=None``) or when forced (``progress=True``); it disappears when the epoch
+ends, so its line takes its place and a log file never holds bar redraws.
+:func:`log_to_stderr` shows the lines on stderr (``cultura train`` uses it).
 
 The loop is written against ``accelerate.Accelerator``, so the same script runs on CPU, one GPU
 or, unchanged, under ``accelerate launch`` on several GPUs (data is sharded across processes,
@@ -12,7 +21,12 @@ gradients are synchronized; only the main process shows progress and saves).
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,20 +36,29 @@ from cultura.core.errors import CulturaError
 if TYPE_CHECKING:
     from cultura.adapt.cultural_model import CulturalModel
 
-__all__ = ["EpochRecord", "TrainingHistory", "train"]
+__all__ = ["EpochRecord", "TrainingHistory", "log_to_stderr", "train"]
+
+logger = logging.getLogger(__name__)
 
 COUNTERFACTUAL_METRICS = ("ctf_gap", "flip_rate", "max_group_gap")
 
 
 @dataclass
 class EpochRecord:
-    """What one epoch did: mean training loss, learning rate at its end, eval metrics."""
+    """What one epoch did: mean training loss, learning rate at its end, eval metrics.
+
+    ``best`` is true when the epoch improved the watched eval metric; ``single_label`` names
+    the one label a classifier predicted for every eval row (every training row without eval
+    data) at the epoch's end, ``None`` when it predicted several or the head is no classifier.
+    """
 
     epoch: int
     train_loss: float
     lr: float
     steps: int
     eval: dict[str, Any] = field(default_factory=dict)
+    best: bool = False
+    single_label: str | None = None
 
 
 @dataclass
@@ -43,8 +66,11 @@ class TrainingHistory:
     """The history of one :meth:`CulturalModel.train` call.
 
     ``metric`` is the eval metric early stopping watched (``best_epoch`` reached
-    ``best_value``; the model holds that epoch's weights). Without eval data the last epoch's
-    weights are kept and ``best_epoch`` is the last epoch.
+    ``best_value``; the model holds that epoch's weights). ``stopped_early`` is true when
+    early stopping ended training before the last epoch. ``restored_epoch`` is the epoch whose
+    weights were copied back at the end (the best one, when a later epoch was worse), ``None``
+    when the last epoch's weights were kept. Without eval data the last epoch's weights are
+    kept and ``best_epoch`` is the last epoch.
     """
 
     records: list[EpochRecord] = field(default_factory=list)
@@ -52,6 +78,7 @@ class TrainingHistory:
     best_epoch: int = 0
     best_value: float | None = None
     stopped_early: bool = False
+    restored_epoch: int | None = None
     train_examples: int = 0
     eval_examples: int = 0
 
@@ -134,11 +161,16 @@ def train(
     counterfactual_augmentation: bool = False,
     knowledge_augmentation: bool = False,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     weight_decay: float = 0.01,
     max_grad_norm: float = 1.0,
 ) -> TrainingHistory:
-    """Train ``cm`` in place on ``train_data``; returns the :class:`TrainingHistory`."""
+    """Train ``cm`` in place on ``train_data``; returns the :class:`TrainingHistory`.
+
+    ``progress``: ``None`` draws the progress bar when stderr is a terminal, ``True`` always,
+    ``False`` never. The per-epoch lines go to the ``cultura.adapt.train`` logger either way
+    (see the module docstring).
+    """
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -188,28 +220,33 @@ def train(
         train_examples=len(examples),
         eval_examples=len(eval_examples) if eval_examples is not None else 0,
     )
+    classifier = cm.head_type != "causal-lm"
+    hint = _collapse_hint(cm, examples, epochs, lr) if classifier else ""
+    report = accelerator.is_main_process  # one process logs
+    console = _stderr_console()
+    show = _show_progress(progress, console) and accelerator.is_local_main_process
     best_state: dict[str, torch.Tensor] | None = None
     bad_epochs = 0
-    show = progress and accelerator.is_local_main_process
-    bar = _progress(show)
     try:
-        with bar:
-            task = bar.add_task("training", total=len(loader) * epochs, loss=float("nan"))
-            for epoch in range(1, epochs + 1):
-                model.train()
-                losses: list[float] = []
+        for epoch in range(1, epochs + 1):
+            model.train()
+            losses: list[float] = []
+            predicted = _Predictions()
+            with _progress(show, console) as bar:
+                task = bar.add_task(f"epoch {epoch}/{epochs}", total=len(loader), loss=float("nan"))
                 for batch in loader:
                     with accelerator.accumulate(model):
-                        loss = model(**batch).loss
-                        accelerator.backward(loss)
+                        out = model(**batch)
+                        accelerator.backward(out.loss)
                         if accelerator.sync_gradients and max_grad_norm:
                             accelerator.clip_grad_norm_([p for _, p in params], max_grad_norm)
                         optimizer.step()
                         scheduler.step()
                         optimizer.zero_grad()
-                    losses.append(float(accelerator.gather(loss.detach()).mean()))
-                    bar.update(task, advance=1, loss=losses[-1],
-                               description=f"training epoch {epoch}/{epochs}")
+                    losses.append(float(accelerator.gather(out.loss.detach()).mean()))
+                    if classifier and eval_examples is None:
+                        predicted.add(out.logits, batch["labels"])
+                    bar.update(task, advance=1, loss=losses[-1])
                 record = EpochRecord(
                     epoch=epoch,
                     train_loss=sum(losses) / len(losses) if losses else float("nan"),
@@ -217,15 +254,19 @@ def train(
                     steps=len(losses),
                 )
                 history.records.append(record)
-                if eval_examples is None:
-                    history.best_epoch = epoch
-                    continue
-                record.eval = cm.evaluate(eval_examples)
+                if eval_examples is not None:
+                    bar.update(task, description=f"epoch {epoch}/{epochs}: evaluating")
+                    with predicted.counting(cm.model if classifier else None):
+                        record.eval = cm.evaluate(eval_examples)
+            record.single_label = predicted.single_label(cm.labels)
+            if eval_examples is None:
+                history.best_epoch = epoch
+            else:
                 value = float(record.eval[metric])
-                improved = history.best_value is None or (
+                record.best = history.best_value is None or (
                     value > history.best_value if higher else value < history.best_value
                 )
-                if improved:
+                if record.best:
                     history.best_value, history.best_epoch = value, epoch
                     best_state = {
                         n: p.detach().to("cpu", copy=True) for n, p in cm.model.named_parameters()
@@ -234,9 +275,15 @@ def train(
                     bad_epochs = 0
                 else:
                     bad_epochs += 1
-                    if early_stopping_patience is not None and bad_epochs >= early_stopping_patience:
-                        history.stopped_early = True
-                        break
+            if report:
+                logger.info(_epoch_line(record, epochs, history.best_epoch))
+                if record.single_label is not None:
+                    where = "eval" if eval_examples is not None else "training"
+                    logger.warning(_collapse_line(record, cm.head_type, where, predicted, hint))
+            patience = early_stopping_patience
+            if patience is not None and bad_epochs >= max(patience, 1) and epoch < epochs:
+                history.stopped_early = True
+                break
     finally:
         accelerator.wait_for_everyone()
         cm.model = accelerator.unwrap_model(model)
@@ -246,6 +293,9 @@ def train(
             for n, p in cm.model.named_parameters():
                 if n in best_state:
                     p.copy_(best_state[n].to(p.device))
+        history.restored_epoch = history.best_epoch
+    if report:
+        logger.info(_end_line(history, bad_epochs))
     cm.model.eval()
     cm.history = history
     cm.training_summary = {
@@ -254,6 +304,7 @@ def train(
         "metric": history.metric,
         "best_value": history.best_value,
         "stopped_early": history.stopped_early,
+        "restored_epoch": history.restored_epoch,
         "train_examples": history.train_examples,
         "eval_examples": history.eval_examples,
         "lr": lr,
@@ -268,7 +319,163 @@ def train(
     return history
 
 
-def _progress(show: bool) -> Any:
+# ---------------------------------------------------------------------- what training reports
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _epoch_line(record: EpochRecord, epochs: int, best_epoch: int) -> str:
+    """``epoch 3/8: loss 0.412, eval accuracy 0.810, macro_f1 0.790 (best)``."""
+    line = f"epoch {record.epoch}/{epochs}: loss {record.train_loss:.3f}"
+    if not record.eval:
+        return line
+    shown = ("accuracy", "macro_f1") if "macro_f1" in record.eval else ("loss", "perplexity")
+    line += ", eval " + ", ".join(
+        f"{name} {float(record.eval[name]):.3f}" for name in shown if name in record.eval
+    )
+    return line + (" (best)" if record.best else f" (best: epoch {best_epoch})")
+
+
+def _end_line(history: TrainingHistory, bad_epochs: int) -> str:
+    """How training ended and which epoch's weights the model keeps."""
+    last = len(history.records)
+    if not history.metric:
+        return (
+            f"training finished after {_plural(last, 'epoch')}; kept the weights of the last "
+            "epoch (no eval data to choose the best one)"
+        )
+    best = f"(eval {history.metric} {history.best_value:.3f})"
+    kept = (
+        f"restored the weights of epoch {history.restored_epoch} {best}"
+        if history.restored_epoch is not None
+        else f"kept the weights of epoch {last} {best}"
+    )
+    if history.stopped_early:
+        return (
+            f"early stopping after epoch {last}: no improvement for "
+            f"{_plural(bad_epochs, 'epoch')}; {kept}"
+        )
+    return f"training finished after {_plural(last, 'epoch')}; {kept}, the best epoch"
+
+
+def _collapse_hint(cm: CulturalModel, examples: Sequence[Any], epochs: int, lr: float) -> str:
+    """What to try when a classifier predicts one label for everything."""
+    if cm.head_type == "token-cls":
+        gold = Counter(cm.labels[t] for e in examples for t in (e.tags or ()))
+    else:
+        gold = Counter(cm.labels[e.label] for e in examples if e.label is not None)
+    counts = ", ".join(f"{label} {n}" for label, n in gold.most_common())
+    return (
+        f"hint: train longer (epochs={epochs} now), with a higher learning rate (lr={lr:g} "
+        f"now) or on more balanced data (training labels: {counts})"
+    )
+
+
+def _collapse_line(
+    record: EpochRecord, head_type: str, where: str, predicted: _Predictions, hint: str
+) -> str:
+    """The warning for an epoch after which a classifier predicted one label only."""
+    unit = "labelled words" if head_type == "token-cls" else "rows"
+    return (
+        f"the model predicted only {record.single_label!r} for all {predicted.total} {where} "
+        f"{unit} at epoch {record.epoch}: it does not tell the labels apart (yet); {hint}"
+    )
+
+
+class _Predictions:
+    """Counts of the gold and predicted label ids of a classifier's labelled positions."""
+
+    def __init__(self) -> None:
+        self.gold: Counter[int] = Counter()
+        self.predicted: Counter[int] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.predicted.values())
+
+    def add(self, logits: Any, labels: Any) -> None:
+        """Count one batch (``labels`` -100 marks positions without a label)."""
+        labels = labels.to(logits.device)
+        mask = labels != -100
+        self.gold.update(labels[mask].tolist())
+        self.predicted.update(logits.detach().argmax(-1)[mask].tolist())
+
+    @contextmanager
+    def counting(self, model: Any) -> Iterator[None]:
+        """Count every labelled forward pass of ``model`` inside the block (``None``: none).
+
+        A forward hook, so the eval pass of :meth:`CulturalModel.evaluate` is counted as it
+        runs instead of predicting the eval set a second time.
+        """
+        if model is None:
+            yield
+            return
+
+        def hook(_module: Any, _args: Any, kwargs: dict[str, Any], output: Any) -> None:
+            if kwargs.get("labels") is not None and getattr(output, "logits", None) is not None:
+                self.add(output.logits, kwargs["labels"])
+
+        handle = model.register_forward_hook(hook, with_kwargs=True)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def single_label(self, labels: Sequence[str]) -> str | None:
+        """The one label predicted everywhere, unless the gold labels are all that label too."""
+        if len(self.predicted) != 1 or set(self.gold) == set(self.predicted):
+            return None
+        (only,) = self.predicted
+        return labels[only]
+
+
+class _LineFormatter(logging.Formatter):
+    """INFO lines as they are; warnings and errors prefixed with their level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {message}"
+        return message
+
+
+@contextmanager
+def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
+    """Show this module's lines (per epoch, how training ended, warnings) on stderr while the
+    block runs, as ``cultura train`` does::
+
+        with log_to_stderr():
+            model.train("train.jsonl", eval="dev.jsonl")
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LineFormatter())
+    saved = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+
+
+# ---------------------------------------------------------------------- progress bar
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _show_progress(progress: bool | None, console: Any) -> bool:
+    """``progress`` when given, else whether stderr is a terminal (or a notebook)."""
+    if progress is not None:
+        return progress
+    return bool(console.is_terminal or console.is_jupyter)
+
+
+def _progress(show: bool, console: Any) -> Any:
+    """The bar of one epoch on ``console`` (stderr); it disappears when the epoch ends."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -285,5 +492,7 @@ def _progress(show: bool) -> Any:
         TextColumn("loss {task.fields[loss]:.4f}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=console,
+        transient=True,
         disable=not show,
     )
