@@ -77,6 +77,21 @@ def run(args: list[str]) -> str:
     return result.stdout
 
 
+def test_evaluate_checks_every_row_against_the_manifest_before_loading(
+    with_test_plugin, trained, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import cultura.adapt.cli as cli_module
+
+    def no_load(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the model loaded before the data was checked")
+
+    monkeypatch.setattr(cli_module, "load_adapter", no_load)
+    rows = [{"text": f"好 {i}", "label": "正面"} for i in range(899)]
+    bad = jsonl(tmp_path / "bad.jsonl", [*rows, {"text": "坏", "label": "x"}])
+    code, err = fails(["evaluate", str(trained.directory), str(bad)], capsys)
+    assert code == 1 and err.startswith(f"error: {bad}:900: field 'label': unknown label 'x'")
+
+
 def test_every_row_is_checked_before_the_model_loads(
     with_test_plugin, adapt_calls, tmp_path: Path, capsys
 ) -> None:

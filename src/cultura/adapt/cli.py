@@ -273,6 +273,9 @@ def evaluate(
     label_field: str | None, label_map: dict[str, str] | None, no_knowledge: bool,
     as_json: bool,
 ) -> None:
+    if adapter.path is not None:  # the manifest says what the rows must hold: check them first
+        _check_eval_data(adapter.path, data, text_field=text_field, label_field=label_field,
+                         label_map=label_map)
     model = load_adapter(adapter, base=base, offline=offline)
     metrics = model.evaluate(data, knowledge=False if no_knowledge else None,
                              text_field=text_field, label_field=label_field, label_map=label_map)
@@ -282,6 +285,22 @@ def evaluate(
     console = _console()
     for key, value in metrics.items():
         console.print(f"{key}: {_format_metric(value)}")
+
+
+def _check_eval_data(directory: Path, data: str, *, text_field: str | None,
+                     label_field: str | None, label_map: dict[str, str] | None) -> None:
+    """Validate every row of ``data`` against the adapter's head (read from its manifest)
+    before any model loads, so a bad row 900 is reported in a second, not after the base."""
+    from cultura.adapt.artifact import read_manifest
+    from cultura.adapt.data import load_examples
+    from cultura.core.profile import culture as culture_profile
+
+    manifest = read_manifest(directory)
+    if manifest.head_type == "causal-lm":
+        return
+    load_examples(data, manifest.head_type, manifest.labels, text_field=text_field,
+                  label_field=label_field, label_map=label_map,
+                  normalize=culture_profile(manifest.culture).normalize)
 
 
 def _format_metric(value: Any, digits: int = 4) -> str:

@@ -119,8 +119,11 @@ def demo(base: str, culture: str, task: str, output: str | None, epochs: int, lr
         console.print(f"knowledge: {len(injector)} entries from "
                       f"{', '.join(s.name for s in injector.sources)}"
                       + ("" if knowledge else " (shown, not injected; --knowledge injects it)"))
-    history = model.train(train, held, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                          early_stopping_patience=3)
+    from cultura.adapt.train import log_to_stderr
+
+    with log_to_stderr():  # one line per epoch as it ends, and how training ended
+        history = model.train(train, held, epochs=epochs, lr=lr, batch_size=batch_size,
+                              seed=seed, early_stopping_patience=3)
     best = history.records[history.best_epoch - 1].eval
     console.print(
         f"trained {len(history)} epochs: loss {history.records[0].train_loss:.3f} -> "
