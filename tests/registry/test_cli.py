@@ -46,6 +46,9 @@ def test_publish_search_pull_list_resolve_lock_remove(
 
     out = run("resolve", "zh-TW/sentiment", "--base", str(tiny_base))
     assert out.strip() == entry["path"]
+    predicted = json.loads(run("predict", "zh-TW/sentiment", "--base", str(tiny_base), "--offline",
+                               "the movie was great", "--json"))  # the pulled adapter, by name
+    assert [row["label"] in ("負面", "正面") for row in predicted] == [True]
 
     out = run("lock", "zh-TW/sentiment", "hf:org/zh-hant", "-o", "pins.lock")
     assert f"zh-Hant-TW/sentiment -> hf:org/zh-hant@{commit}" in out
