@@ -227,6 +227,7 @@ def test_ner_from_the_command_line(tiny, with_test_plugin, tmp_path: Path) -> No
     manifest = json.loads((out / "cultura.json").read_text(encoding="utf-8"))
     assert (manifest["task"], manifest["head_type"], manifest["labels"]) == (
         "place", "token-cls", ["B-LOC", "I-LOC", "O"])
+    assert manifest["training"]["metric"] == "entity_f1"  # NER early-stops on entity F1
     args = ["evaluate", str(out), str(dev), "--text-field", "words", "--label-field", "ner"]
     metrics = json.loads(run([*args, "--json"]))
     assert metrics["entity_support"] == 4 and set(metrics["per_entity_type"]) <= {"LOC"}

@@ -96,9 +96,16 @@ class TrainingHistory:
         return asdict(self)
 
 
-def _metric_for(head_type: str) -> tuple[str, bool]:
-    """(metric name, higher is better)."""
-    return ("loss", False) if head_type == "causal-lm" else ("macro_f1", True)
+def _metric_for(head_type: str, labels: Sequence[str] = ()) -> tuple[str, bool]:
+    """(metric name, higher is better): eval loss for causal LMs, entity-level F1 for token
+    classifiers with BIO tags (what NER is judged by), macro-F1 otherwise."""
+    from cultura.adapt.metrics import is_bio
+
+    if head_type == "causal-lm":
+        return "loss", False
+    if head_type == "token-cls" and is_bio(labels):
+        return "entity_f1", True
+    return "macro_f1", True
 
 
 def _counterfactual(cm: CulturalModel, examples: list[Any]) -> list[Any]:
@@ -214,7 +221,7 @@ def train(
     )
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
-    metric, higher = _metric_for(cm.head_type)
+    metric, higher = _metric_for(cm.head_type, cm.labels)
     history = TrainingHistory(
         metric=metric if eval_examples is not None else "",
         train_examples=len(examples),
@@ -329,7 +336,9 @@ def _epoch_line(record: EpochRecord, epochs: int, best_epoch: int) -> str:
     line = f"epoch {record.epoch}/{epochs}: loss {record.train_loss:.3f}"
     if not record.eval:
         return line
-    shown = ("accuracy", "macro_f1") if "macro_f1" in record.eval else ("loss", "perplexity")
+    shown = (
+        ("accuracy", "macro_f1", "entity_f1") if "macro_f1" in record.eval else ("loss", "perplexity")
+    )
     line += ", eval " + ", ".join(
         f"{name} {float(record.eval[name]):.3f}" for name in shown if name in record.eval
     )
