@@ -76,6 +76,24 @@ def test_predict_evaluate_and_check_bias_take_a_registry_name(registry: Path, tr
     assert (api.target, api.culture, api.passed) == ("zh/sentiment", "zh", report["passed"])
 
 
+def test_evaluate_by_name_checks_the_rows_before_loading(registry: Path, trained, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    import cultura.adapt.cli as cli_module
+    from cultura.registry.store import LocalRegistry
+
+    LocalRegistry(registry).install(trained.directory)
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model loaded before the data was checked")
+
+    monkeypatch.setattr(cli_module, "load_adapter", no_load)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "label": "no-such-label"}\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["evaluate", "zh/sentiment", str(bad), "--offline"])
+    assert result.exit_code != 0
+    assert f"{bad}:1: field 'label': unknown label 'no-such-label'" in str(result.exception)
+
+
 def test_a_missing_name_says_which_and_how_to_get_it(registry: Path, capsys) -> None:
     for command in (["predict", "zh/sentiment", "text"], ["evaluate", "zh/sentiment", "d.jsonl"],
                     ["check-bias", "zh/sentiment"]):

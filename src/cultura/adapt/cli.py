@@ -273,8 +273,9 @@ def evaluate(
     label_field: str | None, label_map: dict[str, str] | None, no_knowledge: bool,
     as_json: bool,
 ) -> None:
-    if adapter.path is not None:  # the manifest says what the rows must hold: check them first
-        _check_eval_data(adapter.path, data, text_field=text_field, label_field=label_field,
+    directory = adapter.path or _resolved_directory(adapter, base=base, offline=offline)
+    if directory is not None:  # the manifest says what the rows must hold: check them first
+        _check_eval_data(directory, data, text_field=text_field, label_field=label_field,
                          label_map=label_map)
     model = load_adapter(adapter, base=base, offline=offline)
     metrics = model.evaluate(data, knowledge=False if no_knowledge else None,
@@ -285,6 +286,22 @@ def evaluate(
     console = _console()
     for key, value in metrics.items():
         console.print(f"{key}: {_format_metric(value)}")
+
+
+def _resolved_directory(adapter: AdapterArg, *, base: str | None, offline: bool) -> Path | None:
+    """The directory a name resolves to (installing it from the Hub if needed, as loading
+    would), without loading a model; ``None`` when it does not resolve — loading then reports
+    why, with its hints."""
+    from cultura.adapt.base import resolve_base
+    from cultura.registry.errors import OfflineError, ResolutionError
+    from cultura.registry.resolve import resolve
+
+    try:
+        found = resolve(adapter.text, base=resolve_base(base)[0] if base else None,
+                        offline=True if offline else None)
+    except (ResolutionError, OfflineError):
+        return None
+    return found.path
 
 
 def _check_eval_data(directory: Path, data: str, *, text_field: str | None,
