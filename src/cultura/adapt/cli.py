@@ -6,7 +6,7 @@ torch, transformers and peft are imported inside the commands, never at import t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from cultura.adapt.cli_data import data_options, head_options
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
 from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
 from cultura.cli import emit_json
+
+if TYPE_CHECKING:
+    from cultura.adapt.data import Example
 
 BASE_HELP = (
     "Base model: Hub id, local path or embedded alias (default: the embedded "
@@ -274,11 +277,13 @@ def evaluate(
     as_json: bool,
 ) -> None:
     directory = adapter.path or _resolved_directory(adapter, base=base, offline=offline)
+    rows = None
     if directory is not None:  # the manifest says what the rows must hold: check them first
-        _check_eval_data(directory, data, text_field=text_field, label_field=label_field,
-                         label_map=label_map)
+        rows = _eval_examples(directory, data, text_field=text_field, label_field=label_field,
+                              label_map=label_map)
+        adapter = AdapterArg(adapter.text, path=directory)  # resolved once (lockfile included)
     model = load_adapter(adapter, base=base, offline=offline)
-    metrics = model.evaluate(data, knowledge=False if no_knowledge else None,
+    metrics = model.evaluate(rows or data, knowledge=False if no_knowledge else None,
                              text_field=text_field, label_field=label_field, label_map=label_map)
     if as_json:
         emit_json(metrics)
@@ -304,18 +309,20 @@ def _resolved_directory(adapter: AdapterArg, *, base: str | None, offline: bool)
     return found.path
 
 
-def _check_eval_data(directory: Path, data: str, *, text_field: str | None,
-                     label_field: str | None, label_map: dict[str, str] | None) -> None:
-    """Validate every row of ``data`` against the adapter's head (read from its manifest)
-    before any model loads, so a bad row 900 is reported in a second, not after the base."""
+def _eval_examples(directory: Path, data: str, *, text_field: str | None,
+                   label_field: str | None, label_map: dict[str, str] | None
+                   ) -> list[Example] | None:
+    """Every row of ``data``, validated against the adapter's head (read from its manifest)
+    before any model loads, so a bad row 900 is reported in a second, not after the base
+    (``None`` for a causal-lm head: the model reads the texts itself)."""
     from cultura.adapt.artifact import read_manifest
     from cultura.adapt.data import load_examples
     from cultura.core.profile import culture as culture_profile
 
     manifest = read_manifest(directory)
     if manifest.head_type == "causal-lm":
-        return
-    load_examples(data, manifest.head_type, manifest.labels, text_field=text_field,
+        return None
+    return load_examples(data, manifest.head_type, manifest.labels, text_field=text_field,
                   label_field=label_field, label_map=label_map,
                   normalize=culture_profile(manifest.culture).normalize)
 
