@@ -91,12 +91,7 @@ def _checks(checks: Iterable[Any]) -> list[BiasCheck]:
 
 def counterfactuals(text: str, checks: Iterable[Any]) -> list[str]:
     """Every counterfactual copy of one text under ``checks`` (deduplicated, original excluded)."""
-    out: list[str] = []
-    for table in (SwapTable(c) for c in _checks(checks)):
-        for new in table.rotations(text):
-            if new != text and new not in out:
-                out.append(new)
-    return out
+    return augment([text], [None], checks, keep_original=False)[0]
 
 
 def augment(

@@ -124,17 +124,12 @@ def _counterfactual(cm: CulturalModel, examples: list[Any]) -> list[Any]:
             f"counterfactual augmentation needs counterfactual bias checks (term groups) for "
             f"{cm.culture}; no installed plugin gives any"
         )
-    texts = [e.text for e in examples]
-    labels = [cm.labels[e.label] if e.label is not None else None for e in examples]
-    new_texts, new_labels = augment(texts, labels, checks)
-    label_ids = {label: i for i, label in enumerate(cm.labels)}
-    out = list(examples)
-    for text, label in list(zip(new_texts, new_labels, strict=True))[len(examples) :]:
-        out.append(
-            replace(examples[0], text=text, label=label_ids.get(label) if label else None,
-                    where="counterfactual augmentation")
-        )
-    return out
+    new_texts, new_labels = augment([e.text for e in examples], [e.label for e in examples],
+                                    checks, keep_original=False)
+    return list(examples) + [
+        replace(examples[0], text=text, label=label, where="counterfactual augmentation")
+        for text, label in zip(new_texts, new_labels, strict=True)
+    ]
 
 
 def _knowledge_augment(cm: CulturalModel, examples: list[Any]) -> list[Any]:
