@@ -51,7 +51,6 @@ Only the standard library and :mod:`cultura.core` are imported here (no torch).
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -274,6 +273,8 @@ class Plugin:
         cls = type(self)
         self._check_class()
         self._package = cls.package or _defining_package(cls)
+        self._data_dir: Path | None = None  # found on the first data-file check
+        self._present: set[str] = set()  # data files already checked to exist
         self._infos = self._declared_cultures()
         self.CULTURA_PROBES: Path | None = self._probe_file()
         self._tags = tuple(info.tag for info in self._infos)
@@ -377,14 +378,14 @@ class Plugin:
                         "decorate it with @cultura.hookimpl",
                     )
                 if marked and name not in ALL_HOOKS:
-                    close = difflib.get_close_matches(name, ALL_HOOKS, n=1)
-                    hint = f"did you mean {close[0]}?" if close else "see cultura.core.hookspecs"
+                    close = _close_match(name, ALL_HOOKS, 0.6)
+                    hint = f"did you mean {close}?" if close else "see cultura.core.hookspecs"
                     raise self._error(name, f"is marked @hookimpl but is no cultura hook; {hint}")
                 if not name.startswith("_") and name not in known and not callable(value):
-                    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+                    close = _close_match(name, known, 0.8)
                     if close:
                         raise self._error(
-                            name, f"is not a declaration field; did you mean {close[0]!r}?"
+                            name, f"is not a declaration field; did you mean {close!r}?"
                         )
 
     def _probe_file(self) -> Path | None:
@@ -397,8 +398,7 @@ class Plugin:
                 "probes",
                 f"must be the name of a file in {DATA_DIR}/, e.g. 'probes.txt'; got {name!r:.80}",
             )
-        _Where(self, "probes", f"probe file {name!r}").data_files(name)
-        return data_file(self._package, name)
+        return _Where(self, "probes", f"probe file {name!r}").data_files(name)[0]
 
     def _declared_cultures(self) -> tuple[CultureInfo, ...]:
         value = type(self).cultures
@@ -523,20 +523,26 @@ class _Where:
         except RegistrationError as exc:
             raise self.error(str(exc)) from None
 
-    def data_files(self, *files: str) -> None:
-        package = self.plugin._package
-        for file in files:
+    def data_files(self, *files: str) -> list[Path]:
+        """The paths of ``files`` in the package's data folder, each checked to exist (the
+        folder is located once per plugin, and each file checked once)."""
+        plugin = self.plugin
+        if plugin._data_dir is None:
             try:
-                path = data_file(package, file)
+                plugin._data_dir = data_file(plugin._package, "")
             except CulturaError as exc:
-                raise self.plugin._error(
+                raise plugin._error(
                     "package", f"{exc}; set package = '<import name>' in the class"
                 ) from None
-            if not path.is_file():
+        paths = [plugin._data_dir / file for file in files]
+        for file, path in zip(files, paths, strict=True):
+            if file not in plugin._present and not path.is_file():
                 raise self.error(
                     f"{path} does not exist; put {file!r} in the {DATA_DIR}/ folder of package "
-                    f"{package!r} (and list it in [tool.setuptools.package-data])"
+                    f"{plugin._package!r} (and list it in [tool.setuptools.package-data])"
                 )
+            plugin._present.add(file)
+        return paths
 
     def license(self, own: str) -> str:
         license = own or type(self.plugin).data_license
@@ -572,6 +578,14 @@ def _normalized(
         return tuple(out)
 
     return load
+
+
+def _close_match(name: str, options: Sequence[str], cutoff: float) -> str | None:
+    """The option ``name`` was probably meant to be (difflib loads only on this error path)."""
+    from difflib import get_close_matches
+
+    found = get_close_matches(name, options, n=1, cutoff=cutoff)
+    return found[0] if found else None
 
 
 def _defining_package(cls: type) -> str:

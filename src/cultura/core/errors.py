@@ -6,8 +6,6 @@ Every error a user can cause derives from :class:`CulturaError` and says what wa
 
 from __future__ import annotations
 
-import traceback
-
 
 class CulturaError(Exception):
     """Base class of every error cultura raises on purpose."""
@@ -78,5 +76,7 @@ def describe_exception(exc: BaseException) -> str:
     except Exception:  # a plugin's exception class whose __str__ itself fails
         message = "(its message cannot be shown)"
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    import traceback  # only when a plugin failed: kept off the start-up path
+
     frames = traceback.extract_tb(exc.__traceback__)
     return text + (f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else "")
