@@ -571,10 +571,14 @@ def _normalized(
 
     @cache
     def load() -> tuple[KnowledgeEntry, ...]:
-        out = []
-        for entry in entries():
-            text, *tags = normalize([entry.text, *entry.tags])
+        raw = entries()
+        flat = normalize([part for e in raw for part in (e.text, *e.tags)])  # one batched call
+        out, at = [], 0
+        for entry in raw:
+            size = 1 + len(entry.tags)
+            text, *tags = flat[at : at + size]
             out.append(replace(entry, text=text, tags=tuple(tags)))
+            at += size
         return tuple(out)
 
     return load
