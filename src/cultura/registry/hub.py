@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from cultura.adapt.artifact import (
     CARD,
     MANIFEST,
-    PICKLE_SUFFIXES,
     ArtifactError,
     Manifest,
     render_card,
@@ -212,12 +211,6 @@ def publish(
         manifest = verify_artifact(directory)
     except ArtifactError as exc:
         raise ArtifactError(f"cannot publish: {exc}") from None
-    for rel in manifest.files:
-        if rel.lower().endswith(PICKLE_SUFFIXES):
-            raise ArtifactError(
-                f"cannot publish {directory}: {rel} may hold a pickle; cultura artifacts use "
-                "safetensors only. Re-save the adapter with safetensors"
-            )
     api = hub_api(endpoint, token)
     action = f"publishing {directory} to {repo_id}"
     _check_token(api, action, endpoint, repo_id, token, say)

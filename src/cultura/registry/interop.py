@@ -34,6 +34,7 @@ from cultura.adapt.artifact import (
     compute_hashes,
     config_fingerprint,
     read_safetensors_header,
+    sha256_file,
 )
 from cultura.core.errors import CulturaError
 from cultura.core.grammar import is_hub_repo_id
@@ -182,12 +183,6 @@ def _git_blob_oid(data_path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    from cultura.adapt.artifact import sha256_file
-
-    return sha256_file(path)
-
-
 def hub_model_id(value: object) -> str | None:
     """``value`` if it is a Hub model id (``org/name`` or a legacy ``name``) that is not also a
     path on this machine, else ``None``."""
@@ -288,7 +283,7 @@ def download_plain_peft(
         if not path.is_file():
             problems.append(f"missing {rel}")
         elif entry.lfs is not None:
-            if _sha256(path) != entry.lfs.sha256:
+            if sha256_file(path) != entry.lfs.sha256:
                 problems.append(f"{rel} sha256 differs from the Hub's LFS pointer")
         elif _git_blob_oid(path) != entry.blob_id:
             problems.append(f"{rel} differs from the Hub's git blob id")

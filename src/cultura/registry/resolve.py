@@ -347,9 +347,9 @@ def _resolve_pinned(res: Resolution, pin: LockEntry, lockfile: Lockfile, ctx: _C
 
 
 def _verify_folder(pin: LockEntry, folder: Path, lockfile: Lockfile) -> None:
-    from cultura.registry.store import Origin, artifact_files, hash_files
+    from cultura.registry.store import Origin, hash_files, install_files
 
-    files = artifact_files(folder)
+    files = install_files(folder)
     pseudo = InstalledAdapter(
         culture=pin.culture, task=pin.task, entry_id=pin.entry, path=folder,
         origin=Origin("local", path=str(folder)), installed_at="", base_model=pin.base_model,

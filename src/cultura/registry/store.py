@@ -264,9 +264,10 @@ def _is_stale(path: Path) -> bool:
         return False
 
 
-def artifact_files(directory: Path) -> list[str]:
-    """The files an install copies: the manifest's files, ``cultura.json`` and the card."""
-    manifest = read_manifest(directory)
+def install_files(directory: Path, manifest: Manifest | None = None) -> list[str]:
+    """The files an install copies: the manifest's files, ``cultura.json`` and the card
+    (``manifest``: ``directory``'s, when the caller has read it already)."""
+    manifest = manifest or read_manifest(directory)
     files = set(manifest.files) | {MANIFEST}
     if (directory / CARD).is_file():
         files.add(CARD)
@@ -347,10 +348,10 @@ class LocalRegistry:
         where = origin.describe() if origin.kind == "hub" else str(source)
         check_manifest_paths(read_manifest(source), where)
         refuse_remote_code(source, where)
-        manifest = verify_artifact(source)
-        files = artifact_files(source)
-        check_file_names(files, where)
-        hashes = hash_files(source, files)
+        manifest = verify_artifact(source)  # every listed file checked against its sha256
+        files = install_files(source, manifest)
+        hashes = dict(sorted({**hash_files(source, set(files) - set(manifest.files)),
+                              **manifest.files}.items()))
         if origin.kind == "hub":
             org, repo = _check_repo_id(origin.repo_id, where).split("/")
             commit = check_commit(origin.commit, f"{org}/{repo}")
