@@ -476,3 +476,10 @@ def test_an_object_reference_loads_without_an_entry_point() -> None:
     plugin = load_plugin("cultura_sw:plugin")
     assert type(plugin.module).__name__ == "Swahili"
     assert (plugin.name, plugin.distribution, plugin.module_name) == ("sw", "cultura-sw", "cultura_sw")
+
+
+def test_every_public_name_of_the_suite_exists() -> None:
+    import cultura.testing.conformance as conformance
+
+    missing = [name for name in conformance.__all__ if not hasattr(conformance, name)]
+    assert missing == []

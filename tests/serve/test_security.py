@@ -72,7 +72,8 @@ def test_garbage_host_is_refused(host: str) -> None:
         check_bind(host, has_key=True, insecure=True)
 
 
-@pytest.mark.parametrize("key", ["", "short", "x" * 15, "sixteen chars ok", "é" * 20, "x" * 1025])
+@pytest.mark.parametrize("key", ["", "short", "SeCrEt" + "q" * 9, "sixteen chars ok", "é" * 20,
+                                 "SeCrEt" * 171])
 def test_weak_or_unsendable_keys_are_refused_without_echo(key: str) -> None:
     with pytest.raises(ServeError) as err:
         check_api_key(key, "CULTURA_API_KEY")
@@ -153,6 +154,23 @@ def test_body_over_the_limit_stops_reading(server: Any) -> None:
     assert status == 413 and consumed == 0
     status, body = asyncio.run(call(app, [(b"content-length", b"12ab")], endless()))
     assert status == 400 and "Content-Length" in body["error"] and consumed == 0
+
+
+def test_a_request_without_the_key_is_refused_before_its_body_is_read(server: Any) -> None:
+    app = create_app(server, limits=SMALL, api_key=KEY)
+    consumed = 0
+
+    async def endless() -> Any:
+        nonlocal consumed
+        while True:
+            consumed += 1
+            yield {"type": "http.request", "body": b" " * 100, "more_body": True}
+
+    status, body = asyncio.run(call(app, [(b"content-length", b"1000")], endless()))
+    assert status == 401 and consumed == 0
+    status, _ = asyncio.run(call(app, [(b"authorization", b"Bearer wrong-key-0123456789"),
+                                       (b"transfer-encoding", b"chunked")], endless()))
+    assert status == 401 and consumed == 0
 
 
 def test_slow_body_times_out(server: Any) -> None:
@@ -272,3 +290,13 @@ def test_failures_are_logged_with_an_id_and_answered_without_detail(
         assert "RuntimeError" not in r.text and "weights missing" not in r.text
         logged = [rec for rec in caplog.records if body["request_id"] in rec.getMessage()]
         assert logged and "weights missing" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize("base", ["/srv/models/minilm", "~/models/minilm", "./minilm",
+                                  "C:\\models\\minilm", "C:/models/minilm", "\\\\host\\minilm"])
+def test_a_base_path_is_shown_by_its_folder_name_only(base: str) -> None:
+    from cultura.serve.http import _public_base
+
+    assert _public_base(base) == "minilm"
+    assert _public_base("sentence-transformers/all-MiniLM-L6-v2") == (
+        "sentence-transformers/all-MiniLM-L6-v2")  # a Hub id is no path

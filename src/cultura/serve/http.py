@@ -353,7 +353,8 @@ async def read_body(request: Any, limits: Limits) -> bytes:
 
 def _public_base(base: str | None) -> str | None:
     """The base model's id, or only its directory's name when it was loaded from a path."""
-    if base is None or not (base.startswith(("/", "~", ".", "\\")) or base[1:3] == ":\\"):
+    drive = base is not None and base[1:2] == ":" and base[2:3] in ("/", "\\")  # C:\ or C:/
+    if base is None or not (base.startswith(("/", "~", ".", "\\")) or drive):
         return base
     return re.split(r"[\\/]", base.rstrip("/\\"))[-1] or None
 

@@ -47,7 +47,6 @@ from cultura.serve.errors import NotServedError, ServeError, UnsupportedAdapterE
 from cultura.serve.merge import MergedModel, format_prediction, merge_adapter
 from cultura.serve.modules import share_copy
 from cultura.serve.peft_engine import PeftEngine
-from cultura.serve.routing import ROUTE_CACHE_SIZE
 from cultura.serve.slots import SlotStore
 from cultura.serve.table import RowAllocator, SharedTable
 
@@ -57,11 +56,9 @@ if TYPE_CHECKING:
 
     from cultura.core.plugins import PluginManager
 
-# ROUTE_CACHE_SIZE is re-exported; the route cache reads it from cultura.serve.routing
 __all__ = [
     "ENGINES",
     "MIXED",
-    "ROUTE_CACHE_SIZE",
     "MultiCultureServer",
     "RowAllocator",
     "ServedAdapter",
@@ -117,7 +114,7 @@ class MultiCultureServer:
         self._device = device
         self._lock = threading.RLock()
         self._adapters: dict[str, ServedAdapter] = {}
-        #: request tag -> served tag; at most ROUTE_CACHE_SIZE entries (tags come from clients)
+        #: request tag -> served tag; bounded by routing.ROUTE_CACHE_SIZE (tags come from clients)
         self._route_cache: dict[str, str] = {}
         self.calibration: dict[str, Any] | None = None
         self.stats: Counter[str] = Counter()
