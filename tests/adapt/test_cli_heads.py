@@ -178,6 +178,7 @@ def test_head_option_errors(
         ('{"head_type": "token-cls", "peft": {"r": 0}}', "field 'peft': PeftSpec.r: must be a positive"),
         ('{"head_type": "token-cls",\n "labels": "O"}', "field 'labels' must be a list"),
         ('{"head_type": "token-cls",\n', ":2: invalid JSON"),
+        ("[" * 100_000, "cannot read the head spec (nested too deeply)"),
     ],
 )
 def test_head_spec_file_errors(

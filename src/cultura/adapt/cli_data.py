@@ -129,6 +129,9 @@ def _read_head_spec(path: str) -> dict[str, Any]:
         raise CulturaError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise CulturaError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except (OSError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc.strerror or exc
+        raise CulturaError(f"{path}: cannot read the head spec ({reason})") from None
     if not isinstance(data, dict):
         raise CulturaError(
             f"{path}: expected a JSON object with the fields {', '.join(HEAD_SPEC_KEYS)}"

@@ -16,7 +16,6 @@ the user names the base model (``base=`` / ``--base``), which may be a local fol
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from cultura.adapt.artifact import (
     Manifest,
     compute_hashes,
     config_fingerprint,
+    read_json_object,
     read_safetensors_header,
     sha256_file,
 )
@@ -91,13 +91,11 @@ def _labels_from_plugins(culture: str, task: str, count: int | None) -> tuple[st
 
 
 def _read_json(path: Path, where: str) -> dict[str, Any]:
+    """A repo's JSON config (size-capped, see :func:`read_json_object`), errors naming ``where``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CulturaError(f"{where}: cannot read {path.name} ({exc})") from None
-    if not isinstance(data, dict):
-        raise CulturaError(f"{where}: {path.name} must hold a JSON object")
-    return data
+        return read_json_object(path)
+    except ArtifactError as exc:
+        raise CulturaError(f"{where}: {str(exc).replace(str(path), path.name)}") from None
 
 
 def synthesize_manifest(
