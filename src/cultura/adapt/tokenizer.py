@@ -245,13 +245,17 @@ class VocabPlan:
 
     Attributes:
         tokens: the tokens to add, in order.
-        init: per token, ``"fvt"``, ``"mean"`` or ``"word:<source word>"``.
+        init: per token, ``"fvt"``, ``"mean"``, ``"word:<source word>"`` or the label of the
+            :class:`~cultura.core.types.EmbeddingSource` that gave its texts
+            (``"gloss:cc-cedict"``).
+        texts: per token, the source's texts (empty unless ``init`` names a source).
         extensions: per vocabulary extension id, how many of its tokens are added.
         skipped: tokens the base tokenizer already knows.
     """
 
     tokens: tuple[str, ...] = ()
     init: tuple[str, ...] = ()
+    texts: tuple[tuple[str, ...], ...] = ()
     extensions: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
 
@@ -260,7 +264,8 @@ class VocabPlan:
 
 
 def plan_vocabulary(tokenizer: Any, profile: CultureProfile) -> VocabPlan:
-    """Choose which of the profile's vocabulary extensions' tokens ``tokenizer`` lacks."""
+    """Choose which of the profile's vocabulary extensions' tokens ``tokenizer`` lacks, and
+    where each one's embedding comes from (the extension's ``init_from`` sources, in order)."""
     vocab = tokenizer.get_vocab()
     candidates: list[tuple[str, str, str]] = []  # token, init, extension id
     seen: set[str] = set()
@@ -283,15 +288,50 @@ def plan_vocabulary(tokenizer: Any, profile: CultureProfile) -> VocabPlan:
         missing = [
             c for c, ids in zip(missing, pieces, strict=True) if not (len(ids) == 1 and ids[0] != unk)
         ]
+    sourced = _source_texts(profile, [(c[0], c[2]) for c in missing])
     counts: dict[str, int] = {}
     for _, _, ext_id in missing:
         counts[ext_id] = counts.get(ext_id, 0) + 1
     return VocabPlan(
         tokens=tuple(c[0] for c in missing),
-        init=tuple(c[1] for c in missing),
+        init=tuple(sourced[c[0]][0] if c[0] in sourced else c[1] for c in missing),
+        texts=tuple(sourced[c[0]][1] if c[0] in sourced else () for c in missing),
         extensions=counts,
         skipped=len(candidates) - len(missing),
     )
+
+
+def _source_texts(
+    profile: CultureProfile, tokens: Sequence[tuple[str, str]]
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """token -> (source label, texts) from each extension's ``init_from`` sources, first
+    source that covers a token wins. A source that raises is named with its plugin."""
+    from cultura.core.errors import PluginError, describe_exception
+
+    by_ext: dict[str, list[str]] = {}
+    for token, ext_id in tokens:
+        by_ext.setdefault(ext_id, []).append(token)
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for contribution in profile.vocabulary:
+        todo = by_ext.get(contribution.key, [])
+        for source in contribution.value.init_from:
+            todo = [t for t in todo if t not in found]
+            if not todo:
+                break
+            try:
+                texts = source.texts(todo)
+            except Exception as exc:  # a plugin's lookup: name it, keep the cause
+                prov = contribution.provenance
+                raise PluginError(
+                    prov.plugin,
+                    f"embedding source {source.label!r} of vocabulary {contribution.key!r} failed: "
+                    f"{describe_exception(exc)}. Fix the plugin, or build without added "
+                    f"vocabulary (extend_vocab=False / --no-vocab)",
+                    distribution=str(prov),
+                ) from exc
+            for token, token_texts in texts.items():
+                found[token] = (source.label, token_texts)
+    return found
 
 
 def add_tokens(tokenizer: Any, tokens: Sequence[str]) -> list[int]:
@@ -340,7 +380,15 @@ def has_untied_output(model: Any) -> bool:
 
 
 def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocabulary:
-    """Add ``plan``'s tokens to ``tokenizer``, resize ``model`` and FVT-initialize the new rows."""
+    """Add ``plan``'s tokens to ``tokenizer``, resize ``model`` and initialize the new rows.
+
+    Each row, in this order of preference: the weighted mean of the base embeddings of its
+    source texts' pieces (glosses, decomposition, transliteration; weights 1, 1/2, ... by
+    rank), the base embedding of its source word (``init="word"``), FVT (the mean of the base
+    tokenizer's pieces for the token itself), the mean of its characters' rows when those are
+    new tokens initialized by the steps before ("overlap"), and the mean of the vocabulary.
+    The counts per kind are recorded in :attr:`AddedVocabulary.init_counts`.
+    """
     import torch
 
     emb = model.get_input_embeddings()
@@ -348,30 +396,32 @@ def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocab
     untied = has_untied_output(model)
     if not plan.tokens:
         return AddedVocabulary((), (), rows_before, rows_before, not untied, {})
-    unk = tokenizer.unk_token_id
-    sources = [i.split(":", 1)[1] if i.startswith("word:") else t for t, i in zip(plan.tokens, plan.init, strict=True)]
-    with _raw(tokenizer):
-        pieces = tokenizer(sources, add_special_tokens=False)["input_ids"]
+    texts = plan.texts or tuple(() for _ in plan.tokens)
+    recipes = _row_recipes(tokenizer, plan, texts, rows_before)
     ids = add_tokens(tokenizer, plan.tokens)
     rows_after = max(rows_before, len(tokenizer))
     model.resize_token_embeddings(rows_after, mean_resizing=False)
-    # which old pieces each new row averages; no known piece (or init="mean") -> the mean
-    sources_rows = [
-        [] if how == "mean" else [p for p in token_pieces if p != unk and p < rows_before]
-        for token_pieces, how in zip(pieces, plan.init, strict=True)
-    ]
+    recipes = _overlap_recipes(plan.tokens, ids, recipes, tokenizer, rows_before)
     counts: dict[str, int] = {}
-    for known, how in zip(sources_rows, plan.init, strict=True):
-        kind = "mean" if not known else ("word" if how.startswith("word:") else "fvt")
+    for kind, _ in recipes:
         counts[kind] = counts.get(kind, 0) + 1
 
     def init_rows(weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         old = weight[:rows_before]
         mean = old.mean(dim=0)
-        for token_id, known in zip(ids, sources_rows, strict=True):
-            weight[token_id] = old[known].mean(dim=0) if known else mean
+        bias_mean = bias[:rows_before].mean() if bias is not None else None
+        # overlap rows average other new rows: those first
+        order = sorted(zip(ids, recipes, strict=True), key=lambda item: item[1][0] == "overlap")
+        for token_id, (_, parts) in order:
+            if not parts:
+                weight[token_id] = mean
+                if bias is not None:
+                    bias[token_id] = bias_mean
+                continue
+            total = sum(w for w, _ in parts)
+            weight[token_id] = sum(w * weight[rows].mean(dim=0) for w, rows in parts) / total
             if bias is not None:
-                bias[token_id] = bias[known].mean() if known else bias[:rows_before].mean()
+                bias[token_id] = sum(w * bias[rows].mean() for w, rows in parts) / total
 
     with torch.no_grad():
         init_rows(model.get_input_embeddings().weight)
@@ -387,6 +437,68 @@ def extend_vocabulary(model: Any, tokenizer: Any, plan: VocabPlan) -> AddedVocab
         tied=not untied,
         init_counts=counts,
     )
+
+
+#: one row's initialization: its kind and weighted groups of rows whose means are averaged
+_Recipe = tuple[str, list[tuple[float, list[int]]]]
+
+
+def _row_recipes(
+    tokenizer: Any, plan: VocabPlan, texts: Sequence[tuple[str, ...]], rows_before: int
+) -> list[_Recipe]:
+    """Each planned token's recipe from its source texts, source word or own pieces (before
+    the tokens are added, so the base tokenizer still splits them). Tokens with none get
+    ``("", [])`` (``"mean"`` when the extension asked for the mean)."""
+    unk = tokenizer.unk_token_id
+    flat: list[str] = []
+    for token, how, token_texts in zip(plan.tokens, plan.init, texts, strict=True):
+        flat.extend(token_texts)
+        flat.append(how.split(":", 1)[1] if how.startswith("word:") else token)
+    with _raw(tokenizer):
+        pieces = tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
+    known = [[p for p in ids if p != unk and p < rows_before] for ids in pieces]
+    recipes: list[_Recipe] = []
+    at = 0
+    for how, token_texts in zip(plan.init, texts, strict=True):
+        parts = [
+            (1.0 / (rank + 1), rows)
+            for rank, rows in enumerate(known[at : at + len(token_texts)])
+            if rows
+        ]
+        own = known[at + len(token_texts)]
+        at += len(token_texts) + 1
+        if parts:
+            recipes.append((how, parts))
+        elif how == "mean":
+            recipes.append(("mean", []))
+        elif own:
+            recipes.append(("word" if how.startswith("word:") else "fvt", [(1.0, own)]))
+        else:
+            recipes.append(("", []))
+    return recipes
+
+
+def _overlap_recipes(
+    tokens: Sequence[str], ids: Sequence[int], recipes: list[_Recipe], tokenizer: Any, rows_before: int
+) -> list[_Recipe]:
+    """Give a token without a recipe the mean of its characters' rows where each character is
+    a base token or an added token that has a recipe ("overlap"), else the mean ("mean")."""
+    known: dict[str, int] = {
+        token: token_id for token, token_id, (kind, _) in zip(tokens, ids, recipes, strict=True) if kind
+    }
+    vocab = tokenizer.get_vocab()
+    usable = set(known.values())
+    out: list[_Recipe] = []
+    for token, (kind, parts) in zip(tokens, recipes, strict=True):
+        if kind:
+            out.append((kind, parts))
+            continue
+        rows = [known.get(ch, vocab.get(ch, -1)) for ch in token] if len(token) > 1 else []
+        if rows and all(0 <= r < rows_before or r in usable for r in rows):
+            out.append(("overlap", [(1.0, rows)]))
+        else:
+            out.append(("mean", []))
+    return out
 
 
 # --------------------------------------------------------------------------- report

@@ -203,6 +203,11 @@ def cultures(as_json: bool) -> None:
     _console().print(table)
 
 
+def _init_text(entry: dict[str, Any]) -> str:
+    """``gloss:cc-cedict>fvt``: the embedding sources tried in order, then the fallback."""
+    return ">".join([*entry.get("init_from", []), entry["init"]])
+
+
 @click.command()
 @click.argument("tag")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -211,7 +216,8 @@ def show(tag: str, as_json: bool) -> None:
 
     Contributions are merged along the fallback chain (e.g. zh-Hant-TW -> zh-Hant -> zh ->
     und); a more specific level overrides a less specific one with the same key. Normalizers
-    are listed by their full id, the key and the conversion (zh.script.s2twp).
+    are listed by their full id, the key and the conversion (zh.script.s2twp). Every culture
+    also has the built-in task lm (a language adapter) unless a plugin declares its own.
     """
     from rich.markup import escape
 
@@ -222,6 +228,8 @@ def show(tag: str, as_json: bool) -> None:
         warnings.simplefilter("ignore", PluginWarning)  # listed below as "failed"
         profile = culture(tag, manager=_manager())
     data = profile.as_dict()
+    builtin = not any(e["key"] == "lm" for e in data["heads"])
+    data["builtin_tasks"] = ["lm"] if builtin else []
     if as_json:
         emit_json(data)
         return
@@ -235,7 +243,7 @@ def show(tag: str, as_json: bool) -> None:
     console.print("plugins: " + escape(", ".join(data["plugins"])), highlight=False)
     sections = [
         ("normalizers", lambda e: e["description"]),
-        ("vocabulary", lambda e: f"{e['tokens']} tokens, init={e['init']}; {e['description']}"),
+        ("vocabulary", lambda e: f"{e['tokens']} tokens, init={_init_text(e)}; {e['description']}"),
         ("split_patterns", lambda e: ""),
         ("knowledge", lambda e: f"license {e['license']}; {e['description']}"),
         ("heads", lambda e: f"{e['head_type']} [{', '.join(e['labels'])}] ({e['peft']})"),
@@ -256,6 +264,13 @@ def show(tag: str, as_json: bool) -> None:
             table.add_row(escape(name), e["level"], escape(source), escape(detail(e)))
         console.print()
         console.print(table)
+    if builtin:
+        console.print(
+            "\nbuilt-in task: lm — a language adapter (the culture's added vocabulary + LoRA, "
+            "masked-lm on encoder bases, causal-lm on decoder bases), trained on unlabeled "
+            "text; task adapters stack on it with --start-from",
+            highlight=False,
+        )
     for failure in data["failures"]:
         console.print(f"[red]failed[/]: {escape(failure)}", highlight=False)
 

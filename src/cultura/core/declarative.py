@@ -73,6 +73,7 @@ from cultura.core.types import (
     AdapterHeadSpec,
     BiasCheck,
     CultureInfo,
+    EmbeddingSource,
     HeadType,
     InitStrategy,
     KnowledgeEntry,
@@ -124,6 +125,8 @@ class VocabularyFile:
         source_words: for ``init="word"``: token -> source word.
         normalize: optional batched function applied to the tokens when they load, e.g. the
             culture's own normalizer so the tokens match normalized text.
+        init_from: where the tokens' embeddings come from before ``init`` applies: glosses,
+            decomposition, transliteration (:class:`~cultura.core.types.EmbeddingSource`).
     """
 
     id: str
@@ -132,6 +135,7 @@ class VocabularyFile:
     init: InitStrategy = "fvt"
     source_words: Mapping[str, str] = field(default_factory=dict)
     normalize: Batched | None = None
+    init_from: tuple[EmbeddingSource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -467,7 +471,8 @@ class Plugin:
             where.data_files(*files)
             tokens = self._tokens(files, item.normalize)
             return where.build(VocabularyExtension, id=item.id, tokens=tokens, init=item.init,
-                               source_words=item.source_words, description=item.description)
+                               source_words=item.source_words, description=item.description,
+                               init_from=item.init_from)
         if isinstance(item, KnowledgeFile):
             where.data_files(item.file)
             license = where.license(item.license)

@@ -219,6 +219,7 @@ class CultureProfile:
                     {
                         "description": c.value.description,
                         "init": c.value.init,
+                        "init_from": [source.label for source in c.value.init_from],
                         "tokens": len(c.value.resolve()),
                     },
                 )

@@ -33,8 +33,11 @@ __all__ = [
     "AdapterHeadSpec",
     "BiasCheck",
     "CultureInfo",
+    "EMBEDDING_SOURCE_KINDS",
+    "EmbeddingSource",
     "HEAD_TYPES",
     "INIT_STRATEGIES",
+    "LM_HEAD_TYPES",
     "KnowledgeEntry",
     "KnowledgeSource",
     "MinimalPair",
@@ -46,10 +49,16 @@ __all__ = [
     "VocabularyExtension",
 ]
 
-HeadType = Literal["seq-cls", "token-cls", "causal-lm"]
-HEAD_TYPES: tuple[str, ...] = ("seq-cls", "token-cls", "causal-lm")
+HeadType = Literal["seq-cls", "token-cls", "causal-lm", "masked-lm"]
+HEAD_TYPES: tuple[str, ...] = ("seq-cls", "token-cls", "causal-lm", "masked-lm")
+#: the language-model heads: no labels, trained on plain text (the built-in ``lm`` task of
+#: every culture builds one of them; see :mod:`cultura.adapt.lm`)
+LM_HEAD_TYPES: tuple[str, ...] = ("masked-lm", "causal-lm")
 InitStrategy = Literal["fvt", "mean", "word"]
 INIT_STRATEGIES: tuple[str, ...] = ("fvt", "mean", "word")
+#: what an :class:`EmbeddingSource` gives for a token: dictionary glosses in the base model's
+#: language, a decomposition into parts the base knows, or a transliteration into its script
+EMBEDDING_SOURCE_KINDS: tuple[str, ...] = ("gloss", "decomposition", "transliteration")
 PEFT_METHODS: tuple[str, ...] = ("lora", "prefix", "ia3")
 BIAS_METRICS: tuple[str, ...] = ("ctf_gap", "flip_rate", "max_group_gap", "crows_pairs", "pair_ll")
 
@@ -316,6 +325,72 @@ def _describe_output(out: object) -> str:
 
 
 @dataclass(frozen=True)
+class EmbeddingSource:
+    """Where added tokens' embeddings can come from: for each token, texts the base model knows.
+
+    A new token's row becomes the mean of the base embeddings of a text's pieces (several texts,
+    e.g. a gloss's senses, are averaged with weights 1, 1/2, 1/3, ... in the order given), so a
+    character starts near the meaning of its translation instead of at the mean of the
+    vocabulary (WECHSEL-style glosses, Minixhofer et al. 2022; decomposition, e.g. a Hangul
+    syllable into jamo; transliteration, e.g. a romanization).
+
+    Attributes:
+        name: names the source in each adapter's record of how many rows came from where
+            (``"<kind>:<name>"``, e.g. ``"gloss:cc-cedict"``).
+        kind: one of :data:`EMBEDDING_SOURCE_KINDS`.
+        lookup: called once with the tuple of tokens to initialize; returns a mapping token ->
+            text, or texts in order of preference. Tokens it leaves out (or whose texts the base
+            tokenizer only knows as [UNK]) go to the next source, then FVT, then the mean of
+            their characters' new rows, then the vocabulary mean.
+        description / source / license: one line for ``cultura show``, where the texts come
+            from, and their licence (SPDX id).
+    """
+
+    name: str
+    kind: str
+    lookup: Callable[[tuple[str, ...]], Mapping[str, str | Sequence[str]]]
+    description: str = ""
+    source: str = ""
+    license: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id(self, "name")
+        if self.kind not in EMBEDDING_SOURCE_KINDS:
+            raise _fail(self, "kind", f"must be one of {EMBEDDING_SOURCE_KINDS}, got {self.kind!r}")
+        _check_callable(self, "lookup")
+
+    @property
+    def label(self) -> str:
+        """``"<kind>:<name>"``, as recorded in adapters."""
+        return f"{self.kind}:{self.name}"
+
+    def texts(self, tokens: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """``lookup`` on ``tokens``, checked: token -> non-empty texts (tokens not asked for and
+        empty texts are dropped). Raises :class:`RegistrationError` naming the source when
+        ``lookup`` returns something else than a mapping of strings."""
+        wanted = set(tokens)
+        found = self.lookup(tuple(tokens))
+        if not isinstance(found, Mapping):
+            raise RegistrationError(
+                "EmbeddingSource", "lookup", f"{self.label}: returned {type(found).__name__}, not a mapping"
+            )
+        out: dict[str, tuple[str, ...]] = {}
+        for token, value in found.items():
+            if token not in wanted:
+                continue
+            texts = (value,) if isinstance(value, str) else value
+            if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+                raise RegistrationError(
+                    "EmbeddingSource", "lookup",
+                    f"{self.label}: the value for {token!r} is {reprlib.repr(value)}, not a text or a list of texts",
+                )
+            kept = tuple(t for t in texts if t.strip())
+            if kept:
+                out[token] = kept
+        return out
+
+
+@dataclass(frozen=True)
 class VocabularyExtension:
     """Tokens to add to a base tokenizer, with how to initialize their embeddings.
 
@@ -329,6 +404,9 @@ class VocabularyExtension:
             word given in ``source_words``, FVT-initialized when it spans several pieces).
         source_words: for ``init="word"``: token -> source word.
         description: one line for ``cultura show``.
+        init_from: :class:`EmbeddingSource` s tried in order before ``init`` for each token
+            (glosses, decomposition, transliteration); ``init`` applies to the tokens none of
+            them covers.
     """
 
     id: str
@@ -336,6 +414,7 @@ class VocabularyExtension:
     init: InitStrategy = "fvt"
     source_words: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    init_from: tuple[EmbeddingSource, ...] = ()
 
     def __post_init__(self) -> None:
         _check_id(self, "id")
@@ -345,6 +424,7 @@ class VocabularyExtension:
             raise _fail(self, "init", f"must be one of {INIT_STRATEGIES}, got {self.init!r}")
         if not isinstance(self.source_words, Mapping):
             raise _fail(self, "source_words", "must be a mapping token -> source word")
+        _tuple_of(self, "init_from", EmbeddingSource)
         _set(self, "source_words", MappingProxyType(dict(self.source_words)))
 
     def resolve(self) -> tuple[str, ...]:
@@ -507,8 +587,9 @@ class AdapterHeadSpec:
 
     Attributes:
         task: key within a culture profile, e.g. ``"sentiment"``.
-        head_type: ``"seq-cls"``, ``"token-cls"`` or ``"causal-lm"``.
-        labels: label names in the culture's language, in id order (empty for ``causal-lm``).
+        head_type: ``"seq-cls"``, ``"token-cls"``, ``"causal-lm"`` or ``"masked-lm"``.
+        labels: label names in the culture's language, in id order (empty for the LM heads,
+            ``causal-lm`` and ``masked-lm``).
         peft: the adapter configuration (LoRA by default).
         sample_data: optional zero-argument factory returning a path to a JSONL file of
             labelled examples (``{"text", "label"}`` or ``{"tokens", "tags"}``).
@@ -529,7 +610,7 @@ class AdapterHeadSpec:
         if self.head_type not in HEAD_TYPES:
             raise _fail(self, "head_type", f"must be one of {HEAD_TYPES}, got {self.head_type!r}")
         _tuple_of_str(self, "labels")
-        if self.head_type != "causal-lm" and len(self.labels) < 2:
+        if self.head_type not in LM_HEAD_TYPES and len(self.labels) < 2:
             raise _fail(self, "labels", f"a {self.head_type} head needs at least two labels")
         if len(set(self.labels)) != len(self.labels):
             raise _fail(self, "labels", f"labels must be unique, got {self.labels!r}")

