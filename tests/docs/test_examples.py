@@ -504,3 +504,22 @@ def test_loading_with_plain_peft_gives_cultura_logits(tmp_path: Path, monkeypatc
     with pytest.raises(IndexError):
         exec("\n".join(without), namespace)
         namespace["model"](**batch)
+
+
+@pytest.mark.slow
+def test_the_language_adapter_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's language-adapter example runs on the embedded MiniLM and says what is true;
+    the task adapter stacked on it saves and loads with identical logits."""
+    import torch
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+    code = block("docs/adapters.md", "Language adapters (MAD-X)", "python", 'task="lm"')
+    assert run_commented(code, namespace) == 4
+    sentiment = namespace["sentiment"]
+    assert sentiment.manifest().start_from["name"] == "./zh-lm"
+    sentiment.save_pretrained(tmp_path / "zh-sentiment")
+    texts = ["这家餐厅的菜非常好吃", "等了一个小时还没上菜"]
+    loaded = cultura.load_pretrained(tmp_path / "zh-sentiment")
+    assert torch.equal(sentiment.logits(texts), loaded.logits(texts))

@@ -5,6 +5,8 @@ Layout (see docs/reference/artifact.md)::
     adapter_config.json          PEFT config (plain ``PeftModel.from_pretrained`` loads it)
     adapter_model.safetensors    PEFT weights, the head included through ``modules_to_save``
     added_tokens.safetensors     rows of the extended embedding matrix (only when tokens added)
+    language_adapter.safetensors the language adapter's LoRA merged into the base (only for an
+                                 adapter built with ``start_from``; see cultura.adapt.lm)
     tokenizer files              the tokenizer as used (extended when tokens were added)
     cultura.json                 the manifest below
     README.md                    model card with YAML front matter
@@ -40,14 +42,19 @@ from typing import Any
 from cultura.core.errors import CulturaError
 from cultura.core.grammar import TASK
 from cultura.core.tags import Culture
-from cultura.core.types import HEAD_TYPES, PEFT_METHODS
+from cultura.core.types import HEAD_TYPES, LM_HEAD_TYPES, PEFT_METHODS
 
 FORMAT_VERSION = 1
 MANIFEST = "cultura.json"
 CARD = "README.md"
 ADDED_TOKENS = "added_tokens.safetensors"
+#: ``format`` in the metadata of :data:`ADDED_TOKENS`
+ADDED_TOKENS_FORMAT = "cultura-added-tokens/1"
 PEFT_CONFIG = "adapter_config.json"
 PEFT_WEIGHTS = "adapter_model.safetensors"
+#: the language adapter's LoRA factors an adapter built with ``start_from`` merges into its
+#: base (:mod:`cultura.adapt.lm`); named by the manifest's ``start_from.file``
+LANGUAGE_LORA = "language_adapter.safetensors"
 #: files never listed in the manifest's hashes (the manifest itself; the card is rewritten
 #: on publish and hashed separately by the Hub)
 UNHASHED = frozenset({MANIFEST, CARD, ".gitattributes"})
@@ -102,8 +109,17 @@ MAX_PATTERN_CHARS = 1024
 MAX_BASE_ID = 4096
 #: largest safetensors header read (bytes), as the safetensors library itself allows
 MAX_SAFETENSORS_HEADER = 100_000_000
+#: most LoRA modules a language adapter merged through ``start_from`` may hold
+MAX_LORA_MODULES = 4096
+#: the fields of ``start_from`` (anything else is refused)
+START_FROM_FIELDS = frozenset({
+    "name", "revision", "culture", "task", "head_type", "adapter_sha256", "lora_sha256",
+    "file", "modules", "added_tokens",
+})
 
 _HEX = re.compile(r"[0-9a-f]+")
+#: a name that is only shown (``start_from.name``): no control characters, no backticks
+_SHOWN_NAME = re.compile(r"[^\x00-\x1f\x7f`]*")
 _REVISION = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
 #: how to fix an artifact that fails a check (appended to the errors)
 FIX_HINT = "re-download the adapter or re-save it with cultura"
@@ -349,6 +365,11 @@ class Manifest:
     ``settings`` holds what loading needs besides the files: ``max_length``, ``knowledge``
     ({enabled, top_k, max_chars}) and ``row_training`` (how added rows trained).
     ``training`` summarizes the last training run (hyper-parameters, best eval metrics).
+    ``start_from`` records the language adapter a task adapter was stacked on (``None``
+    otherwise): ``name`` and ``revision`` as given and resolved, its ``culture``, ``task`` and
+    ``head_type``, ``adapter_sha256`` (its ``adapter_model.safetensors``, when it was saved),
+    ``lora_sha256`` (the LoRA factors merged, stored in ``file``), ``modules`` and
+    ``added_tokens`` (see :mod:`cultura.adapt.lm`).
     """
 
     culture: str
@@ -366,12 +387,15 @@ class Manifest:
     created_with: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    start_from: Mapping[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
         data = asdict(self)
         data["labels"] = list(self.labels)
         data["knowledge"] = [dict(k) for k in self.knowledge]
+        if self.start_from is None:  # only adapters stacked on a language adapter have it
+            del data["start_from"]
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -396,6 +420,7 @@ class Manifest:
             raise ArtifactError(f"{where}: field 'culture': {exc}") from None
         tokenizer = check.obj(data, "tokenizer", {})
         settings = check.obj(data, "settings", {})
+        files = _files(check, data)
         return cls(
             culture=culture,
             task=check.text(
@@ -411,10 +436,11 @@ class Manifest:
             bias=_bias(check, data),
             license=check.text(data, "license", MAX_TEXT, "apache-2.0"),
             synthesized=check.boolean(data, "synthesized", False),
-            files=_files(check, data),
+            files=files,
             created_with=check.text(data, "created_with", MAX_TEXT, ""),
             settings=_settings(check, settings),
             training=check.obj(data, "training", {}),
+            start_from=_start_from(check, data, files),
             format_version=version,
         )
 
@@ -651,6 +677,61 @@ def _files(check: _Fields, data: Mapping[str, Any]) -> dict[str, str]:
         if not isinstance(digest, str) or len(digest) != 64 or not _HEX.fullmatch(digest):
             raise check.fail(f"files.{rel}", "a sha256 (64 lowercase hex digits)", digest)
     return files
+
+
+def _sha256(check: _Fields, data: Mapping[str, Any], key: str, prefix: str,
+            nullable: bool = False) -> str | None:
+    what = "64 lowercase hex digits" + (" or null" if nullable else "")
+    value = check.text(data, key, 64, prefix=prefix, what=what, nullable=nullable)
+    if value is not None and not (len(value) == 64 and _HEX.fullmatch(value)):
+        raise check.fail(prefix + key, what, value)
+    return value
+
+
+def _start_from(
+    check: _Fields, data: Mapping[str, Any], files: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The language adapter a task adapter stacks on (``start_from``), every field checked:
+    the name is only shown (never followed), the file is :data:`LANGUAGE_LORA` and listed in
+    ``files``, counts are bounded, hashes are hex; unknown fields are refused."""
+    if data.get("start_from") is None:
+        return None
+    p = "start_from."
+    found = check.obj(data, "start_from")
+    unknown = sorted(set(found) - START_FROM_FIELDS)
+    if unknown:
+        raise check.fail(p + unknown[0], f"absent (start_from holds {', '.join(sorted(START_FROM_FIELDS))})",
+                         found[unknown[0]])
+    revision = check.text(found, "revision", 255, None, p, nullable=True)
+    if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
+        raise check.fail(p + "revision", "a branch, tag or commit id (letters, digits, "
+                         "'_', '.', '-', '/', no '..') or null", revision)
+    culture = check.text(found, "culture", 128, prefix=p)
+    try:
+        culture = Culture.parse(culture).tag
+    except CulturaError as exc:
+        raise ArtifactError(f"{check.where}: field 'start_from.culture': {exc}") from None
+    out = {
+        "name": check.text(found, "name", MAX_BASE_ID, "", p, pattern=_SHOWN_NAME,
+                           what=f"a string of at most {MAX_BASE_ID} characters without control "
+                           "characters or backticks"),
+        "revision": revision,
+        "culture": culture,
+        "task": check.text(found, "task", 64, prefix=p, pattern=TASK,
+                           what="a task name (lowercase letters, digits, '_', '.', '-', at most 64)"),
+        "head_type": check.choice(found, "head_type", LM_HEAD_TYPES, prefix=p),
+        "adapter_sha256": _sha256(check, found, "adapter_sha256", p, nullable=True),
+        "lora_sha256": _sha256(check, found, "lora_sha256", p),
+        "file": check.choice(found, "file", (LANGUAGE_LORA,), prefix=p),
+        "modules": check.integer(found, "modules", 1, MAX_LORA_MODULES, prefix=p),
+        "added_tokens": check.integer(found, "added_tokens", 0, MAX_ADDED, 0, p),
+    }
+    if LANGUAGE_LORA not in files:
+        raise ArtifactError(
+            f"{check.where}: field 'start_from' names {LANGUAGE_LORA}, but 'files' does not "
+            f"list it; {FIX_HINT}"
+        )
+    return out
 
 
 def _settings(check: _Fields, settings: dict[str, Any]) -> dict[str, Any]:
@@ -957,6 +1038,18 @@ def _install_lines(manifest: Manifest) -> list[str]:
     ]
 
 
+def _start_from_lines(manifest: Manifest) -> list[str]:
+    """The card's line about the language adapter a task adapter stacks on (if any)."""
+    start = manifest.start_from
+    if not start:
+        return []
+    name = start["name"] or f"{start['culture']}/{start['task']} (in memory)"
+    return [
+        f"- language adapter: `{name}` ({start['head_type']}, LoRA merged into the base; "
+        f"`{LANGUAGE_LORA}` holds it, sha256 `{start['lora_sha256'][:16]}…`)"
+    ]
+
+
 def render_card(
     manifest: Manifest, *, bias_markdown: str | None = None, repo_id: str | None = None
 ) -> str:
@@ -1013,6 +1106,7 @@ def render_card(
         f"- normalizers: {', '.join(n['id'] for n in normalizers) or 'none'}",
         f"- added tokens: {manifest.tokenizer.get('added_tokens', 0)}",
         f"- knowledge sources: {', '.join(k['name'] for k in manifest.knowledge) or 'none'}",
+        *_start_from_lines(manifest),
         "",
     ]
     bias = (bias_markdown or "").strip()

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cultura.adapt import artifact
+from cultura.adapt import artifact, lm
 from cultura.adapt.artifact import ROW_TRAINING_MASK, ROW_TRAINING_PEFT, BaseModelRef
 from cultura.adapt.cultural_model import CulturalModel
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE, KnowledgeInjector, default_enabled
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
-from cultura.core.types import AdapterHeadSpec, PeftSpec
+from cultura.core.types import LM_HEAD_TYPES, AdapterHeadSpec, PeftSpec
 
 if TYPE_CHECKING:
     from cultura.core.plugins import PluginManager
@@ -149,9 +149,10 @@ def _with_labels(
 ) -> AdapterHeadSpec:
     from cultura.adapt.data import resolve_labels
 
-    if spec.head_type == "causal-lm":
+    if spec.head_type in LM_HEAD_TYPES:
         raise CulturaError(
-            f"labels= is for seq-cls and token-cls heads; task {spec.task!r} is a causal-lm head"
+            f"labels= is for seq-cls and token-cls heads; task {spec.task!r} is a "
+            f"{spec.head_type} head"
         )
     found = resolve_labels(labels, spec.labels, normalize=profile.normalize, what="labels=")
     return dataclasses.replace(spec, labels=found)
@@ -181,6 +182,7 @@ def adapt(
     seed: int = 0,
     license: str | None = None,
     labels: Sequence[str] | None = None,
+    start_from: Any = None,
 ) -> CulturalModel:
     """Adapt a base model to ``culture`` for ``task``; returns an untrained :class:`CulturalModel`.
 
@@ -188,7 +190,9 @@ def adapt(
         model_or_path: a Hub id, a local path, an embedded base alias (``all-MiniLM-L6-v2``) or
             a loaded ``PreTrainedModel`` that already has the task's head.
         culture: BCP-47 tag; its plugins' tweaks, knowledge and heads are merged.
-        task: the adapter-head spec to use from the culture's plugins (e.g. ``"sentiment"``).
+        task: the adapter-head spec to use from the culture's plugins (e.g. ``"sentiment"``),
+            or ``"lm"``, the language adapter every culture has (a ``masked-lm`` head on
+            encoders, ``causal-lm`` on decoders; :mod:`cultura.adapt.lm`).
         head: an explicit :class:`AdapterHeadSpec` (overrides ``task``).
         knowledge: inject the culture's knowledge (when it has any). Default: off for
             ``seq-cls`` and ``token-cls`` heads (measured to cost accuracy on real reviews),
@@ -210,6 +214,11 @@ def adapt(
             spec's labels or any list; ``labels_from_data(path)`` of
             :mod:`cultura.adapt.data` gives a data file's). A label that matches one of the
             spec's after the culture's normalizers keeps the spec's spelling.
+        start_from: a language adapter to stack on (MAD-X style): an adapter directory or a
+            loaded ``CulturalModel`` trained with ``task="lm"`` on the same base; for a
+            registry name, ``cultura.load("zh/lm")`` (its name and revision are recorded).
+            Its LoRA is merged into the base and its rows become the added rows (same tokens
+            required); see :mod:`cultura.adapt.lm`.
     """
     import transformers
 
@@ -231,10 +240,14 @@ def adapt(
     profile = culture_profile(culture, manager)
     if head is not None:
         spec = head
+    elif lm.is_builtin(profile, task):  # every culture's language adapter
+        spec = lm.builtin_spec(model_or_path, revision)
     elif task:
         spec = profile.head(task)
     else:
         offered = ", ".join(c.key for c in profile.heads) or "none"
+        if not any(c.key == lm.LM_TASK for c in profile.heads):
+            offered += f"; every culture has {lm.LM_TASK!r}"
         raise CulturaError(f"pass task=... (tasks on offer for {profile.tag}: {offered}) or head=")
     if peft is not None:
         spec = dataclasses.replace(spec, peft=peft)
@@ -278,6 +291,12 @@ def adapt(
 
         rows = int(model.get_input_embeddings().weight.shape[0])
         added = AddedVocabulary((), (), rows, rows, not has_untied_output(model), {})
+    lm.prepare_lm_head(model, spec.head_type, added, missing, model_id)
+    start = None
+    if start_from is not None:
+        start = lm.language_start(start_from, model=model, base=base, culture=profile.tag,
+                                  task=spec.task)
+        added = start.apply(model, added, spec.task)
     patterns = [c.value for c in profile.split_patterns]
     apply_split_patterns(tok, patterns)
     wrap_tokenizer(tok, profile)
@@ -293,7 +312,7 @@ def adapt(
             max_chars=knowledge_max_chars,
             min_score=knowledge_min_score,
         )
-    return CulturalModel(
+    cm = CulturalModel(
         peft_model,
         tok,
         profile,
@@ -306,5 +325,7 @@ def adapt(
         split_patterns=patterns,
         license=license,
     )
+    cm.start_from = start
+    return cm
 
 

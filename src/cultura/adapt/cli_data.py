@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cultura.adapt.lm import LM_TASK, lm_head_type_of
 from cultura.core.errors import CulturaError
-from cultura.core.types import HEAD_TYPES, AdapterHeadSpec, PeftSpec
+from cultura.core.types import HEAD_TYPES, LM_HEAD_TYPES, AdapterHeadSpec, PeftSpec
 
 if TYPE_CHECKING:
     from cultura.adapt.data import Example
@@ -85,7 +86,8 @@ def head_options(command: F) -> F:
     for option in reversed((
         click.option("--head", "head_type", type=click.Choice(HEAD_TYPES), default=None,
                      help="Train a head no plugin offers, named by --task (default: the head "
-                          "type); needs --labels or --labels-from-data unless causal-lm."),
+                          "type); needs --labels or --labels-from-data unless causal-lm or "
+                          "masked-lm."),
         click.option("--head-spec", type=click.Path(exists=True, dir_okay=False), default=None,
                      metavar="FILE.json",
                      help='A head of your own: {"head_type": ..., "labels": [...], "task": ..., '
@@ -106,7 +108,9 @@ class HeadPlan:
     """The head ``cultura train`` builds, before its labels are final.
 
     ``plugin`` is true when a plugin of the culture offers ``task`` (its licence and head are
-    used); ``labels`` are the plugin's or the file's (possibly none yet).
+    used), ``builtin`` when ``task`` is the built-in language adapter ``lm`` (its head type
+    follows the base); either way ``adapt`` resolves the task itself. ``labels`` are the
+    plugin's or the file's (possibly none yet).
     """
 
     task: str
@@ -115,6 +119,7 @@ class HeadPlan:
     peft: PeftSpec = field(default_factory=PeftSpec)
     description: str = ""
     plugin: bool = False
+    builtin: bool = False
 
     def spec(self, labels: tuple[str, ...]) -> AdapterHeadSpec:
         return AdapterHeadSpec(self.task, self.head_type, labels=labels,  # type: ignore[arg-type]
@@ -172,9 +177,11 @@ def _peft(path: str, value: Any) -> PeftSpec:
 
 
 def head_plan(
-    profile: CultureProfile, task: str | None, head_type: str | None, head_spec: str | None
+    profile: CultureProfile, task: str | None, head_type: str | None, head_spec: str | None,
+    *, base: str | None = None,
 ) -> HeadPlan:
-    """The head to train: from ``--head-spec``, the plugin's ``--task``, or ``--head``."""
+    """The head to train: from ``--head-spec``, the plugin's ``--task``, ``--head``, or the
+    built-in ``lm`` (a language adapter whose head type follows ``base``'s architecture)."""
     if head_spec is not None:
         if head_type is not None:
             raise click.UsageError("pass --head or --head-spec, not both")
@@ -193,6 +200,10 @@ def head_plan(
         return HeadPlan(task, spec.head_type, spec.labels, spec.peft, spec.description, plugin=True)
     if head_type is not None:
         return HeadPlan(task or head_type, head_type)
+    if task == LM_TASK and base is not None:  # every culture's language adapter
+        return HeadPlan(LM_TASK, lm_head_type_of(base), builtin=True)
+    if LM_TASK not in offered:
+        tasks += f"; every culture has {LM_TASK} (a language adapter)"
     if task is None:
         raise click.UsageError(
             f"pass --task (tasks on offer for {profile.tag}: {tasks}) or --head "
@@ -219,9 +230,11 @@ def head_labels(
     plan's labels where they match after the culture's normalizers."""
     from cultura.adapt.data import labels_from_data, resolve_labels
 
-    if plan.head_type == "causal-lm":
+    if plan.head_type in LM_HEAD_TYPES:
         if given or from_data:
-            raise click.UsageError("a causal-lm head has no labels; drop --labels/--labels-from-data")
+            raise click.UsageError(
+                f"a {plan.head_type} head has no labels; drop --labels/--labels-from-data"
+            )
         return ()
     if given and from_data:
         raise click.UsageError("pass --labels or --labels-from-data, not both")

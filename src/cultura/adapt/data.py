@@ -9,7 +9,9 @@ Record shapes by head type (field names are the defaults; ``text_field`` / ``lab
 * ``token-cls``: ``{"tokens": [...], "tags": [...]}`` — one tag per token (in CSV files both
   columns hold space-separated strings or JSON arrays); ``text_field`` names the tokens field
   and ``label_field`` the tags field;
-* ``causal-lm``: ``{"text": ...}``.
+* ``causal-lm`` and ``masked-lm`` (language adapters): unlabeled text — ``{"text": ...}``
+  records, plain strings, a ``.txt`` file with one text per line, or any labeled data (labels
+  ignored; token lists are joined; see :func:`lm_examples`).
 
 Labels are matched to the head's labels exactly, else after the culture's normalizers ran on
 both (``normalize=``: ``負面`` matches ``负面`` for zh-Hans); the head's spelling is kept.
@@ -33,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from cultura.core.errors import CulturaError, DataError
+from cultura.core.types import LM_HEAD_TYPES
 
 __all__ = [
     "Example",
     "LabelMatcher",
     "default_fields",
     "labels_from_data",
+    "lm_examples",
     "load_examples",
     "read_records",
     "read_texts",
@@ -57,6 +61,7 @@ _DEFAULT_FIELDS = {
     "seq-cls": ("text", "label"),
     "token-cls": ("tokens", "tags"),
     "causal-lm": ("text", "label"),
+    "masked-lm": ("text", "label"),
 }
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -519,6 +524,8 @@ def load_examples(
     Raises :class:`DataError` naming the file, line and field of the first bad record.
     """
     text_field, label_field = default_fields(head_type, text_field, label_field)
+    if head_type in LM_HEAD_TYPES:  # unlabeled text, any of the shapes above
+        return lm_examples(data, text_field)
     _refuse_folder(data, head_type)
     matcher = _matcher(data, labels, label_field, label_map, normalize)
     out: list[Example] = []
@@ -558,6 +565,62 @@ def load_examples(
     return out
 
 
+#: Han characters and kana (words are not separated by spaces)
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def _join_words(words: Sequence[str]) -> str:
+    """Words joined with spaces, except between two Han/kana characters (``北 京`` -> ``北京``)."""
+    out = ""
+    for word in words:
+        if out and not (_CJK_CHAR.match(out[-1]) and _CJK_CHAR.match(word[:1])):
+            out += " "
+        out += word
+    return out
+
+
+def lm_examples(data: Any, text_field: str | None = None) -> list[Example]:
+    """Unlabeled texts for an LM head (``causal-lm``, ``masked-lm``), as examples.
+
+    ``data``: a ``.txt`` file (one text per line, UTF-8, blank lines skipped), a .jsonl/.csv
+    file or folder of labeled texts, records (``{"text": ...}`` or plain strings) or a
+    Dataset. A record's ``text_field`` (default ``text``) is the text; a record without it
+    but with a ``tokens`` list (NER data) gives its words joined. Labels are ignored. Raises
+    :class:`DataError` naming the file, line and field of the first bad record.
+    """
+    field_name = text_field or "text"
+    out: list[Example] = []
+    if isinstance(data, (str, Path)) and Path(data).suffix.lower() == ".txt" and not Path(data).is_dir():
+        path = Path(data)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file; pass a .txt file with one text per line")
+        for number, line in enumerate(_read_utf8(path, "utf-8-sig").splitlines(), 1):
+            if line.strip():
+                out.append(Example(text=line, where=f"{path}:{number}"))
+    else:
+        for where, row in read_records(data, text_field=field_name):
+            out.append(Example(text=_lm_text(where, field_name, row), where=where))
+    if not out:
+        raise DataError(f"{_describe(data)}: no texts found; an LM adapter trains on non-empty texts")
+    return out
+
+
+def _lm_text(where: str, field_name: str, row: Mapping[str, Any]) -> str:
+    value = row.get(field_name)
+    if value is None and isinstance(row.get("tokens"), (list, tuple)):
+        words = row["tokens"]
+        if words and all(isinstance(w, str) for w in words):
+            value = _join_words([w for w in words if w])
+    if not isinstance(value, str) or not value.strip():
+        fields = ", ".join(map(str, row)) or "none"
+        raise DataError(
+            f"{where}: field {field_name!r} must be a non-empty string, got {value!r} (the "
+            f"record has fields {fields}); name the text field with --text-field "
+            "(text_field= in Python)"
+        )
+    return value
+
+
 def labels_from_data(
     data: Any,
     head_type: str = "seq-cls",
@@ -575,8 +638,8 @@ def labels_from_data(
     as the plugin does. Raises :class:`DataError` for a record without a label or fewer than
     two labels.
     """
-    if head_type == "causal-lm":
-        raise CulturaError("a causal-lm head has no labels to take from the data")
+    if head_type in LM_HEAD_TYPES:
+        raise CulturaError(f"a {head_type} head has no labels to take from the data")
     _, label_field = default_fields(head_type, None, label_field)
     _refuse_folder(data, head_type)
     matcher = _matcher(data, (), label_field, label_map, normalize)

@@ -1,5 +1,6 @@
-"""Adapter heads: load a base model with a ``seq-cls``, ``token-cls`` or ``causal-lm`` head and
-build the PEFT configuration (LoRA by default; prefix tuning and IA3 as options).
+"""Adapter heads: load a base model with a ``seq-cls``, ``token-cls``, ``causal-lm`` or
+``masked-lm`` head and build the PEFT configuration (LoRA by default; prefix tuning and IA3 as
+options).
 
 Weights the base checkpoint lacks (the new classifier, and e.g. a pooler when the checkpoint
 was saved without one) are found from the loading report and saved through PEFT's
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cultura.core.errors import CulturaError
-from cultura.core.types import AdapterHeadSpec, PeftSpec
+from cultura.core.types import LM_HEAD_TYPES, AdapterHeadSpec, PeftSpec
 
 __all__ = [
     "AUTO_CLASSES",
@@ -30,8 +31,12 @@ AUTO_CLASSES: dict[str, tuple[str, str]] = {
     "seq-cls": ("AutoModelForSequenceClassification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
     "token-cls": ("AutoModelForTokenClassification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
     "causal-lm": ("AutoModelForCausalLM", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+    "masked-lm": ("AutoModelForMaskedLM", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
 }
-PEFT_TASK_TYPES = {"seq-cls": "SEQ_CLS", "token-cls": "TOKEN_CLS", "causal-lm": "CAUSAL_LM"}
+#: PEFT's task type per head type; PEFT has none for masked LMs (``None``: a plain PeftModel)
+PEFT_TASK_TYPES: dict[str, str | None] = {
+    "seq-cls": "SEQ_CLS", "token-cls": "TOKEN_CLS", "causal-lm": "CAUSAL_LM", "masked-lm": None,
+}
 
 
 @contextlib.contextmanager
@@ -110,7 +115,7 @@ def check_head_supported(config: Any, head_type: str, *, base: str = "the base m
 
 
 def _head_kwargs(spec: AdapterHeadSpec) -> dict[str, Any]:
-    if spec.head_type == "causal-lm":
+    if spec.head_type in LM_HEAD_TYPES:
         return {}
     return {
         "num_labels": len(spec.labels),
@@ -177,7 +182,7 @@ def load_base_model(
                 f"needs {' or '.join(map(str, names))}; pass the model's path instead and "
                 "cultura loads it with the right head"
             )
-        if spec.head_type != "causal-lm" and model.config.num_labels != len(spec.labels):
+        if spec.head_type not in LM_HEAD_TYPES and model.config.num_labels != len(spec.labels):
             raise CulturaError(
                 f"the model passed has {model.config.num_labels} labels, the task "
                 f"{spec.task!r} has {len(spec.labels)} ({', '.join(spec.labels)})"
@@ -202,13 +207,16 @@ def load_base_model(
             **_head_kwargs(spec),
         )
     missing = _module_names(list(info.get("missing_keys", ())))
-    if spec.head_type == "causal-lm" and model.get_output_embeddings() is not None:
+    if spec.head_type in LM_HEAD_TYPES and model.get_output_embeddings() is not None:
         # a tied LM head is "missing" from checkpoints that store only the embedding matrix
         out = model.get_output_embeddings()
         names = {n for n, m in model.named_modules() if m is out}
         emb = model.get_input_embeddings().weight
         if out.weight.data_ptr() == emb.data_ptr():
             missing = [m for m in missing if m not in names]
+        # never save a module holding the output layer (a vocabulary-sized copy): its own
+        # missing parameters (a masked LM's output bias) keep their deterministic init (zeros)
+        missing = [m for m in missing if not any(n.startswith(f"{m}.") for n in names)]
     return model, missing
 
 

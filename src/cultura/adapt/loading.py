@@ -7,8 +7,9 @@ of every file, PEFT sizes within what its weights hold; see
 configuration asks for remote code. Then the base model's fingerprint and vocabulary size are
 checked, the added rows' safetensors header is checked against the manifest, the embeddings
 are resized to the recorded size and the rows copied back, the installed plugins'
-normalizers and knowledge are re-attached (warning when they changed), and the PEFT adapter
-is loaded. Every transformers loader runs with ``trust_remote_code=False``.
+normalizers and knowledge are re-attached (warning when they changed), the language adapter an
+adapter stacks on (``start_from``) is merged into the base from its own checked file, and the
+PEFT adapter is loaded. Every transformers loader runs with ``trust_remote_code=False``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cultura.adapt import artifact
+from cultura.adapt import artifact, lm
 from cultura.adapt.artifact import ROW_TRAINING_MASK, ArtifactError, Manifest
 from cultura.adapt.build import (
     check_fast_tokenizer,
@@ -145,6 +146,8 @@ def load_pretrained(
             f"{added.vocab_size_after} embedding rows; the tokenizer files do not belong to "
             "this adapter (re-save it)"
         )
+    # a masked-LM head's bias rows; a language adapter's LoRA merged into the base (start_from)
+    start = lm.restore_stack(model, manifest, directory, added)
     if not manifest.synthesized:  # a plain PEFT repo records no normalizers
         _check_normalizers(manifest, profile, directory)
     wrap_tokenizer(tok, profile)
@@ -182,7 +185,7 @@ def load_pretrained(
     row_training = str(settings.get("row_training", ""))
     if row_training == ROW_TRAINING_MASK and added.tokens:  # so training can continue
         mask_row_gradients(peft_model.get_base_model(), added.token_ids, untied)
-    return CulturalModel(
+    cm = CulturalModel(
         peft_model,
         tok,
         profile,
@@ -197,6 +200,8 @@ def load_pretrained(
         training=manifest.training,
         files=manifest.files,
     )
+    cm.start_from = start
+    return cm
 
 
 def _checked_manifest(directory: Path, verify: bool) -> Manifest:

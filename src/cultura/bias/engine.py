@@ -49,7 +49,10 @@ __all__ = ["check_bias", "collect_checks", "CheckSource", "resolve_target", "Tar
 
 COUNTERFACTUAL = ("ctf_gap", "max_group_gap", "flip_rate")
 KINDS = ("classifier", "token-classifier", "mlm", "causal-lm")
-_HEAD_KIND = {"seq-cls": "classifier", "token-cls": "token-classifier", "causal-lm": "causal-lm"}
+_HEAD_KIND = {
+    "seq-cls": "classifier", "token-cls": "token-classifier", "causal-lm": "causal-lm",
+    "masked-lm": "mlm",
+}
 
 
 # ---------------------------------------------------------------------------------------------

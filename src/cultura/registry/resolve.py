@@ -543,7 +543,13 @@ def load(
     from cultura.adapt.model import load_pretrained
 
     assert res.path is not None
-    return load_pretrained(res.path, base=base, verify=True)
+    model = load_pretrained(res.path, base=base, verify=True)
+    origin = res.entry.origin if res.entry is not None else None
+    model.source = {  # what a task adapter stacked on it records (start_from)
+        "name": str(res.name),
+        "revision": (origin.commit or origin.revision) if origin is not None else None,
+    }
+    return model
 
 
 def lock(

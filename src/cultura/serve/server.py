@@ -201,6 +201,13 @@ class MultiCultureServer:
                     f"{model.spec.peft.method} (serve it alone with CulturalModel.predict, or "
                     "retrain it with PeftSpec(method='lora'))"
                 )
+            if getattr(model, "start_from", None) is not None:
+                raise UnsupportedAdapterError(
+                    f"{label}: it stacks on the language adapter {model.start_from.label}, whose "
+                    "LoRA is merged into its base weights, while MultiCultureServer shares one "
+                    "unchanged base among its adapters; serve it alone with "
+                    "CulturalModel.predict"
+                )
             if self.model is None:
                 self._init_base(self._base_arg or model.base.id, model.labels)
             self._check_base(model, label)

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from cultura.core.types import LM_HEAD_TYPES
 from cultura.testing.conformance.loading import PluginUnderTest
 from cultura.testing.conformance.registry import CheckSkipped, needs, register
 from cultura.testing.conformance.texts import read_jsonl
@@ -70,7 +71,7 @@ def check_adapter_heads(plugin: PluginUnderTest) -> None:
 def check_sample_data_balanced(plugin: PluginUnderTest) -> None:
     """Sample data covers every label, with at least 5 rows each and at most 1.5x imbalance."""
     for _, spec in plugin.results("cultura_adapter_heads"):
-        if spec.sample_data is None or spec.head_type == "causal-lm":
+        if spec.sample_data is None or spec.head_type in LM_HEAD_TYPES:
             continue
         path, rows = _sample_rows(spec)
         counts = _row_labels(spec, path, rows)
