@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.cultura-installed
 
-.PHONY: install demo test bench docs lint clean
+.PHONY: install demo test bench eval docs lint clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(PLUGINS) scripts/install-torch.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	bash scripts/install-torch.sh $(PY)
-	$(PY) -m pip install -q -e ".[dev,docs,demo,plot,serve,data]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install -q -e ".[dev,docs,demo,plot,serve,data,eval]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $(STAMP)
 
 demo: install
@@ -23,6 +23,10 @@ test: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# efficacy on real data (docs/efficacy.md): `make eval EVAL_ARGS=--quick` for the 15-minute subset
+eval: install
+	$(PY) benchmarks/efficacy.py $(EVAL_ARGS)
 
 docs: install
 	$(PY) -m mkdocs build --strict

@@ -118,6 +118,8 @@ START_FROM_FIELDS = frozenset({
 })
 
 _HEX = re.compile(r"[0-9a-f]+")
+#: a key of ``tokenizer.init``: how rows were initialized (``fvt``, ``gloss:cc-cedict``)
+_INIT_KIND = re.compile(r"[a-z]{1,16}(:[a-z0-9][a-z0-9_.\-]{0,63})?")
 #: a name that is only shown (``start_from.name``): no control characters, no backticks
 _SHOWN_NAME = re.compile(r"[^\x00-\x1f\x7f`]*")
 _REVISION = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
@@ -634,6 +636,8 @@ def _tokenizer(check: _Fields, tok: dict[str, Any]) -> dict[str, Any]:
         )
     check.boolean(tok, "tied_lm_head", True, p)
     for name, count in check.obj(tok, "init", {}, p).items():
+        if not isinstance(name, str) or not _INIT_KIND.fullmatch(name):
+            raise check.fail(p + "init", "keys like 'fvt', 'mean' or 'gloss:cc-cedict'", name)
         check.integer({name: count}, name, 0, MAX_ADDED, prefix=p + "init.")
     check.obj(tok, "extensions", {}, p)
     for key, max_chars in (("split_patterns", MAX_PATTERN_CHARS), ("plugins", MAX_TEXT)):
@@ -1038,6 +1042,16 @@ def _install_lines(manifest: Manifest) -> list[str]:
     ]
 
 
+def _init_sources(manifest: Manifest) -> str:
+    """`` (initialized from: gloss:cc-cedict 5092, mean 719)``: where the added rows started
+    (names and counts as the manifest check admits them: no markdown can hide there)."""
+    counts = manifest.tokenizer.get("init") or {}
+    if not isinstance(counts, dict) or not counts:
+        return ""
+    parts = [f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return f" (initialized from: {', '.join(parts)})"
+
+
 def _start_from_lines(manifest: Manifest) -> list[str]:
     """The card's line about the language adapter a task adapter stacks on (if any)."""
     start = manifest.start_from
@@ -1104,7 +1118,7 @@ def render_card(
         "## Culture adaptation",
         "",
         f"- normalizers: {', '.join(n['id'] for n in normalizers) or 'none'}",
-        f"- added tokens: {manifest.tokenizer.get('added_tokens', 0)}",
+        f"- added tokens: {manifest.tokenizer.get('added_tokens', 0)}{_init_sources(manifest)}",
         f"- knowledge sources: {', '.join(k['name'] for k in manifest.knowledge) or 'none'}",
         *_start_from_lines(manifest),
         "",

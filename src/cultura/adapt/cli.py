@@ -17,11 +17,14 @@ from cultura.adapt.cli_common import (
     AdapterParamType,
     adapter_options,
     load_adapter,
+    parse_adapter_arg,
 )
 from cultura.adapt.cli_data import data_options, head_options
+from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
 from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
 from cultura.cli import emit_json
+from cultura.core.types import LM_HEAD_TYPES
 
 if TYPE_CHECKING:
     from cultura.adapt.data import Example
@@ -144,11 +147,16 @@ def tokenize_report(
 @head_options
 @data_options
 @click.option("--base", "-b", default=DEFAULT_BASE, show_default=True, help=BASE_HELP)
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Adapter directory to write.")
+@click.option("--output", "--out", "-o", "output", required=True, type=click.Path(file_okay=False),
+              help="Adapter directory to write.")
 @click.option("--eval", "eval_file", default=None, help="Evaluation data (early stopping, metrics).")
-@click.option("--epochs", default=3, show_default=True, type=int)
-@click.option("--lr", default=5e-4, show_default=True, type=float)
-@click.option("--batch-size", default=16, show_default=True, type=int)
+@click.option("--epochs", default=None, type=int,
+              help="Default: by the data's size (about 300 optimizer steps, 3 to 20 epochs).")
+@click.option("--lr", default=DEFAULT_LR, show_default=True, type=float,
+              help="Learning rate of the adapter and head.")
+@click.option("--embedding-lr", default=DEFAULT_EMBEDDING_LR, show_default=True, type=float,
+              help="Learning rate of the added vocabulary rows.")
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=int)
 @click.option("--grad-accum", default=1, show_default=True, type=int)
 @click.option("--warmup-ratio", default=0.1, show_default=True, type=float)
 @click.option("--patience", default=None, type=int, help="Early-stopping patience in epochs.")
@@ -163,6 +171,10 @@ def tokenize_report(
                    "tag counts 3).")
 @click.option("--no-extend-vocab", is_flag=True, help="Do not add the plugins' vocabulary.")
 @click.option("--counterfactual", is_flag=True, help="Counterfactual data augmentation.")
+@click.option("--start-from", "start_from", default=None, metavar="ADAPTER",
+              help="Stack on a language adapter (task lm, same base): a registry name (zh/lm), a "
+                   "Hub repo (hf:ORG/REPO) or an adapter directory (./DIR). Its LoRA is merged "
+                   "into the base and its added rows are taken over.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="License of the adapter (cultura.json and the model card); default: the "
@@ -174,18 +186,21 @@ def train(
     label_list: tuple[str, ...] | None, labels_from_data: bool, text_field: str | None,
     label_field: str | None, label_map: dict[str, str] | None, base: str, output: str,
     eval_file: str | None,
-    epochs: int, lr: float, batch_size: int, grad_accum: int, warmup_ratio: float,
+    epochs: int | None, lr: float, embedding_lr: float, batch_size: int, grad_accum: int,
+    warmup_ratio: float,
     patience: int | None, peft_method: str | None, max_length: int, knowledge: bool | None,
     knowledge_min_score: float,
-    no_extend_vocab: bool, counterfactual: bool, seed: int, license_id: str | None, overwrite: bool,
-    as_json: bool,
+    no_extend_vocab: bool, counterfactual: bool, start_from: str | None, seed: int,
+    license_id: str | None, overwrite: bool, as_json: bool,
 ) -> None:
     """Train a culture adapter on DATA and save it to --output.
 
     DATA (and --eval) is a .jsonl/.csv/.tsv file of records, or a folder of <label>.txt files
     with one text per line. Every row of both is read and checked before the base model loads.
     The head is the plugin's for --task, or your own: --head TYPE with --labels (or
-    --labels-from-data), or --head-spec FILE.json.
+    --labels-from-data), or --head-spec FILE.json. Every culture has --task lm, a language
+    adapter trained on unlabeled text (DATA: a .txt file with one text per line, or any data
+    file: labels are ignored); --start-from stacks a task adapter on one.
 
     Writes one line per epoch to stderr as it ends (loss, eval metrics), how training ended
     and which epoch's weights are kept, and a warning when the model predicts one label for
@@ -196,6 +211,8 @@ def train(
       cultura train train.jsonl --culture zh-Hans --task sentiment --eval dev.jsonl -o out/
       cultura train reviews/ -c zh-Hans -t sentiment --labels 正面,负面 -o binary/
       cultura train ner.jsonl -c zh --head token-cls --labels B-PER,I-PER,B-LOC,I-LOC,O -o ner/
+      cultura train texts.txt -c zh-Hans --task lm -o zh-lm/
+      cultura train train.jsonl -c zh-Hans -t sentiment --start-from ./zh-lm -o zh-sentiment/
     """
     from cultura.adapt.artifact import ArtifactError
     from cultura.adapt.cli_data import head_labels, head_plan, read_training_data
@@ -207,7 +224,7 @@ def train(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ArtifactError(f"{out} exists and is not empty; pass --overwrite or another --output")
     profile = get_profile(culture)
-    plan = head_plan(profile, task, head_type, head_spec)
+    plan = head_plan(profile, task, head_type, head_spec, base=base)
     labels = head_labels(plan, label_list, labels_from_data, data, label_field=label_field,
                          label_map=label_map, profile=profile)
     examples, eval_examples = read_training_data(
@@ -220,8 +237,14 @@ def train(
 
         peft = replace(plan.peft, method=peft_method)
     head: dict[str, Any] = (
-        {"task": plan.task, "labels": labels or None} if plan.plugin else {"head": plan.spec(labels)}
+        {"task": plan.task, "labels": labels or None}
+        if plan.plugin or plan.builtin
+        else {"head": plan.spec(labels)}
     )
+    language: Any = None
+    if start_from is not None:  # a directory as is; a name resolved (and loaded) by the registry
+        arg = parse_adapter_arg(start_from)
+        language = arg.path if arg.path is not None else load_adapter(arg, base=base)
     model = adapt(
         base,
         culture=culture,
@@ -233,6 +256,7 @@ def train(
         max_length=max_length,
         seed=seed,
         license=license_id,
+        start_from=language,
     )
     with log_to_stderr():  # one line per epoch as it ends; the bar only on a terminal
         history = model.train(
@@ -240,6 +264,7 @@ def train(
             eval_examples,
             epochs=epochs,
             lr=lr,
+            embedding_lr=embedding_lr,
             batch_size=batch_size,
             grad_accum=grad_accum,
             warmup_ratio=warmup_ratio,
@@ -314,13 +339,13 @@ def _eval_examples(directory: Path, data: str, *, text_field: str | None,
                    ) -> list[Example] | None:
     """Every row of ``data``, validated against the adapter's head (read from its manifest)
     before any model loads, so a bad row 900 is reported in a second, not after the base
-    (``None`` for a causal-lm head: the model reads the texts itself)."""
+    (``None`` for an LM head: the model reads the texts itself)."""
     from cultura.adapt.artifact import read_manifest
     from cultura.adapt.data import load_examples
     from cultura.core.profile import culture as culture_profile
 
     manifest = read_manifest(directory)
-    if manifest.head_type == "causal-lm":
+    if manifest.head_type in LM_HEAD_TYPES:
         return None
     return load_examples(data, manifest.head_type, manifest.labels, text_field=text_field,
                   label_field=label_field, label_map=label_map,
@@ -381,5 +406,9 @@ def predict(
             console.print(f"{result['text']}\t{spans or '(no entities)'}")
         elif "words" in result:
             console.print(" ".join(f"{w['word']}/{w['label']}" for w in result["words"]))
+        elif "masks" in result:
+            options = "; ".join(", ".join(f"{t['token']} {t['score']:.3f}" for t in m["top"])
+                                for m in result["masks"])
+            console.print(f"{result['filled']}\t({options})")
         else:
             console.print(f"{result['text']}{result['generated']}")

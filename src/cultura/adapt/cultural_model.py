@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt import artifact
-from cultura.adapt.artifact import BaseModelRef, Manifest
+from cultura.adapt.artifact import ADDED_TOKENS_FORMAT, BaseModelRef, Manifest
 from cultura.adapt.data import Example, load_examples
+from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR
 from cultura.adapt.knowledge import (
     EncodingStats,
     Injected,
@@ -29,17 +30,17 @@ from cultura.adapt.knowledge import (
 )
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
-from cultura.core.types import AdapterHeadSpec
+from cultura.core.types import LM_HEAD_TYPES, AdapterHeadSpec
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
 
+    from cultura.adapt.lm import LanguageStart
     from cultura.adapt.train import TrainingHistory
     from cultura.core.profile import CultureProfile
 
 __all__ = ["ADDED_TOKENS_FORMAT", "CulturalModel", "CulturaWarning"]
-
-ADDED_TOKENS_FORMAT = "cultura-added-tokens/1"
 
 # a word for token classification of raw text: one CJK/kana/hangul character, a run of other
 # letters/digits/marks, or one other non-space character
@@ -74,7 +75,17 @@ class CulturalModel:
         max_length: inputs are truncated to this many tokens.
         bias_summary / bias_markdown: set by the bias engine; written to the manifest and card.
         history: the :class:`~cultura.adapt.train.TrainingHistory` of the last ``train``.
+        start_from: the language adapter this adapter stacks on
+            (:class:`~cultura.adapt.lm.LanguageStart`; ``None`` when it stacks on none).
+        masking_generator: the seeded generator choosing masked tokens (``masked-lm`` heads;
+            ``train`` seeds it).
+        source: where ``cultura.load`` found the adapter (``{"name", "revision"}``), ``None``
+            when it was built or loaded from a directory; recorded by ``start_from``.
     """
+
+    start_from: LanguageStart | None = None
+    masking_generator: torch.Generator | None = None
+    source: Mapping[str, str | None] | None = None
 
     def __init__(
         self,
@@ -179,6 +190,7 @@ class CulturalModel:
             created_with=f"cultura {_version()}",
             settings=settings,
             training=dict(self.training_summary),
+            start_from=dict(self.start_from.record) if self.start_from is not None else None,
         )
 
     # ------------------------------------------------------------------ encoding
@@ -262,6 +274,10 @@ class CulturalModel:
         adds up what was injected and cut."""
         import torch
 
+        if self.head_type == "masked-lm":
+            from cultura.adapt.lm import collate_masked
+
+            return collate_masked(self, examples, stats=stats)
         if self.head_type == "token-cls":
             enc = self._encode_words([e.tokens or () for e in examples], stats=stats)
             labels = []
@@ -319,9 +335,9 @@ class CulturalModel:
         train: Any,
         eval: Any = None,
         *,
-        epochs: int = 3,
-        lr: float = 5e-4,
-        batch_size: int = 16,
+        epochs: int | None = None,
+        lr: float = DEFAULT_LR,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         warmup_ratio: float = 0.1,
         grad_accum: int = 1,
         early_stopping_patience: int | None = None,
@@ -334,10 +350,12 @@ class CulturalModel:
         text_field: str | None = None,
         label_field: str | None = None,
         label_map: Mapping[Any, str] | None = None,
+        embedding_lr: float | None = DEFAULT_EMBEDDING_LR,
     ) -> TrainingHistory:
         """Train the adapter (AdamW, linear warmup/decay, gradient accumulation, early stopping
         on the eval metric with the best weights restored). Runs unchanged under
-        ``accelerate launch``. See :func:`cultura.adapt.train.train`.
+        ``accelerate launch``. See :func:`cultura.adapt.train.train` (``epochs=None``: by the
+        data's size; ``embedding_lr``: the added vocabulary rows' learning rate).
 
         One line per epoch, how training ended and which epoch's weights are kept go to the
         ``cultura.adapt.train`` logger (INFO; ``logging.basicConfig(level=logging.INFO)`` or
@@ -368,6 +386,7 @@ class CulturalModel:
             progress=progress,
             weight_decay=weight_decay,
             max_grad_norm=max_grad_norm,
+            embedding_lr=embedding_lr,
         )
 
     # ------------------------------------------------------------------ inference
@@ -437,10 +456,18 @@ class CulturalModel:
           word tags (as :func:`cultura.adapt.metrics.bio_entities` reads them; ``score``: the
           mean of their words'), present when the head's labels are BIO tags;
         * ``causal-lm``: ``{"text", "generated", "score"}`` (greedy continuation and its mean
-          token log-probability).
+          token log-probability);
+        * ``masked-lm``: ``{"text", "filled", "masks": [{"position", "top": [{"token",
+          "score", "token_id"}]}]}`` for each mask token of the text (its ``top_k`` best
+          tokens; :func:`cultura.adapt.lm.fill_mask`).
         """
         if isinstance(texts, str):
             texts = [texts]
+        if self.head_type == "masked-lm":
+            from cultura.adapt.lm import fill_mask
+
+            return fill_mask(self, _as_texts(texts), top_k, batch_size=batch_size,
+                             knowledge=knowledge)
         if self.head_type == "seq-cls":
             return self._predict_seq(_as_texts(texts), top_k, batch_size, knowledge, knowledge_top_k)
         if self.head_type == "token-cls":
@@ -567,7 +594,8 @@ class CulturalModel:
     ) -> dict[str, Any]:
         """Metrics on labelled data (read as :meth:`examples` reads it): ``loss`` plus
         ``accuracy``, ``macro_f1``, ``n`` and ``per_label_f1`` for classifier heads (token-cls:
-        over each word's first piece, with ``n_tokens``), or ``perplexity`` for causal LMs.
+        over each word's first piece, with ``n_tokens``), or ``perplexity`` for LM heads
+        (``masked-lm``: over the masked tokens, masked the same way at every call).
 
         A token-cls head with BIO tags (``O``, ``B-X``, ``I-X``) also gets entity-level
         ``entity_precision``, ``entity_recall``, ``entity_f1`` (exact span match,
@@ -610,6 +638,8 @@ class CulturalModel:
                         (row[keep].tolist(), guess[keep].tolist())
                         for row, keep, guess in zip(labels, mask, argmax, strict=True)
                     ]
+                elif self.head_type == "masked-lm":
+                    weight = int((labels != -100).sum())
                 else:
                     weight = int((labels[:, 1:] != -100).sum())
                 total_loss += float(out.loss) * weight
@@ -617,7 +647,7 @@ class CulturalModel:
         finally:
             self.model.train(was_training)
         loss = total_loss / total_weight if total_weight else 0.0
-        if self.head_type == "causal-lm":
+        if self.head_type in LM_HEAD_TYPES:
             return {
                 "loss": loss,
                 "perplexity": math.exp(min(loss, 50.0)),
@@ -697,6 +727,8 @@ class CulturalModel:
                     peft_config.base_model_name_or_path = saved_id
                 (tmp / artifact.CARD).unlink(missing_ok=True)
                 self.tokenizer.save_pretrained(str(tmp))
+                if self.start_from is not None:
+                    self.start_from.save(tmp)
                 if self.added.tokens:
                     save_file(
                         self.added_rows(),

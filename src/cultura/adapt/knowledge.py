@@ -60,6 +60,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "seq-cls": "{knowledge}",
     "token-cls": "{knowledge}",
     "causal-lm": "{knowledge}\n{text}",
+    "masked-lm": "{knowledge}",
 }
 #: whether knowledge is injected by default, per head type. Off for encoder heads: on real
 #: product reviews injection cost 2.0 accuracy points (sentiment, 1000 training examples)
@@ -539,7 +540,10 @@ def encode_with_knowledge(
 def _ids(tokenizer: Any, texts: list[Any], split_into_words: bool) -> list[list[int]]:
     if not texts:
         return []
-    encoded = tokenizer(texts, add_special_tokens=False, is_split_into_words=split_into_words)
+    # counting only: a text longer than the model's maximum is expected here (verbose=False
+    # keeps transformers from warning that it would not fit)
+    encoded = tokenizer(texts, add_special_tokens=False, is_split_into_words=split_into_words,
+                        verbose=False)
     return encoded["input_ids"]
 
 

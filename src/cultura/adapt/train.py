@@ -31,7 +31,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt.cda import augment
+from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR, auto_epochs
 from cultura.core.errors import CulturaError
+from cultura.core.types import LM_HEAD_TYPES
 
 if TYPE_CHECKING:
     from cultura.adapt.cultural_model import CulturalModel
@@ -41,6 +43,7 @@ __all__ = ["EpochRecord", "TrainingHistory", "log_to_stderr", "train"]
 logger = logging.getLogger(__name__)
 
 COUNTERFACTUAL_METRICS = ("ctf_gap", "flip_rate", "max_group_gap")
+
 
 
 @dataclass
@@ -96,12 +99,17 @@ class TrainingHistory:
         return asdict(self)
 
 
+def _is_vocabulary_rows(name: str, param: Any) -> bool:
+    """Whether ``param`` holds added vocabulary rows (PEFT trainable tokens or masked rows)."""
+    return "trainable_tokens_delta" in name or bool(getattr(param, "_cultura_row_mask", False))
+
+
 def _metric_for(head_type: str, labels: Sequence[str] = ()) -> tuple[str, bool]:
-    """(metric name, higher is better): eval loss for causal LMs, entity-level F1 for token
+    """(metric name, higher is better): eval loss for LM heads, entity-level F1 for token
     classifiers with BIO tags (what NER is judged by), macro-F1 otherwise."""
     from cultura.adapt.metrics import is_bio
 
-    if head_type == "causal-lm":
+    if head_type in LM_HEAD_TYPES:
         return "loss", False
     if head_type == "token-cls" and is_bio(labels):
         return "entity_f1", True
@@ -154,9 +162,9 @@ def train(
     train_data: Any,
     eval_data: Any = None,
     *,
-    epochs: int = 3,
-    lr: float = 5e-4,
-    batch_size: int = 16,
+    epochs: int | None = None,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     warmup_ratio: float = 0.1,
     grad_accum: int = 1,
     early_stopping_patience: int | None = None,
@@ -166,8 +174,13 @@ def train(
     progress: bool | None = None,
     weight_decay: float = 0.01,
     max_grad_norm: float = 1.0,
+    embedding_lr: float | None = DEFAULT_EMBEDDING_LR,
 ) -> TrainingHistory:
     """Train ``cm`` in place on ``train_data``; returns the :class:`TrainingHistory`.
+
+    ``epochs``: ``None`` chooses by the data's size (:func:`auto_epochs`: about
+    :data:`TARGET_STEPS` optimizer steps). ``embedding_lr``: the learning rate of the added
+    vocabulary rows (``None``: ``lr``). The defaults are measured: docs/efficacy.md.
 
     ``progress``: ``None`` draws the progress bar when stderr is a terminal, ``True`` always,
     ``False`` never. The per-epoch lines go to the ``cultura.adapt.train`` logger either way
@@ -179,31 +192,45 @@ def train(
     from torch.utils.data import DataLoader
     from transformers import get_linear_schedule_with_warmup
 
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("grad_accum", grad_accum)):
+    for name, value in (("batch_size", batch_size), ("grad_accum", grad_accum)) + (
+        () if epochs is None else (("epochs", epochs),)
+    ):
         if not isinstance(value, int) or value < 1:
             raise CulturaError(f"{name} must be a positive integer, got {value!r}")
     if not 0 <= warmup_ratio < 1:
         raise CulturaError(f"warmup_ratio must be in [0, 1), got {warmup_ratio!r}")
     if lr <= 0:
         raise CulturaError(f"lr must be positive, got {lr!r}")
+    if embedding_lr is not None and embedding_lr <= 0:
+        raise CulturaError(f"embedding_lr must be positive, got {embedding_lr!r}")
     examples = cm.examples(train_data)
     eval_examples = cm.examples(eval_data) if eval_data is not None else None
     if counterfactual_augmentation:
         examples = _counterfactual(cm, examples)
     if knowledge_augmentation:
         examples = _knowledge_augment(cm, examples)
+    if epochs is None:
+        epochs = auto_epochs(len(examples), batch_size, grad_accum)
 
     set_seed(seed)
+    if cm.head_type == "masked-lm":  # the masked tokens are drawn from their own generator
+        from cultura.adapt.lm import seed_masking
+
+        seed_masking(cm, seed)
     accelerator = Accelerator(gradient_accumulation_steps=grad_accum)
     model = cm.model
     model.train()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
         raise CulturaError("the model has no trainable parameters (was the adapter frozen?)")
-    masked = [p for _, p in params if getattr(p, "_cultura_row_mask", False)]
-    decay = [p for n, p in params if p.ndim >= 2 and not getattr(p, "_cultura_row_mask", False)]
-    no_decay = [p for n, p in params if p.ndim < 2 and not getattr(p, "_cultura_row_mask", False)]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay + masked, "weight_decay": 0.0}]
+    rows = [p for n, p in params if _is_vocabulary_rows(n, p)]
+    decay = [p for n, p in params if p.ndim >= 2 and not _is_vocabulary_rows(n, p)]
+    no_decay = [p for n, p in params if p.ndim < 2 and not _is_vocabulary_rows(n, p)]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+        {"params": rows, "weight_decay": 0.0, "lr": embedding_lr if embedding_lr is not None else lr},
+    ]
     optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(
@@ -222,7 +249,7 @@ def train(
         train_examples=len(examples),
         eval_examples=len(eval_examples) if eval_examples is not None else 0,
     )
-    classifier = cm.head_type != "causal-lm"
+    classifier = cm.head_type not in LM_HEAD_TYPES
     hint = _collapse_hint(cm, examples, epochs, lr) if classifier else ""
     report = accelerator.is_main_process  # one process logs
     console = _stderr_console()
