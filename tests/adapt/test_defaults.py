@@ -42,9 +42,8 @@ def test_cli_api_and_demo_share_the_defaults() -> None:
         assert {k: params[k].default for k in expected} == expected, fn
     cli = {p.name: p.default for p in train_cmd.params}
     assert {k: cli[k] for k in expected} == expected
-    shown = {p.name: p.default for p in demo.params}
-    assert {k: shown[k] for k in ("epochs", "lr", "batch_size")} == {
-        k: expected[k] for k in ("epochs", "lr", "batch_size")}
+    shown = {p.name: p.default for p in demo.params}  # the demo's lr is its own: 79 rows
+    assert {k: shown[k] for k in ("epochs", "batch_size")} == {k: expected[k] for k in ("epochs", "batch_size")}
 
 
 def _added_rows_change(tiny, manager, embedding_lr: float | None) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from cultura.adapt.base import DEFAULT_BASE
-from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_LR
+from cultura.adapt.defaults import DEFAULT_BATCH_SIZE
 
 #: sentences the demo predicts after reloading (not in any plugin's sample data)
 DEMO_SENTENCES: dict[str, tuple[str, ...]] = {
@@ -28,6 +28,11 @@ DEMO_SENTENCES: dict[str, tuple[str, ...]] = {
         "春节回家和家人一起吃年夜饭，真开心！",
     ),
 }
+
+
+#: the demo's learning rate: its sample set is far smaller than what the defaults were
+#: measured on (with the library's 5e-4 every prediction stayed at 0.34 on 79 rows)
+DEMO_LR = 3e-3
 
 
 def split_examples(examples: list[Any], every: int = 4) -> tuple[list[Any], list[Any]]:
@@ -66,7 +71,10 @@ def _plain_baseline(path: str, culture: str, task: str, base_id: str, train: lis
               help="Where to save the adapter (default: a directory under the temp dir).")
 @click.option("--epochs", default=None, type=int,
               help="Default: by the data's size, as `cultura train`.")
-@click.option("--lr", default=DEFAULT_LR, show_default=True, type=float)
+@click.option("--lr", default=DEMO_LR, show_default=True, type=float,
+              help="Higher than the library default (measured on 200 to 5,000 real reviews): "
+                   "the demo trains on the plugin's 79 sample rows, where the default learns "
+                   "nothing in the epochs early stopping allows.")
 @click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--compare/--no-compare", default=True, show_default=True,
