@@ -118,8 +118,9 @@ START_FROM_FIELDS = frozenset({
 })
 
 _HEX = re.compile(r"[0-9a-f]+")
-#: a key of ``tokenizer.init``: how rows were initialized (``fvt``, ``gloss:cc-cedict``)
-_INIT_KIND = re.compile(r"[a-z]{1,16}(:[a-z0-9][a-z0-9_.\-]{0,63})?")
+#: a key of ``tokenizer.init``: how rows were initialized (``fvt``, ``start_from``,
+#: ``gloss:cc-cedict``)
+_INIT_KIND = re.compile(r"[a-z][a-z_]{0,15}(:[a-z0-9][a-z0-9_.\-]{0,63})?")
 #: a name that is only shown (``start_from.name``): no control characters, no backticks
 _SHOWN_NAME = re.compile(r"[^\x00-\x1f\x7f`]*")
 _REVISION = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
