@@ -281,6 +281,69 @@ class TensorInfo:
     shape: tuple[int, ...]
 
 
+def read_added_rows(
+    directory: Path, n_added: int, hidden: int, *, lm_head: bool | None
+) -> tuple[list[str], dict[str, Any]]:
+    """``(tokens, tensors)`` of ``directory``'s ``added_tokens.safetensors``: ``embedding``,
+    ``token_ids`` and, with ``lm_head=True``, ``lm_head`` (``lm_head_bias`` when present;
+    ``lm_head=None``: both only when present).
+
+    The file's header (dtype, shapes, byte ranges against the file size) and its token list are
+    checked against ``n_added`` rows of width ``hidden`` before anything is read or allocated;
+    only those tensors are loaded.
+    """
+    from safetensors import safe_open
+
+    path = directory / ADDED_TOKENS
+    if not path.is_file():
+        raise ArtifactError(
+            f"{directory}: {ADDED_TOKENS} is missing but {MANIFEST} records "
+            f"{n_added} added tokens; re-download or re-save the adapter"
+        )
+    header, meta = read_safetensors_header(path)
+    if meta.get("format") != ADDED_TOKENS_FORMAT:
+        raise ArtifactError(f"{path}: not a cultura added-tokens file (format {meta.get('format')!r})")
+    wanted = {"embedding": (n_added, hidden), "token_ids": (n_added,)}
+    if lm_head or (lm_head is None and "lm_head" in header):
+        wanted["lm_head"] = (n_added, hidden)
+        if "lm_head_bias" in header:
+            wanted["lm_head_bias"] = (n_added,)
+    for name, shape in wanted.items():
+        got = header[name].shape if name in header else None
+        if got != shape:
+            raise ArtifactError(
+                f"{path}: tensor {name!r} has shape {list(got) if got else 'none'}, the manifest "
+                f"records {n_added} added tokens of width {hidden}, so it should be "
+                f"{list(shape)}; the file does not belong to this adapter"
+            )
+    if header["token_ids"].dtype != "I64":
+        raise ArtifactError(f"{path}: token_ids must be int64, got {header['token_ids'].dtype}")
+    tokens = _token_list(meta.get("tokens", ""), path)
+    if len(tokens) != n_added:
+        raise ArtifactError(
+            f"{path}: lists {len(tokens)} tokens in its metadata, the manifest records {n_added}"
+        )
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return tokens, {name: fh.get_tensor(name) for name in wanted}
+    except Exception as exc:  # safetensors raises its own error types
+        raise ArtifactError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def _token_list(text: str, path: Path) -> list[str]:
+    """The added tokens recorded in the metadata of ``added_tokens.safetensors``."""
+    try:
+        tokens = json.loads(text)
+    except (ValueError, RecursionError):
+        tokens = None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+        raise ArtifactError(
+            f"{path}: its 'tokens' metadata must be a JSON list of non-empty strings; "
+            "re-save the adapter"
+        )
+    return tokens
+
+
 def read_safetensors_header(path: str | Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     """``(tensors, metadata)`` of a safetensors file, read from its header only.
 

@@ -666,42 +666,10 @@ def _rows_from_file(
 ) -> tuple[tuple[str, ...], tuple[int, ...], dict[str, Any]]:
     """``(tokens, token ids, rows)`` of a saved language adapter's ``added_tokens.safetensors``,
     its header and token list checked against the manifest before anything is read."""
-    from safetensors import safe_open
-
     n_added = int(manifest.tokenizer.get("added_tokens", 0))
     if not n_added:
         return (), (), {}
-    path = directory / artifact.ADDED_TOKENS
-    if not path.is_file():
-        raise ArtifactError(f"{directory}: {artifact.ADDED_TOKENS} is missing but "
-                            f"{artifact.MANIFEST} records {n_added} added tokens; {artifact.FIX_HINT}")
-    header, meta = artifact.read_safetensors_header(path)
-
-    def bad(why: str) -> ArtifactError:
-        return ArtifactError(f"{path}: {why}; {artifact.FIX_HINT}")
-
-    if meta.get("format") != artifact.ADDED_TOKENS_FORMAT:
-        raise bad(f"not a cultura added-tokens file (format {meta.get('format')!r})")
-    wanted = {"embedding": (n_added, hidden), "token_ids": (n_added,)}
-    for optional, shape in (("lm_head", (n_added, hidden)), ("lm_head_bias", (n_added,))):
-        if optional in header:
-            wanted[optional] = shape
-    for name, shape in wanted.items():
-        if name not in header or header[name].shape != shape:
-            raise bad(f"tensor {name!r} must have shape {list(shape)} ({n_added} added tokens of "
-                      f"width {hidden}); the language adapter does not fit this base")
-    if header["token_ids"].dtype != "I64":
-        raise bad("token_ids must be int64")
-    try:
-        tokens = json.loads(meta.get("tokens", ""))
-    except (ValueError, RecursionError):
-        tokens = None
-    if not isinstance(tokens, list) or len(tokens) != n_added or not all(
-        isinstance(t, str) and t for t in tokens
-    ):
-        raise bad(f"its metadata must list the {n_added} added tokens")
-    with safe_open(str(path), framework="pt") as fh:
-        rows = {name: fh.get_tensor(name) for name in wanted}
+    tokens, rows = artifact.read_added_rows(directory, n_added, hidden, lm_head=None)
     ids = tuple(int(i) for i in rows.pop("token_ids").tolist())
     return tuple(tokens), ids, rows
 

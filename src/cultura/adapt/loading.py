@@ -15,7 +15,6 @@ PEFT adapter is loaded. Every transformers loader runs with ``trust_remote_code=
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ from cultura.adapt.build import (
     ensure_pad_token,
     mask_row_gradients,
 )
-from cultura.adapt.cultural_model import ADDED_TOKENS_FORMAT, CulturalModel, CulturaWarning
+from cultura.adapt.cultural_model import CulturalModel, CulturaWarning
 from cultura.adapt.knowledge import KnowledgeInjector
 from cultura.adapt.tokenizer import AddedVocabulary
 from cultura.core.errors import CulturaError
@@ -248,50 +247,14 @@ def _restore_rows(
     model: Any, tok: Any, directory: Path, n_added: int, rows_before: int, rows_after: int,
     untied: bool,
 ) -> AddedVocabulary:
-    """Resize the base to ``rows_after`` and copy back the added rows of ``added_tokens.safetensors``.
-
-    The file's header (dtype, shapes, byte ranges against the file size) and its token list are
-    checked against the manifest before anything is read or allocated; only the known tensors
-    are loaded.
-    """
+    """Resize the base to ``rows_after`` and copy back the added rows of ``added_tokens.safetensors``
+    (read and checked by :func:`cultura.adapt.artifact.read_added_rows`), after checking the
+    ids against ``rows_after`` and the tokenizer."""
     import torch
-    from safetensors import safe_open
 
-    path = directory / artifact.ADDED_TOKENS
-    if not path.is_file():
-        raise ArtifactError(
-            f"{directory}: {artifact.ADDED_TOKENS} is missing but {artifact.MANIFEST} records "
-            f"{n_added} added tokens; re-download or re-save the adapter"
-        )
-    header, meta = artifact.read_safetensors_header(path)
-    if meta.get("format") != ADDED_TOKENS_FORMAT:
-        raise ArtifactError(f"{path}: not a cultura added-tokens file (format {meta.get('format')!r})")
     hidden = int(model.get_input_embeddings().weight.shape[1])
-    wanted = {"embedding": (n_added, hidden), "token_ids": (n_added,)}
-    if untied:
-        wanted["lm_head"] = (n_added, hidden)
-        if "lm_head_bias" in header:
-            wanted["lm_head_bias"] = (n_added,)
-    for name, shape in wanted.items():
-        got = header[name].shape if name in header else None
-        if got != shape:
-            raise ArtifactError(
-                f"{path}: tensor {name!r} has shape {list(got) if got else 'none'}, the manifest "
-                f"records {n_added} added tokens of width {hidden}, so it should be "
-                f"{list(shape)}; the file does not belong to this adapter"
-            )
-    if header["token_ids"].dtype != "I64":
-        raise ArtifactError(f"{path}: token_ids must be int64, got {header['token_ids'].dtype}")
-    tokens = _token_list(meta.get("tokens", ""), path)
-    if len(tokens) != n_added:
-        raise ArtifactError(
-            f"{path}: lists {len(tokens)} tokens in its metadata, the manifest records {n_added}"
-        )
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            tensors = {name: fh.get_tensor(name) for name in wanted}
-    except Exception as exc:  # safetensors raises its own error types
-        raise ArtifactError(f"{path}: not a readable safetensors file ({exc})") from None
+    tokens, tensors = artifact.read_added_rows(directory, n_added, hidden, lm_head=untied)
+    path = directory / artifact.ADDED_TOKENS
     ids = tensors["token_ids"].tolist()
     if len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= rows_after:
         raise ArtifactError(
@@ -316,20 +279,6 @@ def _restore_rows(
             if bias is not None and "lm_head_bias" in tensors:
                 bias.index_copy_(0, index, tensors["lm_head_bias"].to(bias.dtype))
     return AddedVocabulary(tuple(tokens), tuple(ids), rows_before, rows_after, not untied, {})
-
-
-def _token_list(text: str, path: Path) -> list[str]:
-    """The added tokens recorded in the metadata of ``added_tokens.safetensors``."""
-    try:
-        tokens = json.loads(text)
-    except (ValueError, RecursionError):
-        tokens = None
-    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
-        raise ArtifactError(
-            f"{path}: its 'tokens' metadata must be a JSON list of non-empty strings; "
-            "re-save the adapter"
-        )
-    return tokens
 
 
 def _check_normalizers(manifest: Manifest, profile: CultureProfile, directory: Path) -> None:
