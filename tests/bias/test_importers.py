@@ -69,6 +69,63 @@ def test_crows_pairs_malformed(tmp_path: Path, text: str, line: int, field: str)
     assert field in message
 
 
+def test_crows_pairs_line_numbers_count_blank_lines(tmp_path: Path) -> None:
+    # the bad row is on line 4: header, a good row, a blank line, it
+    path = _write(tmp_path, "blank.csv", HEADER + "a,b,stereo,x\n\nc,d,sideways,x\n")
+    with pytest.raises(DataError) as info:
+        read_crows_pairs(path)
+    assert str(info.value).startswith(f"{path}:4: field 'stereo_antistereo'")
+    # after a two-line quoted cell and a blank line, the bad row is on line 5
+    path = _write(tmp_path, "multi.csv", HEADER + '"x\ny",z,stereo,g\n\nsame,same,stereo,g\n')
+    with pytest.raises(DataError, match=rf"^{path}:5: field 'sent_less'"):
+        read_crows_pairs(path)
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\x0c", "\x0b", "\x1c", "\x1e"])
+def test_crows_pairs_only_newline_and_return_end_lines(tmp_path: Path, char: str) -> None:
+    path = _write(tmp_path, "sep.csv", HEADER + f'"quoted{char}cell",b,stereo,x\n'
+                  f"plain{char}cell,d,antistereo,y\n" + "e,f,sideways,z\n")
+    with pytest.raises(DataError) as info:
+        read_crows_pairs(path)
+    # neither cell split its row: the bad row is the file's fourth line
+    assert str(info.value).startswith(f"{path}:4: field 'stereo_antistereo'")
+    path = _write(tmp_path, "ok.csv", HEADER + f'"quoted{char}cell",b,stereo,x\n'
+                  f"plain{char}cell,d,antistereo,y\n")
+    pairs = read_crows_pairs(path)
+    assert [(p.more, p.less, p.bias_type) for p in pairs] == [
+        (f"quoted{char}cell", "b", "x"), (f"plain{char}cell", "d", "y")]
+
+
+def test_crows_pairs_carriage_return_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "cr.csv"
+    path.write_bytes(HEADER.replace("\n", "\r").encode() + b'a,b,stereo,x\r\r"c\r\nd",e,side,x\r')
+    with pytest.raises(DataError, match=rf"^{path}:4: field 'stereo_antistereo'.*got 'side'"):
+        read_crows_pairs(path)
+
+
+def test_crows_pairs_unterminated_quote_names_where_it_opened(tmp_path: Path) -> None:
+    path = _write(tmp_path, "open.csv", HEADER + 'a,b,stereo,x\n"c,d,stereo,x\ne,f,stereo,x\n')
+    with pytest.raises(DataError) as info:
+        read_crows_pairs(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:3: field 'sent_more': the quote opening this field is "
+                              "never closed")
+    assert '""' in message and "empty" not in message
+    # opened in the second field of line 3; a later quote closes it on line 5, followed by text
+    path = _write(tmp_path, "stray.csv", HEADER + 'a,b,stereo,x\nc,"d,stereo,x\ne,f,stereo,x\n'
+                  '"g h",i,stereo,x\n')
+    with pytest.raises(DataError, match=rf"^{path}:3: field 'sent_less': the quoted field starting "
+                                        r"here is closed on line 5 by a quote followed by 'g'"):
+        read_crows_pairs(path)
+    path = _write(tmp_path, "glued.csv", HEADER + '"a"b,c,stereo,x\n')
+    with pytest.raises(DataError, match=rf"^{path}:2: field 'sent_more': .* closed here by a quote "
+                                        r"followed by 'b'"):
+        read_crows_pairs(path)
+    path = _write(tmp_path, "head.csv", '"sent_more,sent_less,stereo_antistereo,bias_type\na,b\n')
+    with pytest.raises(DataError, match=rf"^{path}:1: field 'column 1': the quote opening"):
+        read_crows_pairs(path)
+
+
 def test_crows_pairs_empty_and_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="empty"):
         read_crows_pairs(_write(tmp_path, "e.csv", ""))
@@ -77,6 +134,11 @@ def test_crows_pairs_empty_and_not_utf8(tmp_path: Path) -> None:
     bad = tmp_path / "latin.csv"
     bad.write_bytes(HEADER.encode() + "caf\xe9,b,stereo,x\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin\.csv:2: encoding"):
+        read_crows_pairs(bad)
+    # a byte-order mark and \r line ends: the bad byte is on line 3
+    bad.write_bytes(b"\xef\xbb\xbf" + HEADER.replace("\n", "\r").encode() + b"a,b,stereo,x\r"
+                    + "é,b,stereo,x\r".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.csv:3: encoding"):
         read_crows_pairs(bad)
 
 
@@ -119,14 +181,14 @@ def test_stereoset_malformed_names_line_and_field(tmp_path: Path) -> None:
     message = str(info.value)
     lines = path.read_text().splitlines()
     line = next(i for i, text in enumerate(lines, 1) if text.strip() == '"id": "b2",')
-    assert message.startswith(f"{path}:{line}: data.intrasentence[1] field 'sentences'")
-    assert "exactly one 'stereotype' sentence, found 2" in message
+    assert message.startswith(f"{path}:{line}: data.intrasentence[1] (id 'b2') field 'sentences'")
+    assert "has 2 'stereotype' sentences and no 'anti-stereotype' sentence" in message
 
     wrong_label = _example("c3")
     wrong_label["sentences"][1]["gold_label"] = "anti"
     path = _write(tmp_path, "s2.json", json.dumps(_stereoset([wrong_label]), indent=2))
     with pytest.raises(DataError, match=r"s2\.json:\d+: data\.intrasentence\[0\]\.sentences\[1\] "
-                                        r"field 'gold_label'"):
+                                        r"\(id 'c3'\) field 'gold_label'"):
         read_stereoset(path)
 
     path = _write(tmp_path, "s3.json", '{"data": {"intrasentence": [}')
@@ -135,6 +197,45 @@ def test_stereoset_malformed_names_line_and_field(tmp_path: Path) -> None:
     path = _write(tmp_path, "s4.json", json.dumps({"data": {}}))
     with pytest.raises(DataError, match="none of the splits"):
         read_stereoset(path)
+
+
+@pytest.mark.parametrize(
+    ("labels", "missing"),
+    [
+        (("stereotype", "anti-stereotype", "anti-stereotype"),
+         "has 2 'anti-stereotype' sentences and no 'unrelated' sentence; "),
+        (("stereotype", "anti-stereotype"), "has no 'unrelated' sentence; "),
+        (("stereotype", "stereotype", "unrelated"),
+         "has 2 'stereotype' sentences and no 'anti-stereotype' sentence; "),
+        (("unrelated", "anti-stereotype", "unrelated"),
+         "has no 'stereotype' sentence and 2 'unrelated' sentences; "),
+    ],
+)
+def test_stereoset_example_needs_one_sentence_per_label(tmp_path: Path, labels: tuple[str, ...],
+                                                        missing: str) -> None:
+    bad = _example("b2")
+    bad["sentences"] = [{**s, "gold_label": lab}
+                        for s, lab in zip(bad["sentences"], labels, strict=False)]
+    path = _write(tmp_path, "s.json", json.dumps(_stereoset([_example("a1")], [bad]), indent=2))
+    with pytest.raises(DataError) as info:
+        read_stereoset(path)
+    message = str(info.value)
+    assert "data.intersentence[0] (id 'b2') field 'sentences'" in message
+    assert missing in message
+
+
+def test_stereoset_intrasentence_context_needs_blank(tmp_path: Path) -> None:
+    bad = {**_example("n1"), "context": "The chess player was smart."}
+    path = _write(tmp_path, "s.json", json.dumps(_stereoset([_example("a1"), bad]), indent=2))
+    with pytest.raises(DataError) as info:
+        read_stereoset(path)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
+                if text.strip() == '"id": "n1",')
+    assert str(info.value).startswith(
+        f"{path}:{line}: data.intrasentence[1] (id 'n1') field 'context': has no BLANK")
+    # intersentence contexts are whole sentences: no BLANK needed
+    path = _write(tmp_path, "inter.json", json.dumps(_stereoset([], [bad])))
+    assert [e.id for e in read_stereoset(path)] == ["n1"]
 
 
 # --------------------------------------------------------------------------- check files

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -76,8 +77,15 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        before = bytes(exc.object[: exc.start]).decode("utf-8")  # what decoded, BOM left out
+        line = len(_lines(before + "\ufffd"))  # the line holding the undecodable byte
         raise _err(path, line, "encoding", "not valid UTF-8; re-save the file as UTF-8") from None
+
+
+def _lines(text: str) -> list[str]:
+    r"""``text`` split after each line end, ends kept: only ``\n``, ``\r\n`` and ``\r`` end a
+    line (not U+2028, U+0085, form feed and the others :meth:`str.splitlines` also splits on)."""
+    return io.StringIO(text, newline="").readlines()
 
 
 def _slug(text: str, fallback: str) -> str:
@@ -92,42 +100,100 @@ def _file_tag(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # CrowS-Pairs
 # ---------------------------------------------------------------------------------------------
+def _quote_trouble(lines: Sequence[str], first: int, last: int) -> tuple[int, int, str | None] | None:
+    """Where the quoting of the CSV record on lines ``first``..``last`` (1-based) goes wrong:
+    ``(line, field index, None)`` for a quoted field still open after line ``last``, or
+    ``(line, field index, char)`` for one closed by a quote followed by ``char`` instead of a
+    comma or the line end; ``line`` is where that field's opening quote is. ``None``: neither."""
+    field, opened, state = 0, first, "start"
+    for number in range(first, last + 1):
+        for char in lines[number - 1]:
+            if state == "quoted":
+                if char == '"':
+                    state = "quote"  # the field's end, or the first half of ""
+            elif state == "quote" and char == '"':
+                state = "quoted"
+            elif char == ",":
+                field, state = field + 1, "start"
+            elif char in "\r\n":
+                state = "start"
+            elif state == "quote":
+                return opened, field, char
+            elif state == "start" and char == '"':
+                opened, state = number, "quoted"
+            else:
+                state = "field"
+    return (opened, field, None) if state == "quoted" else None
+
+
+def _csv_error(
+    path: Path, lines: Sequence[str], header: Sequence[str] | None, first: int, last: int,
+    exc: csv.Error,
+) -> DataError:
+    """The error for a record (lines ``first``..``last``) the CSV reader refused with ``exc``."""
+    trouble = _quote_trouble(lines, first, last)
+    if trouble is None:
+        return _err(path, last, "row", f"malformed CSV ({exc})")
+    line, index, char = trouble
+    name = header[index] if header is not None and index < len(header) else f"column {index + 1}"
+    fix = ('end a quoted field with " followed by a comma or the line end, and write a quote '
+           'inside a quoted field as ""')
+    if char is not None:
+        closed = "here" if last == line else f"on line {last}"
+        return _err(path, line, f"field {name!r}", f"the quoted field starting here is closed "
+                    f"{closed} by a quote followed by {char!r}, not by a comma or the line end; {fix}")
+    if last >= len(lines):
+        return _err(path, line, f"field {name!r}", "the quote opening this field is never closed "
+                    f"(the field runs to the end of the file); {fix}")
+    return _err(path, line, f"field {name!r}", f"the quote opening this field is still open on "
+                f"line {last} ({exc}); {fix}")
+
+
 def read_crows_pairs(path: str | Path) -> list[MinimalPair]:
-    """Read a CrowS-Pairs CSV file into minimal pairs (``bias_type`` kept on each pair)."""
+    r"""Read a CrowS-Pairs CSV file into minimal pairs (``bias_type`` kept on each pair).
+
+    Lines end at ``\n``, ``\r\n`` or ``\r`` only; other characters (U+2028, form feed, ...)
+    stay in their cell. A field starting with ``"`` is quoted: it may hold commas and line
+    ends, ``""`` in it is one quote, and its closing quote must be followed by a comma or the
+    line end. Blank lines are skipped; errors give the line the row (or the quoted field)
+    starts on.
+    """
     path = Path(path)
-    text = _read_text(path)
-    lines = text.splitlines(keepends=True)
-    reader = csv.DictReader(lines)
+    lines = _lines(_read_text(path))
+    reader = csv.reader(lines, strict=True)
+    columns = ", ".join(CROWS_COLUMNS)
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
     except csv.Error as exc:
-        raise _err(path, 1, "header", f"not a readable CSV header ({exc})") from None
-    if not header:
+        raise _csv_error(path, lines, None, 1, reader.line_num, exc) from None
+    if header is None:
         raise _err(path, 1, "header", "the file is empty; a CrowS-Pairs CSV needs a header row "
-                   f"with {', '.join(CROWS_COLUMNS)}")
+                   f"with {columns}")
+    if not any(h.strip() for h in header):
+        raise _err(path, 1, "header", f"is blank; the first line must be the header row with {columns}")
     missing = [c for c in CROWS_COLUMNS if c not in header]
     if missing:
         raise _err(
             path, 1, f"column {missing[0]!r}",
             f"missing column(s) {', '.join(missing)}; a CrowS-Pairs CSV needs the columns "
-            f"{', '.join(CROWS_COLUMNS)} (found: {', '.join(h for h in header if h) or 'none'})",
+            f"{columns} (found: {', '.join(h for h in header if h) or 'none'})",
         )
     pairs: list[MinimalPair] = []
-    start = reader.line_num + 1
     while True:
+        line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            raise _err(path, reader.line_num, "row", f"malformed CSV ({exc})") from None
-        line = start
-        start = reader.line_num + 1
-        if None in row:
-            raise _err(path, line, "row", f"has more fields than the header ({len(header)})")
-        values = {c: (row.get(c) or "") for c in CROWS_COLUMNS}
-        if not any(v.strip() for v in row.values() if isinstance(v, str)):
+            raise _csv_error(path, lines, header, line, reader.line_num, exc) from None
+        if not any(cell.strip() for cell in row):
             continue  # blank line
+        if len(row) > len(header):
+            raise _err(path, line, "row", f"has {len(row)} fields, more than the header's "
+                       f"{len(header)}; quote fields that contain commas")
+        cells = dict(zip(header, row, strict=False))
+        values = {c: cells.get(c, "") for c in CROWS_COLUMNS}
         for column in ("sent_more", "sent_less", "bias_type"):
             if not values[column].strip():
                 raise _err(path, line, f"field {column!r}", "is empty; every row needs it")
@@ -247,14 +313,18 @@ def read_stereoset(
         if not isinstance(records, list):
             raise _err(path, _line_of(text, f'"{split}"'), f"field 'data.{split}'", "must be a list")
         for index, record in enumerate(records):
-            where = f"data.{split}[{index}]"
+            base = f"data.{split}[{index}]"
+            named = ""
             line = (
                 _line_of(text, json.dumps(record.get("id"), ensure_ascii=False))
                 if isinstance(record, Mapping) and isinstance(record.get("id"), str)
                 else _line_of(text, f'"{split}"')
             )
             if not isinstance(record, Mapping):
-                raise _err(path, line, where, "must be an object")
+                raise _err(path, line, base, "must be an object")
+            if isinstance(record.get("id"), str):
+                named = f" (id {record['id']!r})"
+            where = base + named
 
             def need(obj: Mapping[str, Any], key: str, at: str, line: int | None = line) -> str:
                 value = obj.get(key)
@@ -267,7 +337,7 @@ def read_stereoset(
                 raise _err(path, line, f"{where} field 'sentences'", "must be a non-empty list")
             parsed = []
             for j, sentence in enumerate(sentences):
-                at = f"{where}.sentences[{j}]"
+                at = f"{base}.sentences[{j}]{named}"
                 if not isinstance(sentence, Mapping):
                     raise _err(path, line, at, "must be an object")
                 sline = (
@@ -285,16 +355,27 @@ def read_stereoset(
                 seen.add(sid)
                 parsed.append(StereoSetSentence(sid, need(sentence, "sentence", at, sline), gold))
             labels = [s.gold_label for s in parsed]
-            for label in ("stereotype", "anti-stereotype"):
-                if labels.count(label) != 1:
-                    raise _err(path, line, f"{where} field 'sentences'",
-                               f"needs exactly one {label!r} sentence, found {labels.count(label)}")
+            wrong = [
+                f"no {label!r} sentence" if not labels.count(label)
+                else f"{labels.count(label)} {label!r} sentences"
+                for label in STEREOSET_LABELS
+                if labels.count(label) != 1
+            ]
+            if wrong:
+                raise _err(path, line, f"{where} field 'sentences'",
+                           f"has {' and '.join(wrong)}; a StereoSet example has exactly one "
+                           "stereotype, one anti-stereotype and one unrelated sentence")
+            context = need(record, "context", where)
+            if split == "intrasentence" and "BLANK" not in context:
+                raise _err(path, line, f"{where} field 'context'",
+                           f"has no BLANK; an intrasentence context marks the gap its sentences "
+                           f"fill with BLANK, got {context!r}")
             out.append(
                 StereoSetExample(
                     id=need(record, "id", where),
                     target=need(record, "target", where),
                     bias_type=need(record, "bias_type", where),
-                    context=need(record, "context", where),
+                    context=context,
                     sentences=tuple(parsed),
                     split=split,  # type: ignore[arg-type]
                 )
