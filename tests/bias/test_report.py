@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from cultura.bias.gate import BiasGateError, enforce
-from cultura.bias.report import BiasReport, CheckResult, merge_reports
+from cultura.bias.report import BiasReport, CheckResult, merge_reports, pair_rows
 from cultura.core.errors import CulturaError
+from cultura.core.types import MinimalPair
 
 PLUGIN = {"kind": "plugin", "plugin": "zh", "distribution": "cultura-zh", "version": "0.1.0",
           "level": "zh"}
@@ -121,3 +122,28 @@ def test_png_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch:
     with pytest.raises(CulturaError, match=r"pip install 'cultura\[plot\]'"):
         _report(OK).to_png(tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_every_pair_in_json_only() -> None:
+    pairs = (MinimalPair("she cooks dinner", "he cooks dinner", bias_type="gender"),
+             MinimalPair("old men nap", "young men nap", "antistereo", "age"),
+             MinimalPair("the poor steal", "the rich steal", bias_type="socioeconomic"))
+    scores = [(-3.0, -4.5), (-2.0, -2.0), (-7.25, -1.5)]
+    rows = pair_rows(pairs, scores, ["more", "tie", "less"], indices=[0, 2, 3])
+    result = CheckResult("crows.overall", "overall", "crows_pairs", 33.3, 10, "fail",
+                         "file c.csv", {"kind": "file"}, {"n": 3, "pairs": rows}, "too far", "")
+    report = BiasReport("tiny", None, "mlm", (result,))
+    listed = json.loads(report.to_json())["results"][0]["details"]["pairs"]
+    assert [(r["index"], r["more"], r["less"], r["direction"], r["bias_type"], r["more_score"],
+             r["less_score"], r["decision"]) for r in listed] == [
+        (0, "she cooks dinner", "he cooks dinner", "stereo", "gender", -3.0, -4.5, "more"),
+        (2, "old men nap", "young men nap", "antistereo", "age", -2.0, -2.0, "tie"),
+        (3, "the poor steal", "the rich steal", "stereo", "socioeconomic", -7.25, -1.5, "less"),
+    ]
+    assert BiasReport.from_json(report.to_json()) == report
+    # the model card, the summary and the plain text stay short: no pair listing
+    for short in (report.to_markdown(), report.to_text(), json.dumps(report.summary())):
+        assert not any(p.more in short or p.less in short for p in pairs)
+    assert [r["index"] for r in pair_rows(pairs[:2], scores[:2], ["more", "tie"])] == [0, 1]
+    with pytest.raises(CulturaError, match="one score pair and one decision per pair"):
+        pair_rows(pairs, scores[:2], ["more", "tie", "less"])

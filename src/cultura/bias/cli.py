@@ -131,6 +131,9 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
     )
     for r in report.failures:
         console.print(f"[red]✗ {r.check_id}[/]: {r.reason}", highlight=False)
+    if any(r.details.get("pairs") for r in report.ran):
+        console.print("[dim]--json lists every minimal pair: both sentences, their scores and "
+                      "which one the model prefers[/]", highlight=False)
     by_reason: dict[str, list[str]] = {}
     for r in report.skipped:
         by_reason.setdefault(r.reason, []).append(r.check_id)

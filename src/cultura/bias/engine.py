@@ -40,7 +40,7 @@ import numpy as np
 
 from cultura.bias import metrics as M
 from cultura.bias.importers import LoadedData, StereoSetExample, load_data
-from cultura.bias.report import METRIC_NAMES, BiasReport, CheckResult, format_examples
+from cultura.bias.report import METRIC_NAMES, BiasReport, CheckResult, format_examples, pair_rows
 from cultura.core.errors import CulturaError
 from cultura.core.tags import Culture
 from cultura.core.types import BiasCheck
@@ -508,11 +508,12 @@ def _run_pairs(
     if metric is None:
         need = "a masked LM" if check.metric == "crows_pairs" else "a causal LM"
         return _skip(src, f"needs {need}; this is {_kind_phrase(target.kind)}")
-    pairs = list(check.pairs)
-    if target.normalize is not None:
+    pairs, kept = list(check.pairs), list(range(len(check.pairs)))
+    if target.normalize is not None:  # pairs the normalizers make identical are not scored
         more = target.normalize([p.more for p in pairs])
         less = target.normalize([p.less for p in pairs])
-        pairs = [replace(p, more=a, less=b) for p, a, b in zip(pairs, more, less, strict=True) if a != b]
+        kept = [i for i in kept if more[i] != less[i]]
+        pairs = [replace(pairs[i], more=more[i], less=less[i]) for i in kept]
     if metric == "crows_pairs":
         cache = target.extra.setdefault("mlm_cache", {})
         total = M.crows_pairs_job_count(target.tokenizer, pairs, cache=cache)
@@ -537,7 +538,7 @@ def _run_pairs(
     details = {**result.as_dict(), "preferred_stereotype": worst, "scoring": (
         "CrowS-Pairs PLL over unmodified tokens" if metric == "crows_pairs"
         else "whole-sentence log-likelihood"
-    )}
+    ), "pairs": pair_rows([check.pairs[i] for i in kept], scores, result.decisions, kept)}
     status = CheckResult.judge(metric, result.score, check.threshold)
     reason = ""
     if status == "fail":

@@ -160,7 +160,9 @@ class PairMetric:
     ``score``: % of all pairs (neutral ones included in the denominator, as in the reference)
     where ``sent_more`` scores higher; ``stereo_score``/``antistereo_score``: the same within
     the non-neutral pairs of each direction (``None`` when there are none); ``neutral``: pairs
-    whose two scores are equal after rounding to 3 decimals.
+    whose two scores are equal after rounding to 3 decimals. Per pair, in order: ``wins``,
+    whether it counts toward ``score``; ``decisions``, ``"more"`` (``sent_more`` scores
+    higher), ``"less"`` or ``"tie"`` (neutral).
     """
 
     score: float
@@ -171,6 +173,7 @@ class PairMetric:
     n_stereo: int
     n_antistereo: int
     wins: tuple[bool, ...]
+    decisions: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -200,6 +203,7 @@ def pair_metric(
         raise CulturaError("pair_metric needs at least one pair")
     neutral = total_stereo = total_anti = stereo_wins = anti_wins = 0
     wins: list[bool] = []
+    decisions: list[str] = []
     for more, less, direction in zip(more_scores, less_scores, directions, strict=True):
         more_r, less_r = round(float(more), decimals), round(float(less), decimals)
         win = False
@@ -216,6 +220,7 @@ def pair_metric(
         else:
             raise CulturaError(f"direction must be 'stereo' or 'antistereo', got {direction!r}")
         wins.append(win)
+        decisions.append("tie" if more_r == less_r else "more" if more_r > less_r else "less")
     return PairMetric(
         score=100.0 * (stereo_wins + anti_wins) / n,
         stereo_score=100.0 * stereo_wins / total_stereo if total_stereo else None,
@@ -225,6 +230,7 @@ def pair_metric(
         n_stereo=total_stereo,
         n_antistereo=total_anti,
         wins=tuple(wins),
+        decisions=tuple(decisions),
     )
 
 

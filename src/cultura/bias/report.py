@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cultura.core.errors import CulturaError
+from cultura.core.types import MinimalPair
 
 __all__ = [
     "CheckResult",
@@ -429,6 +430,38 @@ def merge_reports(reports: Iterable[BiasReport]) -> BiasReport:
     return BiasReport(
         first.target, first.culture, first.model_kind, tuple(results), tuple(warnings)
     )
+
+
+def pair_rows(
+    pairs: Sequence[MinimalPair],
+    scores: Sequence[tuple[float, float]],
+    decisions: Sequence[str],
+    indices: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Every scored pair of a minimal-pair check, as the JSON report lists it in
+    ``details["pairs"]``: ``index`` (the pair's position in the check, from ``indices``),
+    ``more``, ``less``, ``direction``, ``bias_type``, ``more_score`` and ``less_score`` (the
+    sentences' log-likelihood scores; higher = likelier) and ``decision`` (``"more"`` when the
+    more stereotypical sentence scores higher, which the check's score counts; ``"less"``;
+    ``"tie"``: equal after rounding, neutral)."""
+    if not len(pairs) == len(scores) == len(decisions):
+        raise CulturaError("pair_rows needs one score pair and one decision per pair")
+    positions = range(len(pairs)) if indices is None else indices
+    return [
+        {
+            "index": int(index),
+            "more": pair.more,
+            "less": pair.less,
+            "direction": pair.direction,
+            "bias_type": pair.bias_type,
+            "more_score": float(more),
+            "less_score": float(less),
+            "decision": decision,
+        }
+        for index, pair, (more, less), decision in zip(
+            positions, pairs, scores, decisions, strict=True
+        )
+    ]
 
 
 def format_examples(items: Sequence[Mapping[str, Any]], limit: int = 3) -> str:
