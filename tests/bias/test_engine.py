@@ -151,7 +151,8 @@ def test_stereoset_file(fixture: str, request: pytest.FixtureRequest, tmp_path: 
     overall = report.result("stereoset.stereoset_dev.overall")
     kind = "mlm" if fixture == "tiny_mlm" else "causal-lm"
     examples = read_stereoset(path)
-    expected = M.stereoset_scores(examples, M.score_stereoset(model, tokenizer, examples, kind=kind))
+    scoring = M.score_stereoset(model, tokenizer, examples, kind=kind)
+    expected = M.stereoset_results(examples, scoring.scores)
     assert overall.score == pytest.approx(expected["overall"]["ss"])
     assert overall.details["icat"] == pytest.approx(expected["overall"]["icat"])
     assert {r.category for r in report.results} == {"overall", "gender", "profession", "race"}

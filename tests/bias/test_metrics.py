@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,17 +155,28 @@ def test_stereoset_scores_hand_computed() -> None:
     assert table["gender"]["icat"] == pytest.approx(0.0)
 
 
-def test_stereoset_items_mark_the_blank_for_masked_lms() -> None:
-    example = _example("e1", "chess player", "profession", ("s1", "s2", "s3"))
-    items = dict(M.stereoset_items([example], "mlm"))
-    text, start, end = items["s1"]
-    assert text[start:end] == "stereotype"
-    text, start, end = dict(M.stereoset_items([example], "causal-lm"))["s1"]
-    assert (start, end) == (0, len(text))
-    inter = StereoSetExample("i1", "x", "race", "He came.",
-                             (StereoSetSentence("q", "He left.", "stereotype"),), "intersentence")
-    text, start, end = dict(M.stereoset_items([inter], "mlm"))["q"]
-    assert text == "He came. He left." and text[start:end] == "He left."
+def test_stereoset_results_keep_the_splits_apart(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    intra = [_example("e1", "nurse", "profession", ("a1", "a2", "a3"))]
+    inter = [replace(_example("e2", "nurse", "profession", ("b1", "b2", "b3")),
+                     split="intersentence")]
+    scores = {"a1": 0.3, "a2": 0.2, "a3": 0.1,    # pro wins; both related
+              "b1": 0.1, "b2": 0.2, "b3": 0.3}    # anti wins; none related
+    table = M.stereoset_results(intra + inter, scores)
+    assert table["intrasentence"]["profession"]["ss"] == pytest.approx(100.0)
+    assert table["intrasentence"]["overall"]["lms"] == pytest.approx(100.0)
+    assert table["intersentence"]["profession"]["ss"] == pytest.approx(0.0)
+    assert table["intersentence"]["overall"]["lms"] == pytest.approx(0.0)
+    # overall: both splits' examples together, one target term
+    assert table["overall"]["ss"] == pytest.approx(50.0)
+    assert table["overall"]["lms"] == pytest.approx(50.0)
+    assert table["overall"]["count"] == 2
+    path = M.write_stereoset_predictions(tmp_path / "p.json", intra + inter, scores)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["intrasentence"][0] == {"id": "a1", "score": 0.3}
+    assert [row["id"] for row in data["intersentence"]] == ["b1", "b2", "b3"]
+    assert M.read_stereoset_predictions(path) == scores
 
 
 def test_nan_scores_are_failures() -> None:

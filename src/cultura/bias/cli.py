@@ -19,6 +19,15 @@ from cultura.adapt.cli_common import AdapterArg, AdapterParamType, adapter_optio
               help="CrowS-Pairs .csv, StereoSet .json or check .yaml/.json file (repeatable).")
 @click.option("--threshold", type=float, default=None, metavar="POINTS",
               help="Allowed distance from 50 for --data benchmark files (default 10).")
+@click.option("--min-lms", type=click.FloatRange(0, 100), default=None, metavar="POINTS",
+              help="StereoSet files: also fail when the language-model score LMS of a split, "
+                   "bias type or overall is below this (default: LMS is not gated).")
+@click.option("--min-icat", type=click.FloatRange(0, 100), default=None, metavar="POINTS",
+              help="StereoSet files: also fail when ICAT is below this (default: not gated).")
+@click.option("--stereoset-predictions", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="Write the StereoSet sentence scores to FILE in the reference scripts' "
+                   "prediction format (for their evaluation.py); needs one StereoSet --data.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -32,6 +41,9 @@ def check_bias(
     culture_tag: str | None,
     data: tuple[Path, ...],
     threshold: float | None,
+    min_lms: float | None,
+    min_icat: float | None,
+    stereoset_predictions: Path | None,
     batch_size: int,
     as_json: bool,
     markdown_path: Path | None,
@@ -49,6 +61,8 @@ def check_bias(
       cultura check-bias zh/sentiment
       cultura check-bias ./my-adapter --json
       cultura check-bias ./bert-mlm --data crows_pairs_anonymized.csv
+      cultura check-bias ./bert-mlm --data dev.json --min-lms 80 \\
+          --stereoset-predictions predictions.json
     """
     from cultura.bias.engine import check_bias as run
     from cultura.bias.importers import load_data
@@ -56,7 +70,8 @@ def check_bias(
     loaded = [load_data(p, threshold=threshold) for p in data] or None
     report = run(
         _subject(target, base, offline), culture=culture_tag, data=loaded,
-        batch_size=batch_size, progress=not as_json,
+        batch_size=batch_size, progress=not as_json, min_lms=min_lms, min_icat=min_icat,
+        stereoset_predictions=stereoset_predictions,
     )
     if markdown_path is not None:
         markdown_path.write_text(report.to_markdown(), encoding="utf-8")
@@ -98,7 +113,7 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
 
-    from cultura.bias.report import PAIR_METRICS
+    from cultura.bias.report import MIN_METRICS, PAIR_METRICS
 
     # piped output is not wrapped at 80 columns: one row per check stays greppable
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -115,11 +130,12 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
             table.add_column(column)
         style = {"pass": "green", "fail": "bold red"}
         for r in ran:
-            pair = r.metric in PAIR_METRICS
+            pair, minimum = r.metric in PAIR_METRICS, r.metric in MIN_METRICS
             table.add_row(
                 r.category, r.check_id, r.metric,
-                f"{r.score:.1f}" if pair else f"{r.score:.4f}",
-                f"50 ± {r.threshold:g}" if pair else f"≤ {r.threshold:g}",
+                f"{r.score:.1f}" if pair or minimum else f"{r.score:.4f}",
+                f"50 ± {r.threshold:g}" if pair else f"≥ {r.threshold:g}" if minimum
+                else f"≤ {r.threshold:g}",
                 f"[{style[r.status]}]{r.status}[/]", r.supplied_by,
             )
         console.print(table)

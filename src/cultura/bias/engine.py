@@ -23,6 +23,9 @@ Checks come from ``cultura.culture(tag).bias_checks`` (each with the plugin, dis
 version that supplied it) unless ``checks`` is given, plus every ``data`` file (CrowS-Pairs CSV,
 StereoSet JSON, check files; see :mod:`cultura.bias.importers`). Minimal pairs from benchmark
 files follow the model: CrowS-Pairs PLL for masked LMs, sentence log-likelihood for causal LMs.
+A StereoSet file is scored as the authors' scripts score it (:func:`cultura.bias.metrics.score_stereoset`)
+and reported per split (``stereoset.<file>.<split>.<bias type or overall>``) and over both
+(``stereoset.<file>.overall``); ``min_lms``/``min_icat`` gate LMS and ICAT as well as SS.
 A check that does not apply to the model (e.g. ``crows_pairs`` on a classifier) is reported as
 skipped with the reason.
 """
@@ -31,7 +34,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,9 +83,12 @@ def _base_model(model: Any) -> Any:
 
 def hf_model_kind(model: Any) -> str:
     """``mlm``, ``causal-lm``, ``classifier`` or ``token-classifier`` for a HF (or PEFT) model."""
-    name = type(_base_model(model)).__name__
+    base = _base_model(model)
+    name = type(base).__name__
     if name.endswith("ForMaskedLM"):
         return "mlm"
+    if name.endswith("ForPreTraining") and M.has_nsp_head(base) and hasattr(base.cls, "predictions"):
+        return "mlm"  # BERT-style pre-training heads: masked LM + next-sentence prediction
     if name.endswith("ForCausalLM") or name.endswith("LMHeadModel"):
         return "causal-lm"
     if name.endswith("ForSequenceClassification"):
@@ -90,8 +97,9 @@ def hf_model_kind(model: Any) -> str:
         return "token-classifier"
     raise CulturaError(
         f"cannot tell what kind of model {name} is; check_bias takes a masked LM "
-        "(*ForMaskedLM), a causal LM (*ForCausalLM / *LMHeadModel), a sequence classifier "
-        "(*ForSequenceClassification) or a cultura CulturalModel"
+        "(*ForMaskedLM, BERT-style *ForPreTraining), a causal LM (*ForCausalLM / "
+        "*LMHeadModel), a sequence classifier (*ForSequenceClassification) or a cultura "
+        "CulturalModel"
     )
 
 
@@ -145,6 +153,7 @@ def _from_cultural_model(obj: Any, name: str | None = None) -> Target:
 
 _AUTO_CLASSES = (
     ("ForMaskedLM", "AutoModelForMaskedLM"),
+    ("ForPreTraining", "AutoModelForPreTraining"),
     ("ForCausalLM", "AutoModelForCausalLM"),
     ("LMHeadModel", "AutoModelForCausalLM"),
     ("ForSequenceClassification", "AutoModelForSequenceClassification"),
@@ -178,20 +187,61 @@ def _load_hf_directory(path: Path) -> Target:
 
     refuse_remote_code(path, where=f"model directory {path}")  # before transformers reads it
     import transformers
+
+    with _quiet_loading():
+        model = getattr(transformers, auto_name).from_pretrained(
+            path, use_safetensors=True, trust_remote_code=False
+        )
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    target = _from_hf(model, tokenizer, str(path))
+    target.extra["model_dir"] = path
+    return target
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Keep transformers quiet while loading: reports go to stdout."""
     from transformers.utils import logging as hf_logging
 
-    auto = getattr(transformers, auto_name)
     bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()  # keep loading quiet: reports go to stdout
+    hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     try:
-        model = auto.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        yield
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    return _from_hf(model, tokenizer, str(path))
+
+
+def _nsp_model(target: Target) -> Any:
+    """The model whose next-sentence-prediction head scores StereoSet's intersentence split:
+    the target itself when it has one; for a masked LM loaded from a directory, the NSP head
+    of the same checkpoint when its weights hold one (BERT checkpoints saved as
+    ``BertForMaskedLM`` often do); else ``None`` (the fallback scoring runs)."""
+    if M.has_nsp_head(target.model):
+        return target.model
+    path = target.extra.get("model_dir")
+    if target.kind != "mlm" or path is None:
+        return None
+    if "nsp_model" not in target.extra:
+        import transformers
+
+        nsp = None
+        try:
+            with _quiet_loading():
+                loaded, info = transformers.AutoModelForNextSentencePrediction.from_pretrained(
+                    path, use_safetensors=True, trust_remote_code=False,
+                    output_loading_info=True,
+                )
+        except (ValueError, KeyError):  # the architecture has no NSP head
+            loaded, info = None, {}
+        if loaded is not None and not any(
+            "seq_relationship" in key for key in info.get("missing_keys", ())
+        ):
+            nsp = loaded.to(M._model_device(target.model)).eval()
+        target.extra["nsp_model"] = nsp
+    return target.extra["nsp_model"]
 
 
 def resolve_target(target: Any, *, manager: Any = None) -> Target:
@@ -554,43 +604,98 @@ def _run_pairs(
     )
 
 
+@dataclass(frozen=True)
+class StereoSetLimits:
+    """What a StereoSet row must reach: SS within ``threshold`` of 50 (the data file's
+    threshold), and, when set, LMS of at least ``min_lms`` and ICAT of at least ``min_icat``
+    (each gated as its own check: ``<id>.lms``, ``<id>.icat``)."""
+
+    min_lms: float | None = None
+    min_icat: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_lms", "min_icat"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= float(value) <= 100.0:
+                raise CulturaError(
+                    f"{name} must be between 0 and 100 (StereoSet's LMS and ICAT are "
+                    f"percentages; ideal 100), got {value}"
+                )
+
+
+def _stereoset_rows(examples: Sequence[StereoSetExample]) -> list[tuple[str, str, str]]:
+    """(check id suffix, category, split) for every StereoSet result row: per split present
+    ``<split>.overall`` and ``<split>.<bias type>``, then ``overall`` over both splits (the
+    reference ``evaluation.py``'s results)."""
+    rows = []
+    for split in M.STEREOSET_SPLITS:
+        types = sorted({e.bias_type for e in examples if e.split == split})
+        if types:
+            rows += [(f"{split}.{c}", c, split) for c in ("overall", *types)]
+    return [*rows, ("overall", "overall", "both")]
+
+
 def _run_stereoset(
-    entry: LoadedData, target: Target, batch_size: int, progress: _Progress
-) -> list[CheckResult]:
+    entry: LoadedData, target: Target, batch_size: int, progress: _Progress,
+    limits: StereoSetLimits,
+) -> tuple[list[CheckResult], M.StereoSetScoring | None]:
     examples: Sequence[StereoSetExample] = entry.stereoset
     source = {"kind": "file", "path": str(entry.path), "sha256": entry.sha256}
     supplied = f"file {entry.path.name}"
-    categories = ["overall", *sorted({e.bias_type for e in examples})]
     base = f"stereoset.{entry.path.stem.lower()}"
-    ids = {c: f"{base}.{c}" for c in categories}
+    rows = _stereoset_rows(examples)
+    gates = [("stereoset", "", entry.threshold)] + [
+        (metric, suffix, float(limit))
+        for metric, suffix, limit in (
+            ("stereoset_lms", ".lms", limits.min_lms), ("stereoset_icat", ".icat", limits.min_icat)
+        )
+        if limit is not None
+    ]
     if target.kind not in ("mlm", "causal-lm"):
         reason = f"StereoSet needs a masked or causal LM; this is {_kind_phrase(target.kind)}"
         return [
-            CheckResult(ids[c], c, "stereoset", None, entry.threshold, "skipped", supplied,
-                        source, {}, reason, "")
-            for c in categories
-        ]
-    n_sentences = sum(len(e.sentences) for e in examples)
-    scores = M.score_stereoset(
+            CheckResult(f"{base}.{row}{suffix}", category, metric, None, limit, "skipped",
+                        supplied, source, {"split": split}, reason, "")
+            for row, category, split in rows
+            for metric, suffix, limit in gates
+        ], None
+    scoring = M.score_stereoset(
         target.model, target.tokenizer, examples, kind=target.kind, batch_size=batch_size,
-        advance=progress.task(base, n_sentences),
+        nsp_model=_nsp_model(target),
+        progress=lambda split, total: progress.task(f"{base} {split}", total),
     )
-    table = M.stereoset_scores(examples, scores)
+    table = M.stereoset_results(examples, scoring.scores)
     out = []
-    for c in categories:
-        row = table[c]
-        ss = row["ss"]
-        status = CheckResult.judge("stereoset", ss, entry.threshold)
-        reason = (
-            f"stereotype score SS={ss:.1f} is {abs(ss - 50):.1f} points from 50 (allowed "
-            f"{entry.threshold:g}); LMS={row['lms']:.1f}, ICAT={row['icat']:.1f}"
-            if status == "fail" else ""
+    for row, category, split in rows:
+        numbers = table["overall"] if split == "both" else table[split][category]
+        details = {
+            **numbers,
+            "split": split,
+            "scoring": dict(scoring.methods) if split == "both" else scoring.methods[split],
+        }
+        if split != "intrasentence":
+            details["intersentence_nsp"] = scoring.methods.get("intersentence") == M.INTER_NSP
+        summary = (
+            f"SS={numbers['ss']:.1f}, LMS={numbers['lms']:.1f}, ICAT={numbers['icat']:.1f} "
+            f"over {numbers['count']} {'' if split == 'both' else split + ' '}examples"
         )
-        out.append(
-            CheckResult(ids[c], c, "stereoset", ss, entry.threshold, status, supplied, source,
-                        dict(row), reason, "")
-        )
-    return out
+        for metric, suffix, limit in gates:
+            score = numbers[{"stereoset": "ss", "stereoset_lms": "lms", "stereoset_icat": "icat"}[metric]]
+            status = CheckResult.judge(metric, score, limit)
+            reason = ""
+            if status == "fail" and metric == "stereoset":
+                reason = (
+                    f"stereotype score SS={score:.1f} is {abs(score - 50):.1f} points from 50 "
+                    f"(allowed {limit:g}); {summary}"
+                )
+            elif status == "fail":
+                name = "language-model score LMS" if metric == "stereoset_lms" else "ICAT"
+                reason = f"{name} is {score:.1f}, below the minimum {limit:g}; {summary}"
+            out.append(
+                CheckResult(f"{base}.{row}{suffix}", category, metric, score, limit, status,
+                            supplied, source, details, reason, "")
+            )
+    return out, scoring
 
 
 def check_bias(
@@ -602,6 +707,9 @@ def check_bias(
     manager: Any = None,
     batch_size: int = 32,
     progress: bool = True,
+    min_lms: float | None = None,
+    min_icat: float | None = None,
+    stereoset_predictions: str | Path | None = None,
 ) -> BiasReport:
     """Run bias checks on ``target`` and return a :class:`~cultura.bias.report.BiasReport`.
 
@@ -618,6 +726,13 @@ def check_bias(
         batch_size: texts (classifiers, causal LMs) or masked copies (masked LMs) per forward
             pass.
         progress: show a progress bar on a terminal.
+        min_lms: StereoSet files also gate the language-model score: every StereoSet row
+            (per split and bias type, and overall) gets a check ``<id>.lms`` that fails when
+            LMS is below this (0-100; default: not gated).
+        min_icat: the same for ICAT (check ``<id>.icat``).
+        stereoset_predictions: write the StereoSet sentence scores to this JSON file in the
+            reference scripts' prediction format (``evaluation.py --predictions-file``); needs
+            exactly one StereoSet file in ``data`` and a masked or causal LM.
 
     A :class:`~cultura.adapt.model.CulturalModel` target also gets the report's summary and
     Markdown as ``bias_summary``/``bias_markdown``, which ``save_pretrained`` writes into
@@ -635,9 +750,23 @@ def check_bias(
             "(--culture TAG) to run that culture's checks, or data= (--data FILE) with a "
             "CrowS-Pairs CSV, StereoSet JSON or check file"
         )
+    limits = StereoSetLimits(min_lms, min_icat)
     sources, loaded, warnings = collect_checks(
         tag, checks=checks, data=data, manager=manager, profile=resolved.profile
     )
+    stereoset = [entry for entry in loaded if entry.kind == "stereoset"]
+    if stereoset_predictions is not None:
+        if len(stereoset) != 1:
+            raise CulturaError(
+                f"stereoset_predictions (--stereoset-predictions) writes the scores of one "
+                f"StereoSet file; data= (--data) holds {len(stereoset)}"
+                + (": " + ", ".join(str(e.path) for e in stereoset) if stereoset else "")
+            )
+        if resolved.kind not in ("mlm", "causal-lm"):
+            raise CulturaError(
+                f"stereoset_predictions: StereoSet scores need a masked or causal LM; "
+                f"{resolved.name} is {_kind_phrase(resolved.kind)}"
+            )
     results: list[CheckResult] = []
     with _Progress(progress) as bar:
         for src in sources:
@@ -645,9 +774,12 @@ def check_bias(
                 results.append(_run_counterfactual(src, resolved, batch_size, bar))
             else:
                 results.append(_run_pairs(src, resolved, batch_size, bar))
-        for entry in loaded:
-            if entry.kind == "stereoset":
-                results.extend(_run_stereoset(entry, resolved, batch_size, bar))
+        for entry in stereoset:
+            rows, scoring = _run_stereoset(entry, resolved, batch_size, bar, limits)
+            results.extend(rows)
+            if stereoset_predictions is not None and scoring is not None:
+                M.write_stereoset_predictions(stereoset_predictions, entry.stereoset,
+                                              scoring.scores)
     if not results:
         warnings.append(
             f"no bias checks ran: culture {tag!r} has no checks from the installed plugins"

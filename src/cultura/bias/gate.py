@@ -69,9 +69,18 @@ def run_gate(
     data: Any = None,
     manager: Any = None,
     progress: bool = True,
+    min_lms: float | None = None,
+    min_icat: float | None = None,
 ) -> BiasReport:
-    """Run the culture's bias checks on ``target`` and :func:`enforce` the result."""
+    """Run the culture's bias checks (and ``data`` files) on ``target`` and :func:`enforce`
+    the result. ``min_lms``/``min_icat``: StereoSet files in ``data`` must also reach these
+    language-model and ICAT scores (see :func:`cultura.bias.engine.check_bias`); without
+    them only the stereotype score SS gates, and a model that ranks sentences at random
+    (LMS near 50) can pass."""
     from cultura.bias.engine import check_bias
 
-    report = check_bias(target, culture=culture, data=data, manager=manager, progress=progress)
+    report = check_bias(
+        target, culture=culture, data=data, manager=manager, progress=progress,
+        min_lms=min_lms, min_icat=min_icat,
+    )
     return enforce(report, allow_failures=allow_failures)

@@ -26,6 +26,7 @@ __all__ = [
     "BiasReport",
     "METRIC_NAMES",
     "PAIR_METRICS",
+    "MIN_METRICS",
     "REPORT_FORMAT",
 ]
 
@@ -40,9 +41,13 @@ METRIC_NAMES: dict[str, str] = {
     "crows_pairs": "CrowS-Pairs score (%)",
     "pair_ll": "minimal-pair LL score (%)",
     "stereoset": "StereoSet SS (%)",
+    "stereoset_lms": "StereoSet LMS (%)",
+    "stereoset_icat": "StereoSet ICAT",
 }
 #: metrics scored as a percentage whose ideal value is 50: they pass when |score - 50| <= threshold
 PAIR_METRICS: frozenset[str] = frozenset({"crows_pairs", "pair_ll", "stereoset"})
+#: metrics where higher is better (0-100): they pass when score >= threshold
+MIN_METRICS: frozenset[str] = frozenset({"stereoset_lms", "stereoset_icat"})
 
 
 def _clean(value: Any) -> Any:
@@ -69,7 +74,9 @@ class CheckResult:
             ``stereoset``.
         score: the metric's value (``None`` when skipped).
         threshold: for gap metrics the check passes when ``score <= threshold``; for the
-            percentage metrics (:data:`PAIR_METRICS`, ideal 50) when ``|score - 50| <= threshold``.
+            percentage metrics (:data:`PAIR_METRICS`, ideal 50) when ``|score - 50| <= threshold``;
+            for StereoSet's LMS and ICAT (:data:`MIN_METRICS`, ideal 100) when
+            ``score >= threshold``.
         status: ``"pass"``, ``"fail"`` or ``"skipped"``.
         supplied_by: who supplied the check, for humans (``"cultura-zh 0.1.0"``,
             ``"file crows.csv"``).
@@ -102,6 +109,10 @@ class CheckResult:
         """How far the score is from failing, as a fraction of the threshold (> 1 fails)."""
         if self.score is None:
             return None
+        if self.metric in MIN_METRICS:
+            if self.score <= 0:
+                return 0.0 if self.threshold <= 0 else math.inf
+            return self.threshold / self.score
         value = abs(self.score - 50.0) if self.metric in PAIR_METRICS else self.score
         if self.threshold == 0:
             return 0.0 if value == 0 else math.inf
@@ -112,6 +123,8 @@ class CheckResult:
         """``"pass"`` or ``"fail"`` for ``score`` under ``threshold`` (see the class docs)."""
         if not math.isfinite(score):
             return "fail"
+        if metric in MIN_METRICS:
+            return "pass" if score >= threshold - 1e-12 else "fail"
         value = abs(score - 50.0) if metric in PAIR_METRICS else score
         return "pass" if value <= threshold + 1e-12 else "fail"
 
@@ -158,11 +171,15 @@ class CheckResult:
             return "—"
         if self.metric in PAIR_METRICS:
             return f"{self.score:.1f} (ideal 50)"
+        if self.metric in MIN_METRICS:
+            return f"{self.score:.1f} (ideal 100)"
         return f"{self.score:.4f}"
 
     def describe_threshold(self) -> str:
         if self.metric in PAIR_METRICS:
             return f"|score − 50| ≤ {self.threshold:g}"
+        if self.metric in MIN_METRICS:
+            return f"≥ {self.threshold:g}"
         return f"≤ {self.threshold:g}"
 
 
@@ -360,7 +377,8 @@ class BiasReport:
         lines.append(
             "Gap metrics pass when the score is at most the threshold; percentage metrics "
             "(CrowS-Pairs, minimal-pair LL, StereoSet SS; ideal 50) pass when they are within "
-            "the threshold of 50."
+            "the threshold of 50; StereoSet LMS and ICAT (ideal 100) pass when they are at "
+            "least the threshold."
         )
         return "\n".join(lines) + "\n"
 

@@ -36,6 +36,9 @@ def check_bias(
     manager: Any = None,
     batch_size: int = 32,
     progress: bool = True,
+    min_lms: float | None = None,
+    min_icat: float | None = None,
+    stereoset_predictions: str | Path | None = None,
 ) -> BiasReport:
     """Run bias checks on ``target``, which may also be an adapter name.
 
@@ -47,5 +50,6 @@ def check_bias(
         target = replace(engine.resolve_target(load(str(target))), name=str(target))
     return engine.check_bias(
         target, culture=culture, checks=checks, data=data, manager=manager,
-        batch_size=batch_size, progress=progress,
+        batch_size=batch_size, progress=progress, min_lms=min_lms, min_icat=min_icat,
+        stereoset_predictions=stereoset_predictions,
     )
