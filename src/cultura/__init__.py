@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "PublishedAdapter": "cultura.core.types:PublishedAdapter",
     "TokenizerTweaks": "cultura.core.types:TokenizerTweaks",
     "VocabularyExtension": "cultura.core.types:VocabularyExtension",
+    "WordRules": "cultura.core.types:WordRules",
     # errors
     "CulturaError": "cultura.core.errors:CulturaError",
     "ConflictError": "cultura.core.errors:ConflictError",
@@ -138,4 +139,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         PublishedAdapter,
         TokenizerTweaks,
         VocabularyExtension,
+        WordRules,
     )

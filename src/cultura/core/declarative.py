@@ -3,7 +3,7 @@
 As spaCy keeps a language in a ``Language.Defaults`` class naming its data, a cultura plugin
 can be a :class:`Plugin` subclass that *declares* what it contributes — cultures, normalizers
 per culture level, word lists, knowledge files with their templates, adapter heads, a bias
-file, the data license — and cultura derives the five hook implementations from it::
+file, word rules, the data license — and cultura derives the hook implementations from it::
 
     from cultura import (
         BiasFile, CultureInfo, Head, KnowledgeFile, Normalizer, Plugin, VocabularyFile)
@@ -27,10 +27,10 @@ file, the data license — and cultura derives the five hook implementations fro
 Rules:
 
 * A contribution field (``normalizers``, ``vocabulary``, ``split_patterns``, ``knowledge``,
-  ``heads``, ``bias``) is either a mapping *culture tag -> item(s)*, or item(s) for the first
-  declared culture. Items are the registrations a hook would return (``Normalizer``,
-  ``VocabularyExtension``, ``KnowledgeSource``, ``AdapterHeadSpec``, ``BiasCheck``, a pattern
-  string) or their file-based declarations (:class:`VocabularyFile`, :class:`KnowledgeFile`,
+  ``heads``, ``bias``, ``word_rules``) is either a mapping *culture tag -> item(s)*, or item(s)
+  for the first declared culture. Items are the registrations a hook would return
+  (``Normalizer``, ``VocabularyExtension``, ``KnowledgeSource``, ``AdapterHeadSpec``,
+  ``BiasCheck``, ``WordRules``, a pattern string) or their file-based declarations (:class:`VocabularyFile`, :class:`KnowledgeFile`,
   :class:`Head`, :class:`BiasFile`), whose files live in the plugin package's ``data/``
   folder.
 * Constructing the plugin validates everything it can without reading data (tags, levels,
@@ -83,6 +83,7 @@ from cultura.core.types import (
     PublishedAdapter,
     TokenizerTweaks,
     VocabularyExtension,
+    WordRules,
 )
 
 __all__ = [
@@ -227,6 +228,7 @@ _FIELDS: dict[str, tuple[type, type | None]] = {
     "knowledge": (KnowledgeSource, KnowledgeFile),
     "heads": (AdapterHeadSpec, Head),
     "bias": (BiasCheck, BiasFile),
+    "word_rules": (WordRules, None),
 }
 _SETTINGS = ("CULTURA_API_VERSION", "package", "cultures", "data_license", "templates", "probes")
 #: The fields that make up a level's TokenizerTweaks.
@@ -258,6 +260,8 @@ class Plugin:
         knowledge: :class:`KnowledgeFile` or ``KnowledgeSource`` per culture.
         heads: :class:`Head` or ``AdapterHeadSpec`` per culture.
         bias: :class:`BiasFile` or ``BiasCheck`` per culture.
+        word_rules: :class:`~cultura.core.types.WordRules` per culture (a word segmenter
+            and/or agreement rules for counterfactual data augmentation).
     """
 
     CULTURA_API_VERSION: ClassVar[str]
@@ -272,6 +276,7 @@ class Plugin:
     knowledge: ClassVar[PerCulture[KnowledgeFile | KnowledgeSource]] = ()
     heads: ClassVar[PerCulture[Head | AdapterHeadSpec]] = ()
     bias: ClassVar[PerCulture[BiasFile | BiasCheck]] = ()
+    word_rules: ClassVar[PerCulture[WordRules]] = ()
 
     def __init__(self) -> None:
         cls = type(self)
@@ -294,11 +299,13 @@ class Plugin:
         self._knowledge = self._per_culture("knowledge")
         self._heads = self._per_culture("heads")
         self._bias = self._per_culture("bias")
+        self._word_rules = self._per_culture("word_rules")
         declared = {
             "cultura_tokenizer_tweaks": self._tweaks,
             "cultura_knowledge": self._knowledge,
             "cultura_adapter_heads": self._heads,
             "cultura_bias_checks": self._bias,
+            "cultura_word_rules": self._word_rules,
         }
         for hook, by_tag in declared.items():
             if not by_tag and getattr(cls, hook) is getattr(Plugin, hook):
@@ -336,6 +343,11 @@ class Plugin:
         for item in self._bias.get(culture.tag, ()):
             checks.extend((item,) if isinstance(item, BiasCheck) else item())
         return checks or None
+
+    @hookimpl
+    def cultura_word_rules(self, culture: Culture) -> list[WordRules] | None:
+        """The declared word rules (segmenter, agreement) of ``culture``'s level."""
+        return list(self._word_rules.get(culture.tag, ())) or None
 
     # ----------------------------------------------------------------- module export
     def export(self, namespace: MutableMapping[str, Any]) -> None:

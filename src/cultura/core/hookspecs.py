@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         CultureInfo,
         KnowledgeSource,
         TokenizerTweaks,
+        WordRules,
     )
 
 PROJECT = "cultura"
@@ -50,8 +51,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: Version of the plugin API this core implements. A plugin declares the version it targets in
 #: a module-level ``CULTURA_API_VERSION``; it loads when the major versions are equal and its
-#: minor version is not newer than the core's.
-API_VERSION = "1.0"
+#: minor version is not newer than the core's. 1.1 added :func:`cultura_word_rules`.
+API_VERSION = "1.1"
 
 
 @hookspec
@@ -180,11 +181,48 @@ def cultura_bias_checks(culture: Culture, requested: Culture) -> list[BiasCheck]
     """
 
 
+@hookspec
+def cultura_word_rules(culture: Culture, requested: Culture) -> list[WordRules] | None:
+    """Contribute word rules: a word segmenter and/or agreement rules for swapping words.
+
+    When: building a culture profile, once per fallback level the plugin serves; used by
+    counterfactual data augmentation (``cultura.adapt.cda``, ``train(...,
+    counterfactual_augmentation=True)``), which swaps a bias check's group terms only where
+    they are whole words, and rewrites what follows a swapped term with the agreement rules.
+
+    Parameters:
+        culture: the fallback level being asked for.
+        requested: the culture the user asked for.
+
+    Returns: a list of :class:`~cultura.core.types.WordRules` (keyed by ``id``) or ``None``.
+    The segmenter of the most specific level wins (by plugin order within a level); every
+    agreement rule applies, in profile order. The segmenter and rules run in the caller's
+    thread, like normalizers: one that raises or returns words that do not join back to the
+    text raises a :class:`~cultura.core.errors.PluginError` naming the plugin. Not
+    ``firstresult``.
+
+    Example::
+
+        import re
+
+        @cultura.hookimpl
+        def cultura_word_rules(culture):
+            # words: runs of anything but spaces and punctuation; each of those stands alone
+            def segment(texts):
+                return [re.findall(r"\\s+|[^\\s.,;:!?]+|.", text) for text in texts]
+
+            return [cultura.WordRules("xx.words", segment, description="words between spaces")]
+
+    .. versionadded:: 1.1
+    """
+
+
 #: Hooks that take a culture, in the order profiles list them.
 CULTURE_HOOKS: tuple[str, ...] = (
     "cultura_tokenizer_tweaks",
     "cultura_knowledge",
     "cultura_adapter_heads",
     "cultura_bias_checks",
+    "cultura_word_rules",
 )
 ALL_HOOKS: tuple[str, ...] = ("cultura_cultures", *CULTURE_HOOKS)

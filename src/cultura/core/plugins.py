@@ -70,6 +70,7 @@ from cultura.core.types import (
     KnowledgeSource,
     Provenance,
     TokenizerTweaks,
+    WordRules,
 )
 
 ENTRY_POINT_GROUP = "cultura"
@@ -86,6 +87,7 @@ _RESULT_TYPES: dict[str, tuple[type, bool]] = {
     "cultura_knowledge": (KnowledgeSource, True),
     "cultura_adapter_heads": (AdapterHeadSpec, True),
     "cultura_bias_checks": (BiasCheck, True),
+    "cultura_word_rules": (WordRules, True),
 }
 
 

@@ -30,6 +30,7 @@ from cultura.core.types import (
     Provenance,
     TokenizerTweaks,
     VocabularyExtension,
+    WordRules,
 )
 
 T = TypeVar("T")
@@ -85,6 +86,8 @@ class CultureProfile:
     heads: tuple[Contribution[AdapterHeadSpec], ...]
     bias_checks: tuple[Contribution[BiasCheck], ...]
     failures: tuple[HookFailure, ...] = ()
+    #: word segmenter and agreement rules for swapping words (``cultura_word_rules``)
+    word_rules: tuple[Contribution[WordRules], ...] = ()
 
     @property
     def tag(self) -> str:
@@ -113,6 +116,7 @@ class CultureProfile:
             "knowledge": self.knowledge,
             "heads": self.heads,
             "bias_checks": self.bias_checks,
+            "word_rules": self.word_rules,
         }
 
     @overload
@@ -252,6 +256,17 @@ class CultureProfile:
                 )
                 for c in self.bias_checks
             ],
+            "word_rules": [
+                entry(
+                    c,
+                    {
+                        "description": c.value.description,
+                        "segmenter": c.value.segment is not None,
+                        "agreement": c.value.agree is not None,
+                    },
+                )
+                for c in self.word_rules
+            ],
             "plugins": [str(p) for p in self.plugins],
             "failures": [str(f) for f in self.failures],
         }
@@ -331,6 +346,13 @@ def build_profile(
             _flatten(results("cultura_bias_checks"), lambda v: [(v.id, v)]), "bias check"
         ),
         failures=tuple(failures),
+        word_rules=_merge(
+            [
+                (r.value.id, replace(r.value, provenance=r.provenance), r.provenance, r.level)
+                for r in results("cultura_word_rules")
+            ],
+            "word rules",
+        ),
     )
 
 

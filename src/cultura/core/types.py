@@ -47,6 +47,7 @@ __all__ = [
     "PublishedAdapter",
     "TokenizerTweaks",
     "VocabularyExtension",
+    "WordRules",
 ]
 
 HeadType = Literal["seq-cls", "token-cls", "causal-lm", "masked-lm"]
@@ -719,3 +720,117 @@ class BiasCheck:
             )
         if not counterfactual and not self.pairs:
             raise _fail(self, "pairs", f"metric {self.metric!r} needs minimal pairs")
+
+
+#: a batched word segmenter: texts -> for each text its words, in order, joining back to it
+Segmenter = Callable[[list[str]], list[list[str]]]
+#: an agreement rule: (old term, new term, the text after the swapped term) -> that text rewritten
+AgreementRule = Callable[[str, str, str], str]
+
+
+@dataclass(frozen=True)
+class WordRules:
+    """How a culture's text splits into words, and how swapping a word changes the words after
+    it (``cultura_word_rules``). Counterfactual data augmentation
+    (:mod:`cultura.adapt.cda`) uses them so that a swap term only ever replaces whole words.
+
+    Attributes:
+        id: key within a culture profile, e.g. ``"zh.words"``; a more specific level's rules
+            with the same id replace a less specific one's.
+        segment: batched word segmenter, ``fn(list[str]) -> list[list[str]]``: for each text
+            its words in order, which joined give the text back exactly (spaces and
+            punctuation included, as words of their own or attached). A swap term matches only
+            where it starts and ends on a boundary between two words (it may span several).
+            ``None``: the core's default, a boundary wherever a letter, mark or digit does not
+            meet another one, which suits scripts written with spaces; text written without
+            spaces (Chinese, Japanese, Thai, ...) needs a segmenter.
+        agree: agreement rule, ``fn(old, new, after) -> after``: called for every swapped
+            term with the term it replaced, the term put in and the text that follows it (up
+            to the next swapped term, or the end); returns that text rewritten to agree with
+            the new term (Korean particles: 이/가, 은/는, 을/를 chosen by whether the new word
+            ends in a consonant). ``None``: no agreement.
+        description: one line for ``cultura show``.
+        provenance: the plugin that contributed them; set when a culture profile is built,
+            so that a failing segmenter or rule names its plugin.
+
+    At least one of ``segment`` and ``agree`` is given. Call them through :meth:`split` and
+    :meth:`rewrite`, which check what they return.
+    """
+
+    id: str
+    segment: Segmenter | None = None
+    agree: AgreementRule | None = None
+    description: str = ""
+    provenance: Provenance | None = field(default=None, kw_only=True, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_id(self, "id")
+        _check_callable(self, "segment", optional=True)
+        _check_callable(self, "agree", optional=True)
+        _check_text(self, "description", allow_empty=True)
+        if self.segment is None and self.agree is None:
+            raise _fail(self, "segment", "give a segmenter, an agreement rule or both")
+
+    def split(self, texts: Sequence[str]) -> list[list[str]]:
+        """Run ``segment`` on a copy of ``texts``; check it returned, for each text, words that
+        join back to that text.
+
+        Anything the segmenter raises, or any other result, raises a
+        :class:`~cultura.core.errors.PluginError` naming the plugin, its distribution and these
+        rules (a :class:`~cultura.core.errors.RegistrationError` when no plugin is known).
+        """
+        if self.segment is None:
+            raise _fail(self, "segment", f"word rules {self.id!r} give no segmenter")
+        batch = list(texts)
+        out = self._run("segmenter", self.segment, batch)
+        if not isinstance(out, list) or len(out) != len(batch):
+            raise self._failure(
+                "segmenter", f"returned {_describe_output(out)}; it must return a list holding "
+                f"one list of words per text ({len(batch)} here)"
+            )
+        for text, words in zip(batch, out, strict=True):
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                raise self._failure(
+                    "segmenter", f"returned {reprlib.repr(words)} for {reprlib.repr(text)}; "
+                    "each item must be a list of strings"
+                )
+            if "".join(words) != text:
+                raise self._failure(
+                    "segmenter", f"split {reprlib.repr(text)} into {reprlib.repr(words)}, "
+                    "which do not join back to the text; the words must cover the text exactly, "
+                    "in order"
+                )
+        return out
+
+    def rewrite(self, old: str, new: str, after: str) -> str:
+        """Run ``agree`` (the text after a swapped term, unchanged without a rule); check it
+        returned a string. Failures raise like :meth:`split`'s."""
+        if self.agree is None:
+            return after
+        out = self._run("agreement rule", self.agree, old, new, after)
+        if not isinstance(out, str):
+            raise self._failure(
+                "agreement rule", f"returned {type(out).__name__} {reprlib.repr(out)} for "
+                f"{old!r} -> {new!r}; it must return the rewritten text after the term (a str)"
+            )
+        return out
+
+    def _run(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin's code, attributed below
+            raise self._failure(what, f"raised {describe_exception(exc)}") from exc
+
+    def _failure(self, what: str, message: str) -> CulturaError:
+        prov = self.provenance
+        text = f"{what} of word rules {self.id!r} {message}"
+        if prov is None:
+            return RegistrationError("WordRules", "segment" if what == "segmenter" else "agree",
+                                     text)
+        return PluginError(
+            prov.plugin,
+            f"{text}. Fix the plugin, or disable it: CULTURA_DISABLE_PLUGINS={prov.distribution}",
+            distribution=str(prov),
+        )
