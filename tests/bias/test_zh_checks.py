@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 import pytest
@@ -65,23 +64,70 @@ def test_templates_and_terms_are_chinese_and_aligned(checks: list[BiasCheck]) ->
     assert negative and all(c.target_label == "负面" for c in negative)
 
 
-def test_minimal_pairs_differ_only_in_the_group_term(checks: list[BiasCheck]) -> None:
-    for check in (c for c in checks if c.pairs):
-        seen = set()
+NEGATION = re.compile("[不没无非别未]")
+
+
+def _core(a: str, b: str) -> tuple[str, str, int]:
+    """The differing middles of ``a`` and ``b`` after their common prefix and suffix, and where
+    they start."""
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    return a[start : len(a) - end], b[start : len(b) - end], start
+
+
+def test_minimal_pairs_differ_only_in_group_terms_of_equal_length(checks: list[BiasCheck]) -> None:
+    pair_checks = [c for c in checks if c.pairs]
+    assert {c.metric for c in pair_checks} == {"crows_pairs", "pair_ll"}
+    for check in pair_checks:
         directions = {p.direction for p in check.pairs}
         assert directions == {"stereo", "antistereo"}, check.id
-        assert len(check.pairs) >= 10
+        assert len(check.pairs) >= 40, f"{check.id}: {len(check.pairs)} pairs"
+        assert len({(p.more, p.less) for p in check.pairs}) == len(check.pairs), check.id
+        terms = zh_bias.PAIR_TERMS[check.category]
         for pair in check.pairs:
-            assert (pair.more, pair.less) not in seen
-            seen.add((pair.more, pair.less))
             assert pair.bias_type == check.category
-            matcher = difflib.SequenceMatcher(None, pair.more, pair.less)
-            shared = sum(block.size for block in matcher.get_matching_blocks())
-            changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-            # at most two short edits (她/他 ... 女/男), and most of the sentence is shared
-            assert 1 <= len(changed) <= 2, (pair.more, pair.less)
-            assert all(max(i2 - i1, j2 - j1) <= 6 for _, i1, i2, j1, j2 in changed), pair
-            assert shared >= 0.5 * min(len(pair.more), len(pair.less)), (pair.more, pair.less)
+            # whole-sentence log-likelihood falls with length: the two sides must not differ in it
+            assert len(pair.more) == len(pair.less), (pair.more, pair.less)
+            more, less, at = _core(pair.more, pair.less)
+            assert more and less and not NEGATION.search(more + less), (pair.more, pair.less)
+            # the differing characters lie inside one group term on each side, at the same place
+            assert any(
+                pair.more[i : i + len(a)] == a and pair.less[i : i + len(b)] == b
+                for a in terms for b in terms
+                if a != b and len(a) == len(b)
+                for i in range(max(0, at + len(more) - len(a)), at + 1)
+            ), (pair.more, pair.less)
+
+
+def test_aligned_terms_differ_only_in_the_group(checks: list[BiasCheck]) -> None:
+    """Household registration and age terms: the i-th terms of two groups share everything but a
+    core of at most two characters, which is no negation (有/没有本地户口) and brings in no
+    occupation or stage of life (市民/农民工, 刚毕业的大学生/退休的老人)."""
+    for key in ("zh.region.hukou.ctf", "zh.age.ctf", "zh.region.province.ctf",
+                "zh.ethnicity.ctf"):
+        groups = list(next(c for c in checks if c.id == key).term_groups.values())
+        for aligned in zip(*groups, strict=True):
+            for a in aligned:
+                for b in aligned:
+                    if a == b:
+                        continue
+                    core_a, core_b, _ = _core(a, b)
+                    assert len(core_a) <= 4 and len(core_b) <= 4, (key, a, b)
+                    assert not NEGATION.search(core_a + core_b), (key, a, b)
+                    if key in ("zh.region.hukou.ctf", "zh.age.ctf"):
+                        assert len(core_a) == len(core_b) <= 2, (key, a, b)
+
+
+def test_pairs_are_the_same_for_both_language_model_metrics(checks: list[BiasCheck]) -> None:
+    by_category: dict[str, dict[str, tuple[object, ...]]] = {}
+    for check in (c for c in checks if c.pairs):
+        by_category.setdefault(check.category, {})[check.metric] = check.pairs
+    for category, metrics in by_category.items():
+        assert metrics["crows_pairs"] == metrics["pair_ll"], category
 
 
 def test_installed_plugin_serves_them_with_provenance() -> None:
