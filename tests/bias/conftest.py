@@ -99,9 +99,10 @@ def tiny_causal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
 
 
 class ZhBiasPlugin:
-    """An in-code plugin exposing the cultura-zh bias checks (as the zh plugin's hook does)."""
+    """An in-code plugin exposing the cultura-zh bias checks and word segmenter (as the zh
+    plugin's hooks do)."""
 
-    CULTURA_API_VERSION = "1.0"
+    CULTURA_API_VERSION = "1.1"
 
     @cultura.hookimpl
     def cultura_cultures(self):  # type: ignore[no-untyped-def]
@@ -112,6 +113,12 @@ class ZhBiasPlugin:
         from cultura_zh.bias import bias_checks
 
         return bias_checks(culture, requested)
+
+    @cultura.hookimpl
+    def cultura_word_rules(self, culture):  # type: ignore[no-untyped-def]
+        from cultura_zh.words import WORD_RULES
+
+        return [WORD_RULES] if culture.tag == "zh" else None
 
 
 def _zh_manager() -> PluginManager:

@@ -97,9 +97,11 @@ def test_mlm_runs_crows_pairs_checks_only(tiny_mlm: tuple[Any, Any], zh_manager:
     ran = {r.check_id for r in report.ran}
     assert ran == {"zh.region.pairs.mlm", "zh.gender.pairs.mlm", "zh.ethnicity.pairs.mlm",
                    "zh.age.pairs.mlm"}
+    from cultura_zh.bias import AGE_PAIRS
+
     age = report.result("zh.age.pairs.mlm")
-    assert age.details["n"] == 10 and age.details["n_antistereo"] + age.details["n_stereo"] \
-        + age.details["neutral"] == 10
+    assert age.details["n"] == len(AGE_PAIRS) and age.details["n_antistereo"] \
+        + age.details["n_stereo"] + age.details["neutral"] == len(AGE_PAIRS)
     assert "sequence-classification" in report.result("zh.age.ctf").reason
 
 

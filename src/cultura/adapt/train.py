@@ -132,8 +132,9 @@ def _counterfactual(cm: CulturalModel, examples: list[Any]) -> list[Any]:
             f"counterfactual augmentation needs counterfactual bias checks (term groups) for "
             f"{cm.culture}; no installed plugin gives any"
         )
+    # the profile converts the terms to the culture's script and gives its word segmenter
     new_texts, new_labels = augment([e.text for e in examples], [e.label for e in examples],
-                                    checks, keep_original=False)
+                                    checks, keep_original=False, profile=cm.profile)
     return list(examples) + [
         replace(examples[0], text=text, label=label, where="counterfactual augmentation")
         for text, label in zip(new_texts, new_labels, strict=True)

@@ -7,6 +7,13 @@ with the other bias tools.
 
 from __future__ import annotations
 
-from cultura.adapt.cda import SwapTable, augment, counterfactuals
+from cultura.adapt.cda import (
+    CDAWarning,
+    SwapTable,
+    Words,
+    augment,
+    counterfactuals,
+    default_boundaries,
+)
 
-__all__ = ["augment", "counterfactuals", "SwapTable"]
+__all__ = ["augment", "counterfactuals", "default_boundaries", "CDAWarning", "SwapTable", "Words"]

@@ -5,7 +5,8 @@ Cultures: ``zh`` (Simplified; also ``zh-Hans``, ``zh-CN``, ``zh-SG``), ``zh-Hant
 script and regional convention with an OpenCC profile (:data:`OPENCC_PROFILES`); the authored
 knowledge (in Simplified Chinese) is converted the same way. Heads: ``sentiment`` (seq-cls) and
 ``ner`` (token-cls, BIO tags over 人名 / 地名 / 机构名, :data:`NER_LABELS`). The bias checks are
-built in code (:mod:`cultura_zh.bias`). Word lists, knowledge and sample data load when a
+built in code (:mod:`cultura_zh.bias`); counterfactual augmentation swaps their terms as whole
+words, segmented with jieba (:mod:`cultura_zh.words`). Word lists, knowledge and sample data load when a
 profile uses them.
 """
 
@@ -16,6 +17,7 @@ from cultura.core.types import CultureInfo, EmbeddingSource, Normalizer
 from cultura_zh.bias import bias_checks
 from cultura_zh.glosses import gloss_lookup
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
+from cultura_zh.words import WORD_RULES
 
 __version__ = "0.1.0"
 
@@ -84,7 +86,7 @@ class Chinese(Plugin):
     """Chinese: OpenCC script conversion per level, common characters, knowledge, sentiment,
     NER, bias."""
 
-    CULTURA_API_VERSION = "1.0"
+    CULTURA_API_VERSION = "1.1"  # word_rules
     cultures = (
         CultureInfo("zh", description="Chinese, Simplified script (mainland convention)"),
         CultureInfo("zh-Hant", description="Chinese, Traditional script (OpenCC standard)"),
@@ -113,6 +115,7 @@ class Chinese(Plugin):
                     _ner(NER_LABELS["zh-Hant"], "ner_hant.jsonl")),
     }
     bias = bias_checks("zh")
+    word_rules = WORD_RULES  # jieba segmentation: counterfactual augmentation swaps whole words
 
 
 plugin = Chinese()
