@@ -132,6 +132,6 @@ def test_register_in_code_requires_api_version() -> None:
             return [cultura.CultureInfo("eo")]
 
     pm = PluginManager(entry_points=False)
-    with pytest.warns(PluginWarning, match='add CULTURA_API_VERSION = "1.0"'):
+    with pytest.warns(PluginWarning, match=f'add CULTURA_API_VERSION = "{cultura.API_VERSION}"'):
         record = pm.register(NoVersion(), name="nover")
     assert record.status == "incompatible"

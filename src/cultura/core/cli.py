@@ -97,6 +97,7 @@ _HOOK_SHORT = {
     "cultura_knowledge": "knowledge",
     "cultura_adapter_heads": "heads",
     "cultura_bias_checks": "bias",
+    "cultura_word_rules": "words",
 }
 
 
@@ -248,6 +249,8 @@ def show(tag: str, as_json: bool) -> None:
         ("knowledge", lambda e: f"license {e['license']}; {e['description']}"),
         ("heads", lambda e: f"{e['head_type']} [{', '.join(e['labels'])}] ({e['peft']})"),
         ("bias_checks", lambda e: f"{e['category']}: {e['metric']} <= {e['threshold']}"),
+        ("word_rules", lambda e: ", ".join(k for k in ("segmenter", "agreement") if e[k])
+         + f"; {e['description']}"),
     ]
     for key, detail in sections:
         entries = data[key]
