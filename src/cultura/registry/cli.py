@@ -1,7 +1,7 @@
 """Registry commands: ``publish``, ``pull``, ``search``, ``resolve``, ``lock``, ``list``, ``remove``.
 
 None of them imports torch, transformers or peft (``publish`` may, through the bias checks
-of the adapter's culture). Errors are :class:`~cultura.core.errors.CulturaError` subclasses,
+of the adapter's culture and its ``--bias-data`` files, once its options are checked). Errors are :class:`~cultura.core.errors.CulturaError` subclasses,
 printed as one ``error:`` line by :func:`cultura.cli.main`.
 """
 
@@ -48,6 +48,18 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
 @click.option("--revision", metavar="BRANCH", default=None, help="Branch to commit to (default main).")
 @click.option("--allow-bias-failures", is_flag=True,
               help="Publish even when a bias check fails (the failing report goes in the card).")
+@click.option("--bias-data", "bias_data", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also gate on this CrowS-Pairs .csv, StereoSet .json or check .yaml/.json "
+                   "file, even when no plugin declares a check for the culture (repeatable).")
+@click.option("--bias-threshold", type=click.FloatRange(0, 50), default=None, metavar="POINTS",
+              help="Allowed distance from 50 for --bias-data benchmark files (default 10).")
+@click.option("--min-lms", type=click.FloatRange(0, 100), default=None, metavar="POINTS",
+              help="StereoSet --bias-data files: refuse when the language-model score LMS of a "
+                   "split, bias type or overall is below this (default: LMS is not gated).")
+@click.option("--min-icat", type=click.FloatRange(0, 100), default=None, metavar="POINTS",
+              help="StereoSet --bias-data files: refuse when ICAT is below this (default: not "
+                   "gated).")
 @click.option("--message", "-m", default=None, help="Commit message.")
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="Licence of the published adapter (SPDX id, e.g. cc-by-4.0); default: the "
@@ -55,21 +67,35 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def publish(
     directory: Path, repo_id: str, private: bool, revision: str | None,
-    allow_bias_failures: bool, message: str | None, license_id: str | None, as_json: bool,
+    allow_bias_failures: bool, bias_data: tuple[Path, ...], bias_threshold: float | None,
+    min_lms: float | None, min_icat: float | None, message: str | None,
+    license_id: str | None, as_json: bool,
 ) -> None:
     """Publish the adapter in DIRECTORY to the Hub, in one commit.
 
-    Validates files, hashes and manifest, runs the culture's bias checks (refusing on failure
-    unless --allow-bias-failures), rewrites the model card, uploads. The token comes from
-    HF_TOKEN or `hf auth login` and is never printed.
+    Validates files, hashes and manifest, runs the culture's bias checks and the --bias-data
+    files (refusing on failure unless --allow-bias-failures), rewrites the model card,
+    uploads. The token comes from HF_TOKEN or `hf auth login` and is never printed.
+
+    \b
+    Examples:
+      cultura publish ./zh-sentiment --repo my-org/zh-sentiment
+      cultura publish ./en-lm --repo my-org/en-lm --bias-data stereoset/dev.json \\
+          --min-lms 80 --min-icat 60
     """
+    from cultura.registry.hub import BiasOptionsError
     from cultura.registry.hub import publish as do_publish
 
-    result = do_publish(
-        directory, repo_id, private=private, revision=revision,
-        allow_bias_failures=allow_bias_failures, commit_message=message, license=license_id,
-        echo=lambda text: click.echo(text, err=True),
-    )
+    try:
+        result = do_publish(
+            directory, repo_id, private=private, revision=revision,
+            allow_bias_failures=allow_bias_failures, bias_data=bias_data,
+            bias_threshold=bias_threshold, min_lms=min_lms, min_icat=min_icat,
+            commit_message=message, license=license_id,
+            echo=lambda text: click.echo(text, err=True),
+        )
+    except BiasOptionsError as exc:
+        raise click.UsageError(str(exc)) from None
     if as_json:
         emit_json({
             "repo_id": result.repo_id, "url": result.url, "commit": result.commit,

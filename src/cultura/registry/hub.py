@@ -5,9 +5,9 @@ Everything goes through the real ``huggingface_hub`` client, with the endpoint r
 ``HF_TOKEN`` / the stored login unless one is passed. Tokens are never printed or logged;
 error messages are passed through :func:`~cultura.registry.settings.redact` as well.
 
-* :func:`publish` validates an artifact, runs the culture's bias checks as a gate, rewrites
-  the model card, and uploads every file in **one** commit (a failure leaves no partial
-  commit).
+* :func:`publish` validates an artifact, runs the culture's bias checks and any bias data
+  files (CrowS-Pairs, StereoSet, with LMS/ICAT minimums) as a gate, rewrites the model card,
+  and uploads every file in **one** commit (a failure leaves no partial commit).
 * :func:`pull` installs an adapter by name: a Hub repo (:func:`pull_repo`), the best
   compatible adapter for ``<culture>/<task>`` (picked as :mod:`cultura.registry.resolve`
   picks it), or a local folder. :func:`pull_repo` downloads exactly the files
@@ -52,13 +52,16 @@ from cultura.registry.store import InstalledAdapter, LocalRegistry, check_commit
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
+    from cultura.bias.importers import LoadedData
     from cultura.core.plugins import PluginManager
 
 __all__ = [
+    "BiasOptionsError",
     "Fetcher",
     "HubAdapter",
     "PublishResult",
     "fetch_manifest",
+    "load_bias_data",
     "publish",
     "pull",
     "pull_repo",
@@ -98,6 +101,77 @@ class PublishResult:
         return f"{self.url} @ {self.commit}"
 
 
+class BiasOptionsError(CulturaError, ValueError):
+    """The publish gate's bias options are out of range or do not fit together (``min_lms``/
+    ``min_icat`` without a StereoSet file in ``bias_data``); raised before the artifact is
+    loaded or the Hub is asked anything."""
+
+
+def _stereoset_thresholds(min_lms: float | None, min_icat: float | None) -> str:
+    """The StereoSet thresholds given, as option and argument (``--min-lms (min_lms=)``)."""
+    return " and ".join(
+        f"--{name.replace('_', '-')} ({name}=)"
+        for name, value in (("min_lms", min_lms), ("min_icat", min_icat))
+        if value is not None
+    )
+
+
+def load_bias_data(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    threshold: float | None = None,
+    min_lms: float | None = None,
+    min_icat: float | None = None,
+) -> tuple[LoadedData, ...]:
+    """Read the publish gate's bias data files (CrowS-Pairs CSV, StereoSet JSON, check files:
+    :func:`cultura.bias.importers.load_data` decides which a file is) and check that the
+    StereoSet thresholds have a StereoSet file to gate. Imports no torch.
+
+    ``threshold`` is the allowed distance from 50 for the benchmark files (0-50; default 10).
+    Raises :class:`BiasOptionsError` for a threshold out of range or ``min_lms``/``min_icat``
+    without a StereoSet file (without reading any file when ``paths`` is empty), and
+    :class:`~cultura.core.errors.DataError` (file, line, field) for a malformed file.
+    """
+    files = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    gated = _stereoset_thresholds(min_lms, min_icat)
+    if gated:
+        from cultura.bias.engine import StereoSetLimits
+
+        try:
+            StereoSetLimits(min_lms, min_icat)
+        except CulturaError as exc:
+            raise BiasOptionsError(str(exc)) from None
+    if threshold is not None:
+        if not files:
+            raise BiasOptionsError(
+                "--bias-threshold (bias_threshold=) applies to the --bias-data (bias_data=) "
+                "CrowS-Pairs and StereoSet files, and none was given: add one, or drop it"
+            )
+        if not 0.0 <= float(threshold) <= 50.0:
+            raise BiasOptionsError(
+                f"--bias-threshold (bias_threshold=) must be between 0 and 50 points (the "
+                f"allowed distance of a CrowS-Pairs or StereoSet score from 50), got {threshold}"
+            )
+    if gated and not files:
+        raise BiasOptionsError(
+            f"{gated} gates StereoSet's scores, but no bias data file was given: add a "
+            "StereoSet .json (its dev.json or test.json) with --bias-data FILE (bias_data=), "
+            f"or drop {gated}"
+        )
+    from cultura.bias.importers import load_data
+
+    loaded = tuple(load_data(path, threshold=threshold) for path in files)
+    if gated and not any(entry.kind == "stereoset" for entry in loaded):
+        kinds = {"crows_pairs": "a CrowS-Pairs file", "checks": "a check file"}
+        found = "; ".join(f"{entry.path} is {kinds.get(entry.kind, entry.kind)}" for entry in loaded)
+        raise BiasOptionsError(
+            f"{gated} gates StereoSet's scores, but --bias-data (bias_data=) holds no StereoSet "
+            f"file ({found}); a StereoSet file is a .json object with 'data.intrasentence' "
+            f"and/or 'data.intersentence' lists: add one, or drop {gated}"
+        )
+    return loaded
+
+
 def _bias_gate(
     directory: Path,
     manifest: Manifest,
@@ -105,11 +179,15 @@ def _bias_gate(
     allow_failures: bool,
     manager: PluginManager | None,
     progress: bool,
+    data: Sequence[LoadedData] = (),
+    min_lms: float | None = None,
+    min_icat: float | None = None,
 ) -> tuple[dict[str, Any] | None, str | None, str]:
-    """Run the culture's bias checks; returns (summary, markdown, note).
+    """Run the culture's bias checks and the ``data`` files; returns (summary, markdown, note).
 
-    Raises :class:`cultura.bias.gate.BiasGateError` when a check fails and failures are not
-    allowed. The checks are looked up first, so an adapter whose culture has none is not loaded.
+    Raises :class:`cultura.bias.gate.BiasGateError` when a check fails (``min_lms``/``min_icat``
+    gate the StereoSet files' LMS and ICAT) and failures are not allowed. The checks are looked
+    up first, so an adapter whose culture has none and that gets no data file is not loaded.
     """
     from cultura.core.profile import build_profile
 
@@ -118,23 +196,26 @@ def _bias_gate(
         checks = profile.bias_checks
     except UnknownCultureError:
         checks = ()
-    if not checks:
+    if not checks and not data:
         note = (
             f"no bias checks apply to culture {manifest.culture} (no installed plugin declares "
-            "any); publishing without a new bias report"
+            "any); publishing without a new bias report (--bias-data FILE gates on a "
+            "CrowS-Pairs or StereoSet file)"
         )
         return (dict(manifest.bias) if manifest.bias else None), None, note
     try:
         from cultura.bias.gate import run_gate
     except ImportError as exc:
         raise CulturaError(
-            f"{len(checks)} bias check(s) apply to culture {manifest.culture} but the bias "
-            f"engine cannot be imported ({exc}); reinstall cultura"
+            f"{len(checks)} bias check(s) and {len(data)} bias data file(s) apply to "
+            f"{directory} (culture {manifest.culture}) but the bias engine cannot be imported "
+            f"({exc}); reinstall cultura"
         ) from None
     # raises cultura.bias.gate.BiasGateError (naming each failing check) unless allowed
     report = run_gate(
-        directory, culture=manifest.culture, allow_failures=allow_failures, manager=manager,
-        progress=progress,
+        directory, culture=manifest.culture, allow_failures=allow_failures,
+        data=list(data) or None, manager=manager, progress=progress,
+        min_lms=min_lms, min_icat=min_icat,
     )
     if report.passed:
         note = f"bias checks passed ({len(report.ran)} run)"
@@ -174,6 +255,10 @@ def publish(
     private: bool = False,
     revision: str | None = None,
     allow_bias_failures: bool = False,
+    bias_data: str | Path | Sequence[str | Path] = (),
+    bias_threshold: float | None = None,
+    min_lms: float | None = None,
+    min_icat: float | None = None,
     commit_message: str | None = None,
     license: str | None = None,
     token: str | None = None,
@@ -184,13 +269,21 @@ def publish(
 ) -> PublishResult:
     """Publish the adapter artifact in ``directory`` to the Hub repo ``repo_id``, in one commit.
 
-    Steps: verify the artifact (files, sha256, manifest); run the culture's bias checks as a
-    gate (refuse on failure unless ``allow_bias_failures``; the summary goes into
-    ``cultura.json`` and the card metadata, the report into the card); render the model card;
+    Steps: read the ``bias_data`` files (:func:`load_bias_data`); verify the artifact (files,
+    sha256, manifest); run the culture's bias checks and the ``bias_data`` files as a gate
+    (refuse on failure unless ``allow_bias_failures``; the summary goes into ``cultura.json``
+    and the card metadata, the report into the card); render the model card;
     create the repo (``private``) and the branch ``revision`` if needed; upload every file and
     delete stale ones in a single commit. On success the rewritten ``cultura.json`` and
     ``README.md`` are written back to ``directory``. ``license`` (an SPDX id such as
     ``cc-by-4.0``) replaces the licence the adapter was saved with, in the manifest and card.
+
+    ``bias_data``: CrowS-Pairs CSV, StereoSet JSON or check files the gate runs as well, even
+    when no plugin declares a check for the culture; ``bias_threshold``: the allowed distance
+    from 50 for the benchmark files (default 10); ``min_lms``/``min_icat`` (0-100): every
+    StereoSet row must also reach this language-model score / ICAT (checks ``<id>.lms``,
+    ``<id>.icat``). A threshold out of range or without a StereoSet file raises
+    :class:`BiasOptionsError` before the artifact is loaded or the Hub is asked anything.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
@@ -207,6 +300,9 @@ def publish(
             f"--license {license[:40]!r} is not a licence id; use an SPDX-style id such as "
             "apache-2.0, mit or cc-by-4.0 (the Hub's license field)"
         )
+    data = load_bias_data(
+        bias_data, threshold=bias_threshold, min_lms=min_lms, min_icat=min_icat
+    )
     try:
         manifest = verify_artifact(directory)
     except ArtifactError as exc:
@@ -215,7 +311,8 @@ def publish(
     action = f"publishing {directory} to {repo_id}"
     _check_token(api, action, endpoint, repo_id, token, say)
     summary, bias_md, note = _bias_gate(
-        directory, manifest, allow_failures=allow_bias_failures, manager=manager, progress=progress
+        directory, manifest, allow_failures=allow_bias_failures, manager=manager,
+        progress=progress, data=data, min_lms=min_lms, min_icat=min_icat,
     )
     say(note)
     final = replace(manifest, bias=summary, license=license or manifest.license)
