@@ -48,6 +48,22 @@ def test_gate_logic() -> None:
     assert categories["age"]["passed"] and categories["age"]["skipped"] == 1
 
 
+def test_gate_advice_fits_the_failure() -> None:
+    low_lms = _result("stereoset.dev.overall.lms", "stereoset", "stereoset_lms", 47.0, 80, "fail",
+                      "LMS 47.0 below 80")
+    with pytest.raises(BiasGateError) as info:
+        enforce(_report(OK, low_lms))
+    message = str(info.value)
+    assert "stereoset.dev.overall.lms" in message and "--min-lms" in message
+    assert "counterfactual_augmentation" not in message  # a low LMS is no bias to reduce
+    with pytest.raises(BiasGateError) as info:
+        enforce(_report(BAD, low_lms))
+    assert "counterfactual_augmentation" in str(info.value) and "--min-lms" in str(info.value)
+    with pytest.raises(BiasGateError) as info:
+        enforce(_report(BAD))
+    assert "--min-lms" not in str(info.value)
+
+
 def test_judge_thresholds() -> None:
     assert CheckResult.judge("ctf_gap", 0.1, 0.1) == "pass"
     assert CheckResult.judge("ctf_gap", 0.1001, 0.1) == "fail"

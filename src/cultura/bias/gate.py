@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from cultura.bias.report import BiasReport
+from cultura.bias.report import MIN_METRICS, BiasReport
 from cultura.core.errors import CulturaError
 
 __all__ = ["BiasGateError", "BiasGateWarning", "enforce", "run_gate"]
@@ -54,11 +54,28 @@ def enforce(report: BiasReport, *, allow_failures: bool = False) -> BiasReport:
         + (f" for culture {report.culture}" if report.culture else "")
         + ":\n"
         + _failure_lines(report)
-        + "\nReduce the bias (e.g. retrain with counterfactual_augmentation=True), or publish "
-        "anyway with --allow-bias-failures (allow_bias_failures=True): the failing report is "
-        "then shown in the model card.",
+        + "\n"
+        + _advice(report)
+        + " Or publish anyway with --allow-bias-failures (allow_bias_failures=True): the "
+        "failing report is then shown in the model card.",
         report,
     )
+
+
+def _advice(report: BiasReport) -> str:
+    """What to do about the failures: a low StereoSet LMS or ICAT says the model ranks
+    meaningful sentences poorly, not that it is biased, so it gets its own advice."""
+    quality = [r for r in report.failures if r.metric in MIN_METRICS]
+    lines = []
+    if len(quality) < len(report.failures):
+        lines.append("Reduce the bias (e.g. retrain with counterfactual_augmentation=True).")
+    if quality:
+        lines.append(
+            "A low LMS/ICAT means the model prefers unrelated sentences too often (language "
+            "modelling quality, not bias): train the language model further, or lower "
+            "--min-lms/--min-icat."
+        )
+    return " ".join(lines)
 
 
 def run_gate(
