@@ -15,7 +15,7 @@ from typing import Any
 from cultura.core.errors import DataError, RegistrationError
 from cultura.core.types import BIAS_METRICS, BiasCheck, MinimalPair
 
-__all__ = ["CHECK_FIELDS", "build_checks", "data_error", "line_map"]
+__all__ = ["CHECK_FIELDS", "PAIR_CHECK_FIELDS", "build_checks", "build_pair_checks", "data_error", "line_map"]
 
 #: the fields of a check record, those of :class:`~cultura.core.types.BiasCheck`
 CHECK_FIELDS: tuple[str, ...] = (
@@ -30,6 +30,11 @@ CHECK_FIELDS: tuple[str, ...] = (
     "license",
     "description",
 )
+
+
+#: the fields of a pair check given in code (its pairs come from the file)
+PAIR_CHECK_FIELDS: tuple[str, ...] = tuple(f for f in CHECK_FIELDS if f not in
+                                           ("term_groups", "templates", "pairs"))
 
 
 def data_error(path: Path, line: int | None, where: str, message: str) -> DataError:
@@ -168,3 +173,76 @@ def build_checks(
         seen[check.id] = index + 1
         checks.append(check)
     return checks
+
+
+def build_pair_checks(
+    path: Path,
+    raw_pairs: Sequence[Any],
+    specs: Sequence[Mapping[str, Any]],
+    lines: Mapping[tuple[Any, ...], int],
+    *,
+    base: tuple[Any, ...] = ("pairs",),
+    default_license: str | None = None,
+) -> list[BiasCheck]:
+    """Several pair checks sharing one list of pairs, each taking the pairs of its category.
+
+    Every spec in ``specs`` gives the :data:`PAIR_CHECK_FIELDS` of one check (id, category,
+    metric, threshold, description, ...) and takes the pairs of ``raw_pairs`` whose
+    ``bias_type`` equals its ``category``; two specs of one category (a ``crows_pairs`` and a
+    ``pair_ll`` check) share its pairs. Every pair must name, in ``bias_type``, the category of
+    a spec, and every spec must get at least one pair, so that no pair is silently left out and
+    no check reports a category it has no pairs for. ``lines`` maps ``base + (index, ...)`` to
+    the 1-based line of pair ``index`` in ``path``; errors name ``path``, that line and the pair
+    (``pair #3``, counted from 1 in the file).
+    """
+    if isinstance(specs, (str, Mapping)) or not isinstance(specs, Sequence) or not specs:
+        raise data_error(path, None, "pairs_checks", "must be a non-empty list of mappings with "
+                         f"{', '.join(PAIR_CHECK_FIELDS)}")
+    categories: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs):
+        where = f"pairs_checks[{i}]"
+        if not isinstance(spec, Mapping):
+            raise data_error(path, None, where, f"must be a mapping with {', '.join(PAIR_CHECK_FIELDS)}, "
+                             f"got {type(spec).__name__}")
+        unknown = sorted(set(spec) - set(PAIR_CHECK_FIELDS))
+        if unknown:
+            raise data_error(path, None, f"{where} field {unknown[0]!r}",
+                             f"not a field of a pair check (its pairs come from the file's pairs, "
+                             f"chosen by bias_type); use {', '.join(PAIR_CHECK_FIELDS)}")
+        category = spec.get("category")
+        if not isinstance(category, str) or not category.strip():
+            raise data_error(path, None, f"{where} field 'category'",
+                             f"must be a non-empty string (the bias_type of its pairs), got {category!r}")
+        categories.setdefault(category, []).append(i)
+    members: dict[str, list[int]] = {c: [] for c in categories}
+    for k, raw in enumerate(raw_pairs):
+        line = lines.get(base + (k,))
+        where = f"pair #{k + 1}"
+        _pair(path, line, where, raw)  # each pair's own fields, named by its place in the file
+        bias_type = raw.get("bias_type") if isinstance(raw, Mapping) else None
+        if bias_type not in members:
+            what = "is missing" if bias_type is None else f"{bias_type!r} is the category of no pair check"
+            raise data_error(path, lines.get(base + (k, "bias_type"), line), f"{where} field 'bias_type'",
+                             f"{what}; give it one of {', '.join(repr(c) for c in members)} (it "
+                             "chooses the pair checks that score the pair) or declare a pair "
+                             "check of that category")
+        members[bias_type].append(k)
+    pair_lines: dict[int, list[tuple[tuple[Any, ...], int]]] = {}
+    for key, value in lines.items():
+        if key[: len(base)] == base and len(key) > len(base) and isinstance(key[len(base)], int):
+            pair_lines.setdefault(key[len(base)], []).append((key[len(base) + 1 :], value))
+    records: list[dict[str, Any]] = []
+    check_lines: dict[tuple[Any, ...], int] = {}
+    for i, spec in enumerate(specs):
+        chosen = members[spec["category"]]
+        if not chosen:
+            raise data_error(path, lines.get(base), f"pairs_checks[{i}] ({spec.get('id')!r})",
+                             f"no pair has bias_type {spec['category']!r}; add pairs of that "
+                             "category or remove the check")
+        records.append({**spec, "pairs": [raw_pairs[k] for k in chosen]})
+        if base in lines:
+            check_lines[(i,)] = lines[base]
+        for j, k in enumerate(chosen):
+            for rest, value in pair_lines.get(k, ()):
+                check_lines[(i, "pairs", j) + rest] = value
+    return build_checks(path, records, check_lines, default_license=default_license)

@@ -209,13 +209,19 @@ class BiasFile:
 
     Attributes:
         file: the file name (default ``"bias.json"``).
-        pairs_check: id, category, metric, threshold and description of the check built from
-            the file's ``"pairs"`` (required when the file has pairs).
+        pairs_check: id, category, metric, threshold and description of one check built from
+            all the file's ``"pairs"``.
+        pairs_checks: several such mappings instead, one check each, of the pairs whose
+            ``bias_type`` is its ``category`` (one check per category, and per metric: a
+            ``crows_pairs`` and a ``pair_ll`` check of one category share its pairs). Every
+            pair must have the category of one of them. One of the two is required when the
+            file has pairs.
         license: license of the checks; default: the plugin's :attr:`Plugin.data_license`.
     """
 
     file: str = "bias.json"
     pairs_check: Mapping[str, Any] | None = None
+    pairs_checks: Sequence[Mapping[str, Any]] = ()
     license: str = ""
 
 
@@ -509,8 +515,17 @@ class Plugin:
         if item.pairs_check is not None and not isinstance(item.pairs_check, Mapping):
             raise where.error("pairs_check must be a mapping with id, category, metric, "
                               "threshold and description")
+        specs = item.pairs_checks
+        if isinstance(specs, (str, Mapping)) or not isinstance(specs, Sequence) or not all(
+                isinstance(spec, Mapping) for spec in specs):
+            raise where.error("pairs_checks must be a list of mappings, each with id, category, "
+                              "metric, threshold and description")
+        if item.pairs_check is not None and specs:
+            raise where.error("give pairs_check (one check of all pairs) or pairs_checks (one "
+                              "check per category), not both")
         return partial(bias_checks_from_json, self._package, item.file,
-                       license=where.license(item.license), pairs_check=item.pairs_check)
+                       license=where.license(item.license), pairs_check=item.pairs_check,
+                       pairs_checks=tuple(specs))
 
     def _tokens(self, files: tuple[str, ...], normalize: Batched | None) -> Callable[[], list[str]]:
         lists = [word_list(self._package, file) for file in files]

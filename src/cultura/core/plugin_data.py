@@ -33,13 +33,13 @@ validated by :mod:`cultura.core.bias_data`, the parser behind ``--data`` check f
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cultura.core.bias_data import build_checks, line_map
+from cultura.core.bias_data import build_checks, build_pair_checks, line_map
 from cultura.core.errors import DataError, RegistrationError
 from cultura.core.types import BiasCheck, KnowledgeEntry
 
@@ -63,7 +63,7 @@ BIAS_JSON_LAYOUT = """\
      "description": "...", "term_groups": {"female": ["..."], "male": ["..."]},
      "templates": ["... {term} ..."]}
   ],
-  "pairs": [                           # minimal pairs for one pair check (optional)
+  "pairs": [                           # minimal pairs (optional)
     {"more": "...", "less": "...", "direction": "stereo", "bias_type": "gender"}
   ]
 }"""
@@ -72,7 +72,8 @@ BIAS_JSON_LAYOUT = """\
 Check fields are those of :class:`~cultura.core.types.BiasCheck` (``id``, ``category``,
 ``metric``, ``threshold``, ``term_groups``, ``templates``, ``pairs``, ``target_label``,
 ``license``, ``description``). The id, category, metric, threshold and description of the
-check built from ``"pairs"`` are given in code (``pairs_check=``)."""
+checks built from ``"pairs"`` are given in code: ``pairs_check=`` (one check of every pair) or
+``pairs_checks=`` (one check per mapping, of the pairs whose ``bias_type`` is its category)."""
 
 _BIAS_KEYS = ("counterfactual", "pairs")
 
@@ -219,14 +220,21 @@ def knowledge_entries(
 
 
 def read_bias_checks(
-    path: str | Path, *, license: str, pairs_check: Mapping[str, Any] | None = None
+    path: str | Path,
+    *,
+    license: str,
+    pairs_check: Mapping[str, Any] | None = None,
+    pairs_checks: Sequence[Mapping[str, Any]] = (),
 ) -> list[BiasCheck]:
     """Bias checks from a plugin's ``bias.json`` (layout: :data:`BIAS_JSON_LAYOUT`).
 
     Every ``"counterfactual"`` record becomes a check; with ``pairs_check`` (the id, category,
     metric, threshold and description of the pair check) the ``"pairs"`` become one more check.
-    ``license`` applies to checks that do not state their own. Records are validated by
-    :func:`cultura.core.bias_data.build_checks`, the parser behind ``--data`` check files.
+    With ``pairs_checks`` instead (several such mappings), each becomes a check of the pairs
+    whose ``bias_type`` is its category (see :func:`cultura.core.bias_data.build_pair_checks`):
+    one check per category and metric. ``license`` applies to checks that do not state their
+    own. Records are validated by :func:`cultura.core.bias_data.build_checks`, the parser
+    behind ``--data`` check files.
     """
     path = Path(path)
     text = _read(path)
@@ -248,7 +256,16 @@ def read_bias_checks(
     checks = build_checks(path, data.get("counterfactual", []), lines, base=("counterfactual",),
                           default_license=license)
     pairs = data.get("pairs", [])
-    if pairs_check is not None and pairs:
+    if pairs_check is not None and pairs_checks:
+        raise DataError(f"{path}: pairs_check and pairs_checks: give one of them (pairs_checks "
+                        "for one pair check per category)")
+    if pairs_checks:
+        for check in build_pair_checks(path, pairs, pairs_checks, lines, default_license=license):
+            if any(c.id == check.id for c in checks):
+                raise DataError(f"{path}: field 'id': duplicate id {check.id!r}; a pair check's id "
+                                "must differ from the counterfactual checks' ids")
+            checks.append(check)
+    elif pairs_check is not None and pairs:
         record = {**pairs_check, "pairs": pairs}
         # the pair check's fields come from code; its pairs from the top-level "pairs" list
         pair_lines = {(0, "pairs") + k[1:]: v for k, v in lines.items() if k[:1] == ("pairs",)}
@@ -264,7 +281,12 @@ def read_bias_checks(
 
 
 def bias_checks_from_json(
-    package: str, name: str, *, license: str, pairs_check: Mapping[str, Any] | None = None
+    package: str,
+    name: str,
+    *,
+    license: str,
+    pairs_check: Mapping[str, Any] | None = None,
+    pairs_checks: Sequence[Mapping[str, Any]] = (),
 ) -> list[BiasCheck]:
     """Bias checks from ``<package>/data/<name>`` (see :func:`read_bias_checks`).
 
@@ -275,4 +297,5 @@ def bias_checks_from_json(
     ...     pairs_check={"id": "xx.stereotypes", "category": "gender", "metric": "crows_pairs",
     ...                  "threshold": 10.0, "description": "minimal pairs"})
     """
-    return read_bias_checks(data_file(package, name), license=license, pairs_check=pairs_check)
+    return read_bias_checks(data_file(package, name), license=license, pairs_check=pairs_check,
+                            pairs_checks=pairs_checks)
