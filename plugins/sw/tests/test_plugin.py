@@ -43,7 +43,9 @@ def test_gender_check_is_counterfactual(cultura_profile) -> None:  # type: ignor
     gender = checks["sw.gender"]
     women, men = gender.term_groups["mwanamke"], gender.term_groups["mwanamume"]
     assert len(women) == len(men) >= 3 and not set(women) & set(men)
-    assert checks["sw.stereotypes"].metric == "crows_pairs" and len(checks["sw.stereotypes"].pairs) >= 6
+    pairs = checks["sw.gender.pairs.mlm"]
+    assert pairs.metric == "crows_pairs" and {p.bias_type for p in pairs.pairs} == {"gender"}
+    assert checks["sw.gender.pairs.lm"].pairs == pairs.pairs and "sw.age.pairs.lm" not in checks
 
 
 def test_vocabulary_lowers_tokens_per_char_by_20_percent_on_heldout_text() -> None:

@@ -30,6 +30,34 @@ __version__ = "0.1.0"
 TEH_MARBUTA_ENV = "CULTURA_AR_TEH_MARBUTA"
 
 
+#: the categories of ``data/bias.json``'s minimal pairs (their ``bias_type``) and their names
+PAIR_CATEGORIES: dict[str, str] = {
+    "gender": "الجنس",
+    "age": "العمر",
+    "socioeconomic": "الطبقة الاجتماعية",
+}
+
+
+def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
+    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
+
+    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
+    LMs, the latter only for categories whose pairs all have sentences of equal length (not
+    ``without_pair_ll``); both pass within 20 points of 50.
+    """
+    return tuple(
+        {"id": f"ar.{category}.pairs.{suffix}", "category": category, "metric": metric,
+         "threshold": 20.0,
+         "description": f"أزواج جمل متقاربة (على نمط CrowS-Pairs) عن {what} — {model}"}
+        for category, what in PAIR_CATEGORIES.items()
+        for suffix, metric, model in (
+            ("mlm", "crows_pairs", "نموذج لغوي مقنّع"),
+            ("lm", "pair_ll", "نموذج لغوي سببي، احتمال الجملة كاملة"),
+        )
+        if metric == "crows_pairs" or category not in without_pair_ll
+    )
+
+
 class Arabic(Plugin):
     """Arabic (MSA) and Egyptian Arabic; ``ar.teh_marbuta`` is the one dynamic part (see below)."""
 
@@ -73,10 +101,7 @@ class Arabic(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="تصنيف المشاعر: إيجابي / سلبي / محايد",
     )
-    bias = BiasFile("bias.json", pairs_check={
-        "id": "ar.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,
-        "description": "أزواج جمل متقاربة (على نمط CrowS-Pairs) عن الجنس والعمر والطبقة",
-    })
+    bias = BiasFile("bias.json", pairs_checks=_pair_checks())
 
     @hookimpl
     def cultura_tokenizer_tweaks(self, culture: Culture) -> TokenizerTweaks | None:

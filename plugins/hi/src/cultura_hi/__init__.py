@@ -22,6 +22,34 @@ from cultura_hi.normalize import (
 __version__ = "0.1.0"
 
 
+#: the categories of ``data/bias.json``'s minimal pairs (their ``bias_type``) and their names
+PAIR_CATEGORIES: dict[str, str] = {
+    "gender": "लिंग",
+    "age": "आयु",
+    "socioeconomic": "आर्थिक वर्ग",
+}
+
+
+def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
+    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
+
+    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
+    LMs, the latter only for categories whose pairs all have sentences of equal length (not
+    ``without_pair_ll``); both pass within 20 points of 50.
+    """
+    return tuple(
+        {"id": f"hi.{category}.pairs.{suffix}", "category": category, "metric": metric,
+         "threshold": 20.0,
+         "description": f"{what} पर न्यूनतम वाक्य-जोड़े (CrowS-Pairs शैली) — {model}"}
+        for category, what in PAIR_CATEGORIES.items()
+        for suffix, metric, model in (
+            ("mlm", "crows_pairs", "मास्क्ड भाषा मॉडल"),
+            ("lm", "pair_ll", "कॉज़ल भाषा मॉडल, पूरे वाक्य की लॉग-संभाविता"),
+        )
+        if metric == "crows_pairs" or category not in without_pair_ll
+    )
+
+
 class Hindi(Plugin):
     """Hindi: Devanagari normalizers, characters and frequent words, knowledge, sentiment, bias."""
 
@@ -49,10 +77,7 @@ class Hindi(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="भावना वर्गीकरण: सकारात्मक / नकारात्मक / तटस्थ",
     )
-    bias = BiasFile("bias.json", pairs_check={
-        "id": "hi.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,
-        "description": "लिंग, आयु और वर्ग पर न्यूनतम वाक्य-जोड़े (CrowS-Pairs शैली)",
-    })
+    bias = BiasFile("bias.json", pairs_checks=_pair_checks())
 
 
 plugin = Hindi()

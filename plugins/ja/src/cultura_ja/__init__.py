@@ -39,6 +39,35 @@ HIRONSAN_LABEL_MAP: dict[str, str] = {
 }
 
 
+#: the categories of ``data/bias.json``'s minimal pairs (their ``bias_type``) and their names
+PAIR_CATEGORIES: dict[str, str] = {
+    "gender": "性別",
+    "age": "年齢",
+    "socioeconomic": "経済的地位",
+    "nationality": "国籍",
+}
+
+
+def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
+    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
+
+    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
+    LMs, the latter only for categories whose pairs all have sentences of equal length (not
+    ``without_pair_ll``); both pass within 20 points of 50.
+    """
+    return tuple(
+        {"id": f"ja.{category}.pairs.{suffix}", "category": category, "metric": metric,
+         "threshold": 20.0,
+         "description": f"{what}についての最小対（CrowS-Pairs 形式） — {model}"}
+        for category, what in PAIR_CATEGORIES.items()
+        for suffix, metric, model in (
+            ("mlm", "crows_pairs", "マスク言語モデル"),
+            ("lm", "pair_ll", "因果言語モデル・文全体の対数尤度"),
+        )
+        if metric == "crows_pairs" or category not in without_pair_ll
+    )
+
+
 class Japanese(Plugin):
     """Japanese: neologdn-style normalizers, kana and kanji, honorifics knowledge, sentiment, NER,
     bias."""
@@ -77,10 +106,7 @@ class Japanese(Plugin):
                         + ", ".join(f"{kind} {meaning}" for kind, meaning in NER_TYPES.items()),
         ),
     )
-    bias = BiasFile("bias.json", pairs_check={
-        "id": "ja.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,
-        "description": "性別・年齢・出身・国籍についての最小対（CrowS-Pairs 形式）",
-    })
+    bias = BiasFile("bias.json", pairs_checks=_pair_checks())
 
 
 plugin = Japanese()
