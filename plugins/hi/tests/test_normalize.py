@@ -113,3 +113,11 @@ def test_profile_chain() -> None:
     text = f"  मैं  हिन्दी मेँ क्{ZWJ}षमा माँगता हूँ |  "
     assert profile.normalize(text) == "मैं हिंदी में क्षमा माँगता हूँ।"
     assert profile.normalize(profile.normalize(text)) == profile.normalize(text)
+
+
+def test_dropping_a_joiner_between_marks_puts_them_in_canonical_order() -> None:
+    # virama, ZWJ, nukta: without the joiner the virama (ccc 9) would precede the nukta (ccc 7)
+    text = "\u0927\u093e\u094d\u200d\u093c\u0949"
+    once = remove_joiners([text])[0]
+    assert once == unicodedata.normalize("NFC", once) == "\u0927\u093e\u093c\u094d\u0949"
+    assert remove_joiners([once]) == [once]

@@ -32,6 +32,7 @@ Central Hindi Directorate (मानक हिंदी वर्तनी), in 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 NUKTA = "\u093c"
 #: letters with a nukta that are written decomposed (base + nukta)
@@ -79,8 +80,16 @@ def decompose_nukta(texts: list[str]) -> list[str]:
 
 
 def remove_joiners(texts: list[str]) -> list[str]:
-    """Drop ZWJ/ZWNJ touching Devanagari characters; keep them elsewhere (emoji, Persian)."""
-    return [_JOINER.sub("", t) for t in texts]
+    """Drop ZWJ/ZWNJ touching Devanagari characters; keep them elsewhere (emoji, Persian).
+
+    Marks that a dropped joiner kept apart are put back in canonical order (NFC: a virama
+    before a nukta, ``्\u200d़``, becomes ``़्``), so that the chain stays idempotent.
+    """
+    out = []
+    for text in texts:
+        kept = _JOINER.sub("", text)
+        out.append(unicodedata.normalize("NFC", kept) if kept != text else kept)
+    return out
 
 
 def chandrabindu_to_anusvara(texts: list[str]) -> list[str]:
