@@ -223,8 +223,8 @@ def test_ner_from_the_command_line(tiny, with_test_plugin, tmp_path: Path) -> No
     out = tmp_path / "ner"
     run(["train", str(data), "-c", "zh", "--head", "token-cls", "--task", "place",
          "--labels", NER_LABELS, "--text-field", "words", "--label-field", "ner",
-         "--eval", str(dev), "-b", str(tiny["bert"]), "-o", str(out), "--epochs", "8",
-         "--lr", "3e-2", "--batch-size", "4", "--no-knowledge"])
+         "--eval", str(dev), "-b", str(tiny["bert"]), "-o", str(out), "--epochs", "12",
+         "--lr", "1e-2", "--batch-size", "4", "--no-knowledge"])
     manifest = json.loads((out / "cultura.json").read_text(encoding="utf-8"))
     assert (manifest["task"], manifest["head_type"], manifest["labels"]) == (
         "place", "token-cls", ["B-LOC", "I-LOC", "O"])

@@ -38,11 +38,59 @@ from cultura.core.types import LM_HEAD_TYPES
 if TYPE_CHECKING:
     from cultura.adapt.cultural_model import CulturalModel
 
-__all__ = ["EpochRecord", "TrainingHistory", "log_to_stderr", "train"]
+__all__ = ["EpochRecord", "LengthGroupedBatches", "TrainingHistory", "log_to_stderr", "train"]
 
 logger = logging.getLogger(__name__)
 
 COUNTERFACTUAL_METRICS = ("ctf_gap", "flip_rate", "max_group_gap")
+
+#: batches per group that :class:`LengthGroupedBatches` sorts by length
+GROUP_BATCHES = 8
+#: the width, in characters, of the length buckets batches are grouped by
+BUCKET_CHARS = 32
+
+
+def example_length(example: Any) -> int:
+    """An example's length in characters (its words' for token classification): what
+    :class:`LengthGroupedBatches` groups by."""
+    if example.tokens is not None:
+        return sum(len(w) for w in example.tokens)
+    return len(example.text or "")
+
+
+class LengthGroupedBatches:
+    """Batches of example indices that hold examples of similar length, so a batch is padded
+    to little more than its own texts (a batch costs as much as its longest text).
+
+    Every epoch draws a new seeded permutation and cuts it into groups of
+    :data:`GROUP_BATCHES` batches; each group is ordered by length bucket
+    (:data:`BUCKET_CHARS` characters wide, longest first), keeping the random order inside a
+    bucket, and cut into batches; then the order of all batches is shuffled. So each example
+    is seen once per epoch, batch composition changes from epoch to epoch (texts of similar
+    length are mixed at random: data whose texts are all of about one length is batched as by
+    a plain shuffle), and the first batch is not always the longest. The same generator state
+    gives the same batches.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, generator: Any) -> None:
+        self.buckets = [length // BUCKET_CHARS for length in lengths]
+        self.batch_size = batch_size
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.buckets) / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        import torch
+
+        order = torch.randperm(len(self.buckets), generator=self.generator).tolist()
+        group = self.batch_size * GROUP_BATCHES
+        batches = []
+        for start in range(0, len(order), group):
+            chunk = sorted(order[start : start + group], key=lambda i: -self.buckets[i])
+            batches += [chunk[k : k + self.batch_size] for k in range(0, len(chunk), self.batch_size)]
+        for k in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[k]
 
 
 
@@ -233,10 +281,10 @@ def train(
         {"params": rows, "weight_decay": 0.0, "lr": embedding_lr if embedding_lr is not None else lr},
     ]
     optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
-        examples, batch_size=batch_size, shuffle=True, collate_fn=cm.collate, generator=generator
+    sampler = LengthGroupedBatches(
+        [example_length(e) for e in examples], batch_size, torch.Generator().manual_seed(seed)
     )
+    loader = DataLoader(examples, batch_sampler=sampler, collate_fn=cm.collate)
     steps_per_epoch = math.ceil(len(loader) / grad_accum)
     total_steps = steps_per_epoch * epochs
     scheduler = get_linear_schedule_with_warmup(
