@@ -871,6 +871,7 @@ def run_cultura(corpus: Corpus, train: list[Any], test: list[Any], seed: int, co
         result: dict[str, Any] = {
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
             "per_label_f1": {back.get(k, k): v for k, v in metrics["per_label_f1"].items()},
+            "encoding": metrics.get("encoding"),  # how often knowledge was injected, text cut
         }
     else:
         tokens = [list(t) for t, _ in test]
