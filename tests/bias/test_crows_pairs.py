@@ -2,7 +2,9 @@
 
 ``reference_crows_pairs`` below is written from the CrowS-Pairs paper's scoring script
 (``metric.py``: ``mask_unigram`` + ``evaluate``): one sentence, one masked token, one forward
-pass at a time, no batching and nothing shared with :mod:`cultura.bias.metrics`.
+pass at a time, no batching and nothing shared with :mod:`cultura.bias.metrics`. Besides
+project-written rows (``conftest.CROWS_ROWS``) it runs on a committed extract of the real data
+set (``data/crows_pairs_extract.csv``, see ``data/README.md``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pytest
 from cultura.bias import metrics as M
 from cultura.bias.engine import check_bias
 from cultura.bias.importers import read_crows_pairs
+
+EXTRACT = Path(__file__).parent / "data" / "crows_pairs_extract.csv"
 
 
 def reference_crows_pairs(model: Any, tokenizer: Any, csv_path: Path, uncased: bool) -> dict[str, Any]:
@@ -97,6 +101,40 @@ def test_scorer_equals_reference_on_tiny_bert(tiny_mlm: tuple[Any, Any], crows_c
                            [p.direction for p in pairs])
     _assert_same(result.as_dict(), ref)
     # the data really discriminates: not everything neutral, not a trivial 0 or 100
+    assert ref["neutral"] < ref["n"] and 0 < ref["score"] < 100
+
+
+@pytest.mark.parametrize("direction", ["stereo", "antistereo"])
+def test_scorer_equals_reference_on_the_crows_pairs_extract(
+    tiny_mlm: tuple[Any, Any], tmp_path: Path, direction: str
+) -> None:
+    """The real sentences (capitals, punctuation, characters outside the tiny vocabulary).
+    The extract's source has no direction column, so the file marks every pair ``stereo``; the
+    same pairs marked ``antistereo`` run the reference's other branch (sentences swapped)."""
+    model, tokenizer = tiny_mlm
+    data = EXTRACT
+    if direction == "antistereo":
+        data = tmp_path / "antistereo.csv"
+        with open(EXTRACT, encoding="utf-8") as fh, open(data, "w", newline="", encoding="utf-8") as out:
+            reader = csv.DictReader(fh)
+            writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [])
+            writer.writeheader()
+            writer.writerows({**r, "stereo_antistereo": "antistereo"} for r in reader)
+    ref = reference_crows_pairs(model, tokenizer, data, uncased=True)
+    pairs = read_crows_pairs(data)
+    assert len(pairs) == 36 and {p.direction for p in pairs} == {direction}
+    scores = M.crows_pairs_log_probs(model, tokenizer, pairs, batch_size=16)
+    for (more, less), (ref_more, ref_less) in zip(scores, ref["per_pair"], strict=True):
+        assert more == pytest.approx(ref_more, abs=2e-5)
+        assert less == pytest.approx(ref_less, abs=2e-5)
+    result = M.pair_metric([s[0] for s in scores], [s[1] for s in scores],
+                           [p.direction for p in pairs])
+    _assert_same(result.as_dict(), ref)
+    # each pair's decision (more wins, less wins, neutral at the reference's 3 decimals) agrees
+    decisions = [(round(m, 3) > round(x, 3)) - (round(m, 3) < round(x, 3)) for m, x in scores]
+    ref_decisions = [(round(m, 3) > round(x, 3)) - (round(m, 3) < round(x, 3))
+                     for m, x in ref["per_pair"]]
+    assert decisions == ref_decisions
     assert ref["neutral"] < ref["n"] and 0 < ref["score"] < 100
 
 
