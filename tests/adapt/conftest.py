@@ -155,7 +155,7 @@ def trained(tiny: dict[str, Path], manager: PluginManager, tmp_path_factory: pyt
 
     model = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager, knowledge=True)
     history = model.train(
-        toy_sentiment(), TOY_EVAL, epochs=15, lr=2e-2, embedding_lr=2e-2, batch_size=8,
+        toy_sentiment(), TOY_EVAL, epochs=15, lr=1e-2, embedding_lr=1e-2, batch_size=8,
         progress=False, seed=0,
     )
     directory = tmp_path_factory.mktemp("adapters") / "sentiment"

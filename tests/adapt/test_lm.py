@@ -172,6 +172,8 @@ def test_save_load_round_trip_and_fill_mask(language, lm_manager) -> None:
     (result,) = loaded.predict(["我们 [MASK] 这个 电影"], top_k=3)
     assert len(result["masks"]) == 1 and len(result["masks"][0]["top"]) == 3
     assert "[MASK]" not in result["filled"] and result["filled"].startswith("我们 ")
+    special = set(loaded.tokenizer.all_special_ids)  # never proposed: [MASK], [CLS], [UNK]...
+    assert not special & {t["token_id"] for t in result["masks"][0]["top"]}
     with pytest.raises(CulturaError, match=r"has no \[MASK\]"):
         loaded.predict(["no mask here"])
 

@@ -312,7 +312,10 @@ def fill_mask(
 
     One dict per text: ``{"text", "filled", "masks": [{"position", "top": [{"token",
     "score", "token_id"}]}]}``; ``filled`` is the normalized text with each mask replaced by
-    its best token. Every text needs at least one mask token (``[MASK]`` for BERT).
+    its best token. Every text needs at least one mask token (``[MASK]`` for BERT). Special
+    tokens (``[MASK]``, ``[CLS]``, ``[SEP]``, ``[PAD]``, ``[UNK]``...) are never proposed: their
+    logits are set to −inf before the softmax, so the scores are probabilities over the
+    other tokens.
     """
     import torch
 
@@ -329,11 +332,14 @@ def fill_mask(
             )
     cm.model.eval()
     prefix = _continuation_prefix(cm.tokenizer)
+    special = sorted(set(cm.tokenizer.all_special_ids))
     results: list[dict[str, Any]] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         enc = cm.encode(chunk, knowledge=knowledge)
-        probs = torch.softmax(cm._forward(enc).logits.float(), dim=-1).cpu()
+        logits = cm._forward(enc).logits.float()
+        logits[..., special] = float("-inf")
+        probs = torch.softmax(logits, dim=-1).cpu()
         normalized = cm.tokenizer.normalize(chunk)
         for i, text in enumerate(chunk):
             masks = []
