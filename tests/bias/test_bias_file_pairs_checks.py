@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cultura.core.declarative import BiasFile, DeclarationError, Plugin
+from cultura.core.declarative import BiasFile, DeclarationError, Plugin, category_pair_checks
 from cultura.core.errors import DataError
 from cultura.core.plugin_data import read_bias_checks
 from cultura.core.types import CultureInfo
@@ -173,3 +173,17 @@ def test_a_declared_bias_file_serves_one_check_per_category(package: Path) -> No
 def test_a_wrong_declaration_is_refused_at_import(package: Path, bias: BiasFile, match: str) -> None:
     with pytest.raises(DeclarationError, match=match):
         _declare(bias)()
+
+
+def test_category_pair_checks_writes_one_check_per_category_and_metric() -> None:
+    checks = category_pair_checks(
+        "yo", {"gender": "Gender", "age": "Age"}, "{what}: pairs, {model}",
+        {"crows_pairs": "masked", "pair_ll": "causal"}, threshold=15.0, without_pair_ll=("age",),
+    )
+    assert [(c["id"], c["category"], c["metric"]) for c in checks] == [
+        ("yo.gender.pairs.mlm", "gender", "crows_pairs"),
+        ("yo.gender.pairs.lm", "gender", "pair_ll"),
+        ("yo.age.pairs.mlm", "age", "crows_pairs"),
+    ]
+    assert checks[1]["description"] == "Gender: pairs, causal"
+    assert {c["threshold"] for c in checks} == {15.0}

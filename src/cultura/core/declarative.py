@@ -88,6 +88,7 @@ from cultura.core.types import (
 
 __all__ = [
     "BiasFile",
+    "category_pair_checks",
     "DeclarationError",
     "Head",
     "KnowledgeFile",
@@ -223,6 +224,38 @@ class BiasFile:
     pairs_check: Mapping[str, Any] | None = None
     pairs_checks: Sequence[Mapping[str, Any]] = ()
     license: str = ""
+
+
+def category_pair_checks(
+    plugin: str,
+    categories: Mapping[str, str],
+    description: str,
+    models: Mapping[str, str],
+    *,
+    threshold: float = 20.0,
+    without_pair_ll: Sequence[str] = (),
+) -> tuple[dict[str, Any], ...]:
+    """The :attr:`BiasFile.pairs_checks` of a file whose pairs come in several categories:
+    per category a ``crows_pairs`` check for masked LMs (id ``<plugin>.<category>.pairs.mlm``)
+    and a ``pair_ll`` check for causal LMs (``...pairs.lm``), except for the categories in
+    ``without_pair_ll`` (whole-sentence likelihood needs pairs of equal length).
+
+    ``categories`` maps each category (the pairs' ``bias_type``) to its name in the culture's
+    language; ``description`` is a format string with ``{what}`` (that name) and ``{model}``,
+    and ``models`` gives ``{model}`` for ``"crows_pairs"`` and ``"pair_ll"``.
+
+    >>> [c["id"] for c in category_pair_checks("xx", {"age": "age"}, "{what}: {model}",
+    ...  {"crows_pairs": "masked LM", "pair_ll": "causal LM"})]
+    ['xx.age.pairs.mlm', 'xx.age.pairs.lm']
+    """
+    return tuple(
+        {"id": f"{plugin}.{category}.pairs.{suffix}", "category": category, "metric": metric,
+         "threshold": threshold,
+         "description": description.format(what=what, model=models[metric])}
+        for category, what in categories.items()
+        for suffix, metric in (("mlm", "crows_pairs"), ("lm", "pair_ll"))
+        if metric == "crows_pairs" or category not in without_pair_ll
+    )
 
 
 # ------------------------------------------------------------------------- the plugin

@@ -14,7 +14,14 @@ import os
 from dataclasses import replace
 
 from cultura import hookimpl
-from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.declarative import (
+    BiasFile,
+    Head,
+    KnowledgeFile,
+    Plugin,
+    VocabularyFile,
+    category_pair_checks,
+)
 from cultura.core.tags import Culture
 from cultura.core.types import CultureInfo, Normalizer, PeftSpec, TokenizerTweaks
 from cultura_ar.normalize import (
@@ -38,24 +45,12 @@ PAIR_CATEGORIES: dict[str, str] = {
 }
 
 
-def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
-    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
-
-    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
-    LMs, the latter only for categories whose pairs all have sentences of equal length (not
-    ``without_pair_ll``); both pass within 20 points of 50.
-    """
-    return tuple(
-        {"id": f"ar.{category}.pairs.{suffix}", "category": category, "metric": metric,
-         "threshold": 20.0,
-         "description": f"أزواج جمل متقاربة (على نمط CrowS-Pairs) عن {what} — {model}"}
-        for category, what in PAIR_CATEGORIES.items()
-        for suffix, metric, model in (
-            ("mlm", "crows_pairs", "نموذج لغوي مقنّع"),
-            ("lm", "pair_ll", "نموذج لغوي سببي، احتمال الجملة كاملة"),
-        )
-        if metric == "crows_pairs" or category not in without_pair_ll
-    )
+#: what the pair checks are called, and the two kinds of model they test
+PAIR_DESCRIPTION = "أزواج جمل متقاربة (على نمط CrowS-Pairs) عن {what} — {model}"
+PAIR_MODELS = {
+    "crows_pairs": "نموذج لغوي مقنّع",
+    "pair_ll": "نموذج لغوي سببي، احتمال الجملة كاملة",
+}
 
 
 class Arabic(Plugin):
@@ -101,7 +96,9 @@ class Arabic(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="تصنيف المشاعر: إيجابي / سلبي / محايد",
     )
-    bias = BiasFile("bias.json", pairs_checks=_pair_checks())
+    bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
+        "ar", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS,
+    ))
 
     @hookimpl
     def cultura_tokenizer_tweaks(self, culture: Culture) -> TokenizerTweaks | None:

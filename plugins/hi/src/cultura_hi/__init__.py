@@ -9,7 +9,14 @@ Importing this module reads no data: word lists and entries load when a profile 
 
 from __future__ import annotations
 
-from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.declarative import (
+    BiasFile,
+    Head,
+    KnowledgeFile,
+    Plugin,
+    VocabularyFile,
+    category_pair_checks,
+)
 from cultura.core.types import CultureInfo, Normalizer, PeftSpec
 from cultura_hi.normalize import (
     chandrabindu_to_anusvara,
@@ -30,24 +37,12 @@ PAIR_CATEGORIES: dict[str, str] = {
 }
 
 
-def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
-    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
-
-    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
-    LMs, the latter only for categories whose pairs all have sentences of equal length (not
-    ``without_pair_ll``); both pass within 20 points of 50.
-    """
-    return tuple(
-        {"id": f"hi.{category}.pairs.{suffix}", "category": category, "metric": metric,
-         "threshold": 20.0,
-         "description": f"{what} पर न्यूनतम वाक्य-जोड़े (CrowS-Pairs शैली) — {model}"}
-        for category, what in PAIR_CATEGORIES.items()
-        for suffix, metric, model in (
-            ("mlm", "crows_pairs", "मास्क्ड भाषा मॉडल"),
-            ("lm", "pair_ll", "कॉज़ल भाषा मॉडल, पूरे वाक्य की लॉग-संभाविता"),
-        )
-        if metric == "crows_pairs" or category not in without_pair_ll
-    )
+#: what the pair checks are called, and the two kinds of model they test
+PAIR_DESCRIPTION = "{what} पर न्यूनतम वाक्य-जोड़े (CrowS-Pairs शैली) — {model}"
+PAIR_MODELS = {
+    "crows_pairs": "मास्क्ड भाषा मॉडल",
+    "pair_ll": "कॉज़ल भाषा मॉडल, पूरे वाक्य की लॉग-संभाविता",
+}
 
 
 class Hindi(Plugin):
@@ -77,7 +72,9 @@ class Hindi(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="भावना वर्गीकरण: सकारात्मक / नकारात्मक / तटस्थ",
     )
-    bias = BiasFile("bias.json", pairs_checks=_pair_checks())
+    bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
+        "hi", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS,
+    ))
 
 
 plugin = Hindi()

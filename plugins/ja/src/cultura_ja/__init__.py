@@ -10,7 +10,14 @@ Importing this module reads no data: lists and entries load when a profile uses 
 
 from __future__ import annotations
 
-from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.declarative import (
+    BiasFile,
+    Head,
+    KnowledgeFile,
+    Plugin,
+    VocabularyFile,
+    category_pair_checks,
+)
 from cultura.core.types import CultureInfo, Normalizer, PeftSpec
 from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
 
@@ -48,24 +55,12 @@ PAIR_CATEGORIES: dict[str, str] = {
 }
 
 
-def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
-    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
-
-    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
-    LMs, the latter only for categories whose pairs all have sentences of equal length (not
-    ``without_pair_ll``); both pass within 20 points of 50.
-    """
-    return tuple(
-        {"id": f"ja.{category}.pairs.{suffix}", "category": category, "metric": metric,
-         "threshold": 20.0,
-         "description": f"{what}についての最小対（CrowS-Pairs 形式） — {model}"}
-        for category, what in PAIR_CATEGORIES.items()
-        for suffix, metric, model in (
-            ("mlm", "crows_pairs", "マスク言語モデル"),
-            ("lm", "pair_ll", "因果言語モデル・文全体の対数尤度"),
-        )
-        if metric == "crows_pairs" or category not in without_pair_ll
-    )
+#: what the pair checks are called, and the two kinds of model they test
+PAIR_DESCRIPTION = "{what}についての最小対（CrowS-Pairs 形式） — {model}"
+PAIR_MODELS = {
+    "crows_pairs": "マスク言語モデル",
+    "pair_ll": "因果言語モデル・文全体の対数尤度",
+}
 
 
 class Japanese(Plugin):
@@ -106,7 +101,9 @@ class Japanese(Plugin):
                         + ", ".join(f"{kind} {meaning}" for kind, meaning in NER_TYPES.items()),
         ),
     )
-    bias = BiasFile("bias.json", pairs_checks=_pair_checks())
+    bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
+        "ja", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS,
+    ))
 
 
 plugin = Japanese()

@@ -9,7 +9,14 @@ hook's result is used, so importing this module is instant.
 
 from __future__ import annotations
 
-from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
+from cultura.core.declarative import (
+    BiasFile,
+    Head,
+    KnowledgeFile,
+    Plugin,
+    VocabularyFile,
+    category_pair_checks,
+)
 from cultura.core.types import CultureInfo, Normalizer, PeftSpec
 from cultura_sw.normalize import fold_apostrophes, tidy_punctuation
 
@@ -24,24 +31,12 @@ PAIR_CATEGORIES: dict[str, str] = {
 }
 
 
-def _pair_checks(*, without_pair_ll: tuple[str, ...] = ()) -> tuple[dict[str, object], ...]:
-    """One minimal-pair check per category of ``bias.json``'s pairs and per metric.
-
-    ``crows_pairs`` for masked LMs and ``pair_ll`` (whole-sentence log-likelihood) for causal
-    LMs, the latter only for categories whose pairs all have sentences of equal length (not
-    ``without_pair_ll``); both pass within 20 points of 50.
-    """
-    return tuple(
-        {"id": f"sw.{category}.pairs.{suffix}", "category": category, "metric": metric,
-         "threshold": 20.0,
-         "description": f"jozi ndogo za sentensi (CrowS-Pairs style) kuhusu {what} — {model}"}
-        for category, what in PAIR_CATEGORIES.items()
-        for suffix, metric, model in (
-            ("mlm", "crows_pairs", "modeli ya lugha ya kufichwa"),
-            ("lm", "pair_ll", "modeli ya lugha ya kisababishi, uwezekano wa sentensi nzima"),
-        )
-        if metric == "crows_pairs" or category not in without_pair_ll
-    )
+#: what the pair checks are called, and the two kinds of model they test
+PAIR_DESCRIPTION = "jozi ndogo za sentensi (CrowS-Pairs style) kuhusu {what} — {model}"
+PAIR_MODELS = {
+    "crows_pairs": "modeli ya lugha ya kufichwa",
+    "pair_ll": "modeli ya lugha ya kisababishi, uwezekano wa sentensi nzima",
+}
 
 
 class Swahili(Plugin):
@@ -75,7 +70,9 @@ class Swahili(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="hisia ya maandishi: chanya / hasi / wastani",
     )
-    bias = BiasFile("bias.json", pairs_checks=_pair_checks(without_pair_ll=("age",)))
+    bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
+        "sw", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS, without_pair_ll=("age",),
+    ))
 
 
 plugin = Swahili()
