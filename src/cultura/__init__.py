@@ -55,6 +55,9 @@ _EXPORTS: dict[str, str] = {
     "search": "cultura.registry.hub:search",
     "check_bias": "cultura.registry.bias:check_bias",
     "BiasReport": "cultura.bias.report:BiasReport",
+    "robustness_report": "cultura.robustness.engine:robustness_report",
+    "robustness_gate": "cultura.robustness.report:robustness_gate",
+    "RobustnessReport": "cultura.robustness.report:RobustnessReport",
     "MultiCultureServer": "cultura.serve.server:MultiCultureServer",
     # registrations
     "AdapterHeadSpec": "cultura.core.types:AdapterHeadSpec",
@@ -66,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "MinimalPair": "cultura.core.types:MinimalPair",
     "Normalizer": "cultura.core.types:Normalizer",
     "PeftSpec": "cultura.core.types:PeftSpec",
+    "Perturbation": "cultura.core.types:Perturbation",
     "Provenance": "cultura.core.types:Provenance",
     "PublishedAdapter": "cultura.core.types:PublishedAdapter",
     "TokenizerTweaks": "cultura.core.types:TokenizerTweaks",
@@ -126,6 +130,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from cultura.core.profile import Contribution, CultureProfile, culture  # noqa: F401
     from cultura.core.tags import Culture, fallback_chain  # noqa: F401
+    from cultura.robustness.engine import robustness_report  # noqa: F401
+    from cultura.robustness.report import RobustnessReport, robustness_gate  # noqa: F401
     from cultura.core.types import (  # noqa: F401
         AdapterHeadSpec,
         BiasCheck,
@@ -135,6 +141,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         MinimalPair,
         Normalizer,
         PeftSpec,
+        Perturbation,
         Provenance,
         PublishedAdapter,
         TokenizerTweaks,

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "remove": ("cultura.registry.cli:remove", "Remove an adapter from the local registry."),
     # bias (cultura.bias)
     "check-bias": ("cultura.bias.cli:check_bias", "Run a culture's bias checks on an adapter."),
+    # robustness (cultura.robustness)
+    "robustness": (
+        "cultura.robustness.cli:robustness",
+        "Accuracy and flip rate of an adapter under its culture's perturbations.",
+    ),
     # plugin authors (cultura.testing)
     "new-plugin": ("cultura.testing.scaffold:new_plugin", "Scaffold a new culture plugin."),
     # serving (cultura.serve)

@@ -98,6 +98,7 @@ _HOOK_SHORT = {
     "cultura_adapter_heads": "heads",
     "cultura_bias_checks": "bias",
     "cultura_word_rules": "words",
+    "cultura_perturbations": "perturbations",
 }
 
 
@@ -251,6 +252,9 @@ def show(tag: str, as_json: bool) -> None:
         ("bias_checks", lambda e: f"{e['category']}: {e['metric']} <= {e['threshold']}"),
         ("word_rules", lambda e: ", ".join(k for k in ("segmenter", "agreement") if e[k])
          + f"; {e['description']}"),
+        ("perturbations", lambda e: f"{e['kind']}"
+         + (f", seeded, rate {e['rate']:g}" if e["rate"] is not None else
+            ", seeded" if e["seeded"] else "") + f"; {e['description']}"),
     ]
     for key, detail in sections:
         entries = data[key]

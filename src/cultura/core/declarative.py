@@ -27,10 +27,10 @@ file, word rules, the data license — and cultura derives the hook implementati
 Rules:
 
 * A contribution field (``normalizers``, ``vocabulary``, ``split_patterns``, ``knowledge``,
-  ``heads``, ``bias``, ``word_rules``) is either a mapping *culture tag -> item(s)*, or item(s)
+  ``heads``, ``bias``, ``word_rules``, ``perturbations``) is either a mapping *culture tag -> item(s)*, or item(s)
   for the first declared culture. Items are the registrations a hook would return
   (``Normalizer``, ``VocabularyExtension``, ``KnowledgeSource``, ``AdapterHeadSpec``,
-  ``BiasCheck``, ``WordRules``, a pattern string) or their file-based declarations (:class:`VocabularyFile`, :class:`KnowledgeFile`,
+  ``BiasCheck``, ``WordRules``, ``Perturbation``, a pattern string) or their file-based declarations (:class:`VocabularyFile`, :class:`KnowledgeFile`,
   :class:`Head`, :class:`BiasFile`), whose files live in the plugin package's ``data/``
   folder.
 * Constructing the plugin validates everything it can without reading data (tags, levels,
@@ -80,6 +80,7 @@ from cultura.core.types import (
     KnowledgeSource,
     Normalizer,
     PeftSpec,
+    Perturbation,
     PublishedAdapter,
     TokenizerTweaks,
     VocabularyExtension,
@@ -268,6 +269,7 @@ _FIELDS: dict[str, tuple[type, type | None]] = {
     "heads": (AdapterHeadSpec, Head),
     "bias": (BiasCheck, BiasFile),
     "word_rules": (WordRules, None),
+    "perturbations": (Perturbation, None),
 }
 _SETTINGS = ("CULTURA_API_VERSION", "package", "cultures", "data_license", "templates", "probes")
 #: The fields that make up a level's TokenizerTweaks.
@@ -301,6 +303,8 @@ class Plugin:
         bias: :class:`BiasFile` or ``BiasCheck`` per culture.
         word_rules: :class:`~cultura.core.types.WordRules` per culture (a word segmenter
             and/or agreement rules for counterfactual data augmentation).
+        perturbations: :class:`~cultura.core.types.Perturbation` per culture (realistic
+            variants of the culture's writing, for ``cultura robustness``; plugin API 1.2).
     """
 
     CULTURA_API_VERSION: ClassVar[str]
@@ -316,6 +320,7 @@ class Plugin:
     heads: ClassVar[PerCulture[Head | AdapterHeadSpec]] = ()
     bias: ClassVar[PerCulture[BiasFile | BiasCheck]] = ()
     word_rules: ClassVar[PerCulture[WordRules]] = ()
+    perturbations: ClassVar[PerCulture[Perturbation]] = ()
 
     def __init__(self) -> None:
         cls = type(self)
@@ -339,12 +344,14 @@ class Plugin:
         self._heads = self._per_culture("heads")
         self._bias = self._per_culture("bias")
         self._word_rules = self._per_culture("word_rules")
+        self._perturbations = self._per_culture("perturbations")
         declared = {
             "cultura_tokenizer_tweaks": self._tweaks,
             "cultura_knowledge": self._knowledge,
             "cultura_adapter_heads": self._heads,
             "cultura_bias_checks": self._bias,
             "cultura_word_rules": self._word_rules,
+            "cultura_perturbations": self._perturbations,
         }
         for hook, by_tag in declared.items():
             if not by_tag and getattr(cls, hook) is getattr(Plugin, hook):
@@ -387,6 +394,11 @@ class Plugin:
     def cultura_word_rules(self, culture: Culture) -> list[WordRules] | None:
         """The declared word rules (segmenter, agreement) of ``culture``'s level."""
         return list(self._word_rules.get(culture.tag, ())) or None
+
+    @hookimpl
+    def cultura_perturbations(self, culture: Culture) -> list[Perturbation] | None:
+        """The declared perturbations of ``culture``'s level."""
+        return list(self._perturbations.get(culture.tag, ())) or None
 
     # ----------------------------------------------------------------- module export
     def export(self, namespace: MutableMapping[str, Any]) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         BiasCheck,
         CultureInfo,
         KnowledgeSource,
+        Perturbation,
         TokenizerTweaks,
         WordRules,
     )
@@ -51,8 +52,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: Version of the plugin API this core implements. A plugin declares the version it targets in
 #: a module-level ``CULTURA_API_VERSION``; it loads when the major versions are equal and its
-#: minor version is not newer than the core's. 1.1 added :func:`cultura_word_rules`.
-API_VERSION = "1.1"
+#: minor version is not newer than the core's. 1.1 added :func:`cultura_word_rules`, 1.2
+#: :func:`cultura_perturbations`.
+API_VERSION = "1.2"
 
 
 @hookspec
@@ -217,6 +219,54 @@ def cultura_word_rules(culture: Culture, requested: Culture) -> list[WordRules] 
     """
 
 
+@hookspec
+def cultura_perturbations(culture: Culture, requested: Culture) -> list[Perturbation] | None:
+    """Contribute perturbations: realistic ways the culture writes the same text differently.
+
+    When: building a culture profile, once per fallback level the plugin serves; run by
+    ``cultura robustness`` (:func:`cultura.robustness.robustness_report`), which measures an
+    adapter's accuracy and flip rate under each, and by its gate before publishing.
+
+    Parameters:
+        culture: the fallback level being asked for.
+        requested: the culture the user asked for (a plugin may give, at one level, what suits
+            the requested script or region: the zh plugin converts zh-TW text to Simplified
+            and Hong Kong variants, and zh text to Traditional ones).
+
+    Returns: a list of :class:`~cultura.core.types.Perturbation` (keyed by ``id``) or
+    ``None``. A perturbation takes one text and returns it perturbed; it keeps what the label
+    depends on and is deterministic (a seeded one draws from the ``random.Random`` the core
+    gives it). Perturbations run in an isolated thread with the plugin time limit: one that
+    raises, hangs or returns anything but a string is reported with its plugin's name and
+    skipped. Not ``firstresult``.
+
+    Example::
+
+        import unicodedata
+
+        @cultura.hookimpl
+        def cultura_perturbations(culture):
+            def drop_accents(text):
+                return "".join(c for c in unicodedata.normalize("NFD", text)
+                               if not unicodedata.combining(c))
+
+            def swap_letters(text, rng):  # seeded: one adjacent pair swapped
+                if len(text) < 2:
+                    return text
+                i = rng.randrange(len(text) - 1)
+                return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+
+            return [
+                cultura.Perturbation("xx.accents", drop_accents, "accents dropped",
+                                     kind="diacritics"),
+                cultura.Perturbation("xx.swap", swap_letters, "two letters swapped",
+                                     kind="typo", seeded=True),
+            ]
+
+    .. versionadded:: 1.2
+    """
+
+
 #: Hooks that take a culture, in the order profiles list them.
 CULTURE_HOOKS: tuple[str, ...] = (
     "cultura_tokenizer_tweaks",
@@ -224,5 +274,6 @@ CULTURE_HOOKS: tuple[str, ...] = (
     "cultura_adapter_heads",
     "cultura_bias_checks",
     "cultura_word_rules",
+    "cultura_perturbations",
 )
 ALL_HOOKS: tuple[str, ...] = ("cultura_cultures", *CULTURE_HOOKS)

@@ -68,6 +68,7 @@ from cultura.core.types import (
     BiasCheck,
     CultureInfo,
     KnowledgeSource,
+    Perturbation,
     Provenance,
     TokenizerTweaks,
     WordRules,
@@ -88,6 +89,7 @@ _RESULT_TYPES: dict[str, tuple[type, bool]] = {
     "cultura_adapter_heads": (AdapterHeadSpec, True),
     "cultura_bias_checks": (BiasCheck, True),
     "cultura_word_rules": (WordRules, True),
+    "cultura_perturbations": (Perturbation, True),
 }
 
 

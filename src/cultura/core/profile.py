@@ -27,6 +27,7 @@ from cultura.core.types import (
     CultureInfo,
     KnowledgeSource,
     Normalizer,
+    Perturbation,
     Provenance,
     TokenizerTweaks,
     VocabularyExtension,
@@ -88,6 +89,8 @@ class CultureProfile:
     failures: tuple[HookFailure, ...] = ()
     #: word segmenter and agreement rules for swapping words (``cultura_word_rules``)
     word_rules: tuple[Contribution[WordRules], ...] = ()
+    #: realistic ways the culture writes text differently (``cultura_perturbations``)
+    perturbations: tuple[Contribution[Perturbation], ...] = ()
 
     @property
     def tag(self) -> str:
@@ -117,6 +120,7 @@ class CultureProfile:
             "heads": self.heads,
             "bias_checks": self.bias_checks,
             "word_rules": self.word_rules,
+            "perturbations": self.perturbations,
         }
 
     @overload
@@ -267,6 +271,18 @@ class CultureProfile:
                 )
                 for c in self.word_rules
             ],
+            "perturbations": [
+                entry(
+                    c,
+                    {
+                        "description": c.value.description,
+                        "kind": c.value.kind,
+                        "seeded": c.value.seeded,
+                        "rate": c.value.rate,
+                    },
+                )
+                for c in self.perturbations
+            ],
             "plugins": [str(p) for p in self.plugins],
             "failures": [str(f) for f in self.failures],
         }
@@ -352,6 +368,13 @@ def build_profile(
                 for r in results("cultura_word_rules")
             ],
             "word rules",
+        ),
+        perturbations=_merge(
+            [
+                (r.value.id, replace(r.value, provenance=r.provenance), r.provenance, r.level)
+                for r in results("cultura_perturbations")
+            ],
+            "perturbation",
         ),
     )
 

@@ -12,6 +12,7 @@ registration replaces a less specific one with the same key.
 
 from __future__ import annotations
 
+import random
 import re
 import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,7 +43,9 @@ __all__ = [
     "KnowledgeSource",
     "MinimalPair",
     "Normalizer",
+    "PERTURBATION_KINDS",
     "PeftSpec",
+    "Perturbation",
     "Provenance",
     "PublishedAdapter",
     "TokenizerTweaks",
@@ -62,6 +65,13 @@ INIT_STRATEGIES: tuple[str, ...] = ("fvt", "mean", "word")
 EMBEDDING_SOURCE_KINDS: tuple[str, ...] = ("gloss", "decomposition", "transliteration")
 PEFT_METHODS: tuple[str, ...] = ("lora", "prefix", "ia3")
 BIAS_METRICS: tuple[str, ...] = ("ctf_gap", "flip_rate", "max_group_gap", "crows_pairs", "pair_ll")
+#: what a :class:`Perturbation` imitates: another script or regional variant of the language,
+#: another spelling or encoding of the same words, diacritics, character width, typing slips,
+#: a romanization, letter case, spacing and joiners, anything else
+PERTURBATION_KINDS: tuple[str, ...] = (
+    "script", "region", "orthography", "diacritics", "width", "typo", "transliteration",
+    "casing", "spacing", "other",
+)
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
 _VARIANT = re.compile(r"[a-z0-9][a-z0-9_\-]*")
@@ -832,5 +842,109 @@ class WordRules:
         return PluginError(
             prov.plugin,
             f"{text}. Fix the plugin, or disable it: CULTURA_DISABLE_PLUGINS={prov.distribution}",
+            distribution=str(prov),
+        )
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """A realistic way people of a culture write the same thing differently
+    (``cultura_perturbations``); ``cultura robustness`` measures how an adapter's predictions
+    hold up under it.
+
+    Attributes:
+        id: key within a culture profile, e.g. ``"zh.variant.hant"``; a more specific level's
+            perturbation with the same id replaces a less specific one's.
+        fn: takes one text and returns it perturbed (a ``str``): ``fn(text)``, or
+            ``fn(text, rng)`` when ``seeded``. It must keep what the label depends on (a
+            script conversion, not a paraphrase), and be deterministic: the same text (and,
+            when seeded, the same ``rng`` state) gives the same result.
+        description: one line for ``cultura show`` and the robustness report.
+        kind: what it imitates, one of :data:`PERTURBATION_KINDS`.
+        seeded: ``fn`` draws random choices from the :class:`random.Random` it is given (a
+            typo at some positions). The core seeds it from the run's seed, the perturbation's
+            id and the text, so a run is reproducible and does not depend on row order.
+        rate: for a seeded perturbation, the share of eligible characters or words it changes
+            (shown in reports; ``fn`` applies it). ``None`` for a deterministic conversion.
+        provenance: the plugin that contributed it; set when a culture profile is built, so
+            that a failing perturbation names its plugin.
+
+    Call it through :meth:`apply`, which checks what ``fn`` returns.
+    """
+
+    id: str
+    fn: Callable[..., str]
+    description: str = ""
+    kind: str = "other"
+    seeded: bool = False
+    rate: float | None = None
+    provenance: Provenance | None = field(default=None, kw_only=True, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_id(self, "id")
+        _check_callable(self, "fn")
+        _check_text(self, "description", allow_empty=True)
+        if self.kind not in PERTURBATION_KINDS:
+            raise _fail(
+                self, "kind", f"{self.kind!r} is not a perturbation kind; use one of "
+                f"{', '.join(PERTURBATION_KINDS)}"
+            )
+        if not isinstance(self.seeded, bool):
+            raise _fail(self, "seeded", f"must be True or False, got {self.seeded!r}")
+        if self.rate is not None:
+            if not self.seeded:
+                raise _fail(
+                    self, "rate", "a rate describes random choices: set seeded=True (fn then "
+                    "takes (text, rng)) or leave rate out for a deterministic conversion"
+                )
+            if (
+                isinstance(self.rate, bool)
+                or not isinstance(self.rate, (int, float))
+                or not 0 < self.rate <= 1
+            ):
+                raise _fail(self, "rate", f"must be a share in (0, 1], got {self.rate!r}")
+            _set(self, "rate", float(self.rate))
+
+    def rng(self, text: str, seed: int = 0) -> random.Random:
+        """The random generator :meth:`apply` gives ``fn`` for ``text``: seeded from ``seed``,
+        this perturbation's id and the text (a string seed, hashed with SHA-512, so it is the
+        same in every process)."""
+        return random.Random(f"{seed}\x00{self.id}\x00{text}")
+
+    def apply(self, texts: Sequence[str], *, seed: int = 0) -> list[str]:
+        """``fn`` applied to each text (with :meth:`rng` when seeded); checks it returned a
+        string.
+
+        Anything ``fn`` raises (``sys.exit()`` included) and any other result raise a
+        :class:`~cultura.core.errors.PluginError` naming the plugin, its distribution and this
+        perturbation (a :class:`~cultura.core.errors.RegistrationError` when no plugin is
+        known). ``KeyboardInterrupt`` passes through: it may be the user's Ctrl-C.
+        """
+        out: list[str] = []
+        for text in texts:
+            try:
+                result = self.fn(text, self.rng(text, seed)) if self.seeded else self.fn(text)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin's perturbation, attributed below
+                raise self._failure(
+                    f"raised {describe_exception(exc)} on {reprlib.repr(text)}"
+                ) from exc
+            if not isinstance(result, str):
+                raise self._failure(
+                    f"returned {type(result).__name__} {reprlib.repr(result)} for "
+                    f"{reprlib.repr(text)}; it must return the perturbed text (a str)"
+                )
+            out.append(result)
+        return out
+
+    def _failure(self, what: str) -> CulturaError:
+        prov = self.provenance
+        if prov is None:
+            return RegistrationError("Perturbation", "fn", f"perturbation {self.id!r} {what}")
+        return PluginError(
+            prov.plugin,
+            f"perturbation {self.id!r} {what}. Fix the plugin, or disable it: "
+            f"CULTURA_DISABLE_PLUGINS={prov.distribution}",
             distribution=str(prov),
         )
