@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new-plugin": ("cultura.testing.scaffold:new_plugin", "Scaffold a new culture plugin."),
     # serving (cultura.serve)
     "serve": ("cultura.serve.cli:serve", "Serve culture adapters over HTTP (JSON API)."),
+    # exports (cultura.export)
+    "export": ("cultura.export.cli:export", "Export an adapter to ONNX (int8) or for vLLM."),
 }
 
 
