@@ -12,11 +12,14 @@ profile uses them.
 
 from __future__ import annotations
 
+from cultura import hookimpl
 from cultura.core.declarative import Head, KnowledgeFile, Plugin, VocabularyFile
-from cultura.core.types import CultureInfo, EmbeddingSource, Normalizer
+from cultura.core.tags import Culture
+from cultura.core.types import CultureInfo, EmbeddingSource, Normalizer, Perturbation
 from cultura_zh.bias import bias_checks
 from cultura_zh.glosses import gloss_lookup
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
+from cultura_zh.perturb import perturbations
 from cultura_zh.words import WORD_RULES
 
 __version__ = "0.1.0"
@@ -86,7 +89,7 @@ class Chinese(Plugin):
     """Chinese: OpenCC script conversion per level, common characters, knowledge, sentiment,
     NER, bias."""
 
-    CULTURA_API_VERSION = "1.1"  # word_rules
+    CULTURA_API_VERSION = "1.2"  # word_rules (1.1), perturbations (1.2)
     cultures = (
         CultureInfo("zh", description="Chinese, Simplified script (mainland convention)"),
         CultureInfo("zh-Hant", description="Chinese, Traditional script (OpenCC standard)"),
@@ -116,6 +119,13 @@ class Chinese(Plugin):
     }
     bias = bias_checks("zh")
     word_rules = WORD_RULES  # jieba segmentation: counterfactual augmentation swaps whole words
+
+    @hookimpl
+    def cultura_perturbations(self, culture: Culture, requested: Culture) -> list[Perturbation] | None:
+        """Given once, at ``zh``, for the requested culture's script and region: the other
+        scripts and regions (OpenCC), pinyin homophone and initials typos, width
+        (:mod:`cultura_zh.perturb`)."""
+        return perturbations(requested) if culture.tag == "zh" else None
 
 
 plugin = Chinese()
