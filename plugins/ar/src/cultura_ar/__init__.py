@@ -32,6 +32,7 @@ from cultura_ar.normalize import (
     strip_harakat,
     strip_tatweel,
 )
+from cultura_ar.perturb import PERTURBATIONS, PERTURBATIONS_EG
 
 __version__ = "0.1.0"
 TEH_MARBUTA_ENV = "CULTURA_AR_TEH_MARBUTA"
@@ -56,7 +57,7 @@ PAIR_MODELS = {
 class Arabic(Plugin):
     """Arabic (MSA) and Egyptian Arabic; ``ar.teh_marbuta`` is the one dynamic part (see below)."""
 
-    CULTURA_API_VERSION = "1.0"
+    CULTURA_API_VERSION = "1.2"  # perturbations
     cultures = (
         CultureInfo("ar", native_name="العربية", direction="rtl", description="Arabic, Modern Standard (الفصحى)"),
         CultureInfo("ar-EG", native_name="العربية (مصر)", direction="rtl",
@@ -96,6 +97,7 @@ class Arabic(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="تصنيف المشاعر: إيجابي / سلبي / محايد",
     )
+    perturbations = {"ar": PERTURBATIONS, "ar-EG": PERTURBATIONS_EG}  # cultura robustness
     bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
         "ar", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS,
     ))

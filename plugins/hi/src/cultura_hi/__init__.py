@@ -25,6 +25,7 @@ from cultura_hi.normalize import (
     normalize_danda,
     remove_joiners,
 )
+from cultura_hi.perturb import PERTURBATIONS
 
 __version__ = "0.1.0"
 
@@ -48,7 +49,7 @@ PAIR_MODELS = {
 class Hindi(Plugin):
     """Hindi: Devanagari normalizers, characters and frequent words, knowledge, sentiment, bias."""
 
-    CULTURA_API_VERSION = "1.0"
+    CULTURA_API_VERSION = "1.2"  # perturbations
     cultures = CultureInfo("hi", native_name="हिन्दी", description="Hindi, Devanagari script")
     data_license = "CC-BY-4.0"
     probes = "probes.txt"  # edge cases of the script, fed to every normalizer by the conformance suite
@@ -72,6 +73,7 @@ class Hindi(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="भावना वर्गीकरण: सकारात्मक / नकारात्मक / तटस्थ",
     )
+    perturbations = PERTURBATIONS  # cultura robustness
     bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
         "hi", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS,
     ))

@@ -20,6 +20,7 @@ from cultura.core.declarative import (
 )
 from cultura.core.types import CultureInfo, Normalizer, PeftSpec
 from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
+from cultura_ja.perturb import PERTURBATIONS
 
 __version__ = "0.1.0"
 
@@ -67,7 +68,7 @@ class Japanese(Plugin):
     """Japanese: neologdn-style normalizers, kana and kanji, honorifics knowledge, sentiment, NER,
     bias."""
 
-    CULTURA_API_VERSION = "1.0"
+    CULTURA_API_VERSION = "1.2"  # perturbations
     cultures = CultureInfo("ja", native_name="日本語", description="Japanese")
     data_license = "CC-BY-4.0"
     probes = "probes.txt"  # edge cases of the script, fed to every normalizer by the conformance suite
@@ -101,6 +102,7 @@ class Japanese(Plugin):
                         + ", ".join(f"{kind} {meaning}" for kind, meaning in NER_TYPES.items()),
         ),
     )
+    perturbations = PERTURBATIONS  # cultura robustness
     bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
         "ja", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS,
     ))

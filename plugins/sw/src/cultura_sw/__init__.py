@@ -19,6 +19,7 @@ from cultura.core.declarative import (
 )
 from cultura.core.types import CultureInfo, Normalizer, PeftSpec
 from cultura_sw.normalize import fold_apostrophes, tidy_punctuation
+from cultura_sw.perturb import PERTURBATIONS
 
 __version__ = "0.1.0"
 
@@ -42,7 +43,7 @@ PAIR_MODELS = {
 class Swahili(Plugin):
     """Swahili: apostrophe and punctuation normalizers, words and morphemes, regional knowledge."""
 
-    CULTURA_API_VERSION = "1.0"
+    CULTURA_API_VERSION = "1.2"  # perturbations
     cultures = (
         CultureInfo("sw", native_name="Kiswahili", description="Swahili, standard (Kiswahili sanifu)"),
         CultureInfo("sw-KE", description="Swahili as used in Kenya"),
@@ -70,6 +71,7 @@ class Swahili(Plugin):
         peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
         description="hisia ya maandishi: chanya / hasi / wastani",
     )
+    perturbations = PERTURBATIONS  # cultura robustness
     bias = BiasFile("bias.json", pairs_checks=category_pair_checks(
         "sw", PAIR_CATEGORIES, PAIR_DESCRIPTION, PAIR_MODELS, without_pair_ll=("age",),
     ))
