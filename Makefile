@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(PLUGINS) scripts/install-torch.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	bash scripts/install-torch.sh $(PY)
-	$(PY) -m pip install -q -e ".[dev,docs,demo,plot,serve,data,eval]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install -q -e ".[dev,docs,demo,plot,serve,data,eval,export]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $(STAMP)
 
 demo: install

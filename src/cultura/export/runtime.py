@@ -54,7 +54,7 @@ ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
 
 class _Session:
     """The onnxruntime session in the place of a PyTorch model (``eval``/``train`` do
-    nothing: a graph has no modes)."""
+    nothing: a graph has no modes; it has no torch parameters)."""
 
     training = False
 
@@ -67,6 +67,10 @@ class _Session:
 
     def train(self, mode: bool = True) -> _Session:
         return self
+
+    def parameters(self) -> Any:
+        """None: the weights live in the graph (the logits are float32)."""
+        return iter(())
 
 
 class _Pipeline(CulturalModel):
