@@ -59,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "robustness_gate": "cultura.robustness.report:robustness_gate",
     "RobustnessReport": "cultura.robustness.report:RobustnessReport",
     "MultiCultureServer": "cultura.serve.server:MultiCultureServer",
+    "export_onnx": "cultura.export.onnx:export_onnx",
+    "OnnxModel": "cultura.export.runtime:OnnxModel",
     # registrations
     "AdapterHeadSpec": "cultura.core.types:AdapterHeadSpec",
     "BiasCheck": "cultura.core.types:BiasCheck",
