@@ -88,12 +88,11 @@ def _selected(
     model: CulturalModel, only: Sequence[str] | None, extra: Sequence[Perturbation]
 ) -> list[tuple[Perturbation, str]]:
     found = [(c.value, c.level) for c in model.profile.perturbations]
-    found += [(p, "") for p in extra]
     ids = [p.id for p, _ in found]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicates = sorted({p.id for p in extra if p.id in ids or [q.id for q in extra].count(p.id) > 1})
     if duplicates:
         raise CulturaError(
-            f"perturbation id(s) {', '.join(duplicates)} given twice (the culture's plugins "
+            f"perturbation id(s) {', '.join(duplicates)} given twice (or the culture's plugins "
             "already give them); give your own perturbations ids of their own"
         )
     if only is not None:
@@ -105,6 +104,7 @@ def _selected(
                 f"{model.culture} lists them)"
             )
         found = [(p, level) for p, level in found if p.id in only]
+    found += [(p, "") for p in extra]
     if not found:
         raise CulturaError(
             f"culture {model.culture} has no perturbations: no installed plugin gives any "
@@ -145,9 +145,9 @@ def robustness_report(
             :func:`cultura.load_pretrained`).
         data: labelled data as :meth:`~cultura.CulturalModel.evaluate` reads it (.jsonl,
             .csv, .tsv, a folder of ``<label>.txt`` files, records, a Dataset).
-        perturbations: ids to run (default: every perturbation of the culture's profile,
-            ``cultura show TAG`` lists them).
-        extra: perturbations of your own, run after the plugins' (source ``given``).
+        perturbations: ids of the culture's perturbations to run (default: every one of the
+            culture's profile, ``cultura show TAG`` lists them).
+        extra: perturbations of your own, always run, after the plugins' (source ``given``).
         seed: seeds the random perturbations (same seed, same texts).
         knowledge: knowledge injection on/off (``None``: as the adapter was trained).
         text_field / label_field / label_map: how ``data`` is read, as for ``evaluate``.
