@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     from cultura.core.errors import ConflictError, CulturaError, PluginError
 
     try:
-        cli.main(args=argv, prog_name="cultura", standalone_mode=False)
+        # standalone_mode=False: click returns a command's Exit(code) instead of exiting
+        code = cli.main(args=argv, prog_name="cultura", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
