@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from cultura.adapt.train import TrainingHistory
     from cultura.core.profile import CultureProfile
 
-__all__ = ["ADDED_TOKENS_FORMAT", "CulturalModel", "CulturaWarning"]
+__all__ = ["ADDED_TOKENS_FORMAT", "CulturalModel", "CulturaWarning", "tag_row", "words_for_tagging"]
 
 # a word for token classification of raw text: one CJK/kana/hangul character, a run of other
 # letters/digits/marks, or one other non-space character
@@ -81,6 +81,10 @@ class CulturalModel:
             ``train`` seeds it).
         source: where ``cultura.load`` found the adapter (``{"name", "revision"}``), ``None``
             when it was built or loaded from a directory; recorded by ``start_from``.
+        dtype: the floating-point precision the model is stored and computes in
+            (``torch.float32``, ``torch.bfloat16`` or ``torch.float16``; :meth:`to_dtype`
+            changes it). :meth:`train` runs mixed precision in it, with float32 master
+            weights for what trains.
     """
 
     start_from: LanguageStart | None = None
@@ -103,8 +107,10 @@ class CulturalModel:
         license: str = "apache-2.0",
         training: Mapping[str, Any] | None = None,
         files: Mapping[str, str] | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         self.model = model
+        self.dtype = dtype if dtype is not None else _float_dtype(model)
         self.tokenizer = tokenizer
         self.profile = profile
         self.spec = spec
@@ -137,6 +143,19 @@ class CulturalModel:
     @property
     def device(self) -> Any:
         return next(self.model.parameters()).device
+
+    def to_dtype(self, dtype: Any) -> CulturalModel:
+        """Store and run the whole model (base, adapter, head, added rows) in ``dtype``
+        (``"auto"``, ``"bfloat16"``, ``"float16"``, ``"float32"`` or a ``torch.dtype``; see
+        :mod:`cultura.adapt.precision`); returns ``self``. Going down to 16 bits rounds every
+        weight; coming back up does not restore what was rounded."""
+        from cultura.adapt.precision import resolve_dtype
+
+        resolved = resolve_dtype(dtype)
+        if any(p.is_floating_point() and p.dtype != resolved for p in self.model.parameters()):
+            self.model.to(resolved)
+        self.dtype = resolved
+        return self
 
     def __repr__(self) -> str:
         return (
@@ -474,6 +493,28 @@ class CulturalModel:
             return self._predict_tokens(list(texts), batch_size, knowledge, knowledge_top_k)
         return self._generate(_as_texts(texts), max_new_tokens, knowledge, knowledge_top_k)
 
+    def explain(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        method: str = "ig",
+        target: str | int | None = None,
+        steps: int = 50,
+        token: int | str | None = None,
+        cross_check: bool = True,
+        knowledge: bool | None = None,
+        batch_size: int = 16,
+    ) -> list[Any]:
+        """Word and piece attributions of this model's decisions, one
+        :class:`~cultura.explain.Explanation` per text: integrated gradients on the input
+        embeddings and occlusion, mapped back to the original text through the normalizers
+        and added vocabulary (``seq-cls`` and ``token-cls`` heads; see
+        :func:`cultura.explain.explain` and docs/explain.md)."""
+        from cultura.explain.attribution import explain
+
+        return explain(self, texts, method=method, target=target, steps=steps, token=token,
+                       cross_check=cross_check, knowledge=knowledge, batch_size=batch_size)
+
     def _predict_seq(
         self, texts: list[str], top_k: int, batch_size: int, knowledge: bool | None, k: int | None
     ) -> list[dict[str, Any]]:
@@ -496,50 +537,13 @@ class CulturalModel:
         bio = is_bio(self.labels)
         results: list[dict[str, Any]] = []
         for chunk in self._batches(items, batch_size):
-            words, spans, shown = [], [], []
-            raw = [x for x in chunk if isinstance(x, str)]
-            normalized = iter(self.tokenizer.normalize(raw) if raw else [])
-            flat_words = [w for x in chunk if not isinstance(x, str) for w in x]
-            normalized_words = iter(self.tokenizer.normalize(flat_words) if flat_words else [])
-            for item in chunk:
-                if isinstance(item, str):
-                    text = next(normalized)
-                    matches = list(_WORD.finditer(text))
-                    words.append([m.group() for m in matches])
-                    spans.append([(m.start(), m.end()) for m in matches])
-                    shown.append(text)
-                else:
-                    ws = [next(normalized_words) for _ in item]
-                    words.append(ws)
-                    pos, sp = 0, []
-                    for w in ws:
-                        sp.append((pos, pos + len(w)))
-                        pos += len(w) + 1
-                    spans.append(sp)
-                    shown.append(" ".join(ws))
+            words, spans, shown = words_for_tagging(self.tokenizer, chunk)
             enc = self._encode_words(words, knowledge=knowledge, top_k=k, normalized=True)
             probs = torch.softmax(self._forward(enc).logits.float(), dim=-1).cpu()
             for i, (ws, sp, text) in enumerate(zip(words, spans, shown, strict=True)):
-                tagged, seen = [], set()
-                for pos, (word, seq) in enumerate(zip(enc.word_ids(i), enc.sequence_ids(i), strict=True)):
-                    if word is None or seq != 0 or word in seen:
-                        continue
-                    seen.add(word)
-                    p = probs[i, pos]
-                    j = int(p.argmax())
-                    tagged.append(
-                        {
-                            "word": ws[word],
-                            "label": self.labels[j],
-                            "score": float(p[j]),
-                            "start": sp[word][0],
-                            "end": sp[word][1],
-                        }
-                    )
-                result: dict[str, Any] = {"text": text, "words": tagged}
-                if bio:
-                    result["entities"] = _entity_spans(text, tagged)
-                results.append(result)
+                results.append(tag_row(
+                    self.labels, bio, enc.word_ids(i), enc.sequence_ids(i), probs[i], ws, sp, text
+                ))
         return results
 
     def _generate(
@@ -699,7 +703,11 @@ class CulturalModel:
             bias = getattr(_unwrap_layer(out), "bias", None)
             if bias is not None and bias.shape[0] == self.added.vocab_size_after:
                 rows["lm_head_bias"] = bias[ids.to(self.device)]
-        return {k: v.detach().to("cpu").contiguous().clone() for k, v in rows.items()}
+        return {  # saved in float32 whatever the model's dtype (token ids stay int64)
+            k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype)
+            .contiguous().clone()
+            for k, v in rows.items()
+        }
 
     def save_pretrained(self, directory: str | Path, *, overwrite: bool = False) -> Path:
         """Write the adapter artifact (design.md §4) to ``directory``, atomically.
@@ -725,6 +733,7 @@ class CulturalModel:
                     self.model.save_pretrained(str(tmp), save_embedding_layers=False)
                 finally:
                     peft_config.base_model_name_or_path = saved_id
+                _float32_weights(tmp / artifact.PEFT_WEIGHTS)  # portable, whatever self.dtype
                 (tmp / artifact.CARD).unlink(missing_ok=True)
                 self.tokenizer.save_pretrained(str(tmp))
                 if self.start_from is not None:
@@ -766,6 +775,74 @@ def _as_texts(texts: Any) -> list[str]:
     return out
 
 
+def words_for_tagging(
+    tokenizer: Any, items: Sequence[str | Sequence[str]]
+) -> tuple[list[list[str]], list[list[tuple[int, int]]], list[str]]:
+    """Token classification inputs: each item normalized by ``tokenizer`` (one batch for the
+    raw texts, one for the word lists) and split into words, with each word's character span
+    in the text shown for it. Returns ``(words, spans, texts)``, one entry per item: raw text
+    is split into words (one per CJK character, else runs of letters/digits and single
+    punctuation marks); a list of words is taken as given and shown joined with spaces."""
+    raw = [x for x in items if isinstance(x, str)]
+    normalized = iter(tokenizer.normalize(raw) if raw else [])
+    flat_words = [w for x in items if not isinstance(x, str) for w in x]
+    normalized_words = iter(tokenizer.normalize(flat_words) if flat_words else [])
+    words: list[list[str]] = []
+    spans: list[list[tuple[int, int]]] = []
+    shown: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            text = next(normalized)
+            matches = list(_WORD.finditer(text))
+            words.append([m.group() for m in matches])
+            spans.append([(m.start(), m.end()) for m in matches])
+            shown.append(text)
+        else:
+            ws = [next(normalized_words) for _ in item]
+            words.append(ws)
+            pos, sp = 0, []
+            for w in ws:
+                sp.append((pos, pos + len(w)))
+                pos += len(w) + 1
+            spans.append(sp)
+            shown.append(" ".join(ws))
+    return words, spans, shown
+
+
+def tag_row(
+    labels: Sequence[str],
+    bio: bool,
+    word_ids: Sequence[int | None],
+    sequence_ids: Sequence[int | None],
+    probs: Any,
+    words: Sequence[str],
+    spans: Sequence[tuple[int, int]],
+    text: str,
+) -> dict[str, Any]:
+    """One token-classification result (the ``token-cls`` format of
+    :meth:`CulturalModel.predict`): each word tagged by its first piece's label (``probs``:
+    ``[positions, labels]`` for the row, aligned with ``word_ids``/``sequence_ids``), and the
+    BIO entities when ``bio``."""
+    tagged, seen = [], set()
+    for pos, (word, seq) in enumerate(zip(word_ids, sequence_ids, strict=True)):
+        if word is None or seq != 0 or word in seen:
+            continue
+        seen.add(word)
+        p = probs[pos]
+        j = int(p.argmax())
+        tagged.append({
+            "word": words[word],
+            "label": labels[j],
+            "score": float(p[j]),
+            "start": spans[word][0],
+            "end": spans[word][1],
+        })
+    result: dict[str, Any] = {"text": text, "words": tagged}
+    if bio:
+        result["entities"] = _entity_spans(text, tagged)
+    return result
+
+
 def _entity_spans(text: str, words: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The BIO entities over tagged ``words`` (in order): type, character offsets into
     ``text``, the covered text and the mean score of the entity's words."""
@@ -783,6 +860,30 @@ def _entity_spans(text: str, words: Sequence[Mapping[str, Any]]) -> list[dict[st
             "score": sum(w["score"] for w in covered) / len(covered),
         })
     return spans
+
+
+def _float_dtype(model: Any) -> Any:
+    """The dtype of ``model``'s first floating-point parameter (float32 when it has none)."""
+    import torch
+
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def _float32_weights(path: Path) -> None:
+    """Rewrite the safetensors file ``path`` with its 16-bit floating-point tensors in
+    float32 (metadata kept; a file already all float32 is left as is)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iter)
+    low = (torch.float16, torch.bfloat16)
+    if not any(t.dtype in low for t in tensors.values()):
+        return
+    save_file({k: t.float() if t.dtype in low else t for k, t in tensors.items()}, str(path),
+              metadata=metadata)
 
 
 def _distributed() -> Any:

@@ -7,7 +7,15 @@ Endpoints
         -> ``{"predictions": [...]}`` (an item's ``culture`` overrides the top-level one).
         A prediction is ``{"text", "culture", "label", "score", "top": [...]}``; ``culture`` is
         the served culture the row went to (``zh-TW`` goes to ``zh-Hant`` when only that is
-        served).
+        served). On a ``token-cls`` server it is ``{"text", "culture", "words", "entities"}``
+        (``top_k`` does not apply).
+    ``POST /generate`` (a ``causal-lm`` server)
+        ``{"text": "...", "culture": "sw", "max_new_tokens": 32}`` -> one generation;
+        ``{"culture": "sw", "inputs": [{"text": ...}, ...]}`` -> ``{"generations": [...]}``, a
+        generation being ``{"text", "culture", "generated", "score", "token_ids"}``. Greedy
+        unless ``"do_sample": true`` (``"temperature"``, ``"seed"``). A request's rows run as
+        one mixed batch in one decode loop, requests one after another; ``max_new_tokens`` is
+        capped by :class:`Limits` ``max_new_tokens`` and the rows by ``max_generate_items``.
     ``GET /health``: status, base model, engine, served cultures (only the status to a client
     without the key when an API key is set: a liveness probe needs none).
     ``GET /cultures``: every served culture with task, labels and counters (no file paths).
@@ -59,7 +67,7 @@ from cultura.serve.errors import NotServedError, ServeError
 
 __all__ = [
     "DynamicBatcher", "Limits", "Metrics", "RequestError", "check_api_key", "check_bind",
-    "create_app", "parse_request", "run",
+    "create_app", "parse_generate", "parse_request", "run",
 ]
 
 EXTRA_HINT = "pip install 'cultura[serve]' (starlette and uvicorn)"
@@ -175,6 +183,8 @@ class Limits:
     max_top_k: int = 100
     max_tag_chars: int = 64
     body_timeout_s: float = 30.0
+    max_new_tokens: int = 256
+    max_generate_items: int = 32
 
     def __post_init__(self) -> None:
         small = [name for name, value in vars(self).items() if not value > 0]
@@ -189,6 +199,16 @@ class Parsed:
     rows: list[tuple[str, str]]
     single: bool
     top_k: int
+
+
+@dataclass(frozen=True)
+class ParsedGenerate:
+    """A validated ``/generate`` request: rows, whether it was the single form, and the
+    :meth:`~cultura.serve.MultiCultureServer.generate` options."""
+
+    rows: list[tuple[str, str]]
+    single: bool
+    options: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -216,9 +236,8 @@ def _echo(name: str, limit: int = 40) -> str:
     return repr(name if len(name) <= limit else name[:limit] + "...")[1:-1]
 
 
-_SINGLE_FIELDS = ("text", "culture", "top_k")
-_BATCH_FIELDS = ("inputs", "culture", "top_k")
 _ITEM_FIELDS = ("text", "culture")
+_GENERATE_OPTIONS = ("max_new_tokens", "do_sample", "temperature", "seed")
 _TAG_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -276,12 +295,8 @@ def _culture(value: Any, field_name: str, route: Callable[[str], str], limits: L
         raise RequestError(422, f"{field_name}: {exc}", field_name) from None
 
 
-def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | None = None) -> Parsed:
-    """Validate a ``/predict`` body; cultures are routed (served or on a fallback chain).
-
-    Every refusal is a :class:`RequestError` naming the field; values are never echoed whole.
-    """
-    limits = limits or Limits()
+def _json_object(body: bytes, limits: Limits) -> dict[str, Any]:
+    """The JSON object of a request body (size-checked before parsing)."""
     if len(body) > limits.max_body_bytes:
         raise RequestError(413, f"request body has {len(body)} bytes; at most {limits.max_body_bytes}")
     try:
@@ -300,22 +315,26 @@ def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | Non
             f"request body must be a JSON object such as {{\"text\": \"...\", \"culture\": \"zh\"}}, "
             f"got a JSON {type(data).__name__}",
         )
-    top_k = data.get("top_k", 1)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= limits.max_top_k:
-        raise RequestError(
-            422, f"field 'top_k' must be an integer from 1 to {limits.max_top_k}, got {_shown(top_k)}", "top_k"
-        )
+    return data
+
+
+def _rows(
+    data: dict[str, Any], route: Callable[[str], str], limits: Limits, *,
+    options: Sequence[str], max_items: int,
+) -> tuple[list[tuple[str, str]], bool]:
+    """The ``(text, served culture)`` rows of a single-form or ``inputs`` request whose other
+    top-level fields are ``options``, and whether it was the single form."""
     if "inputs" not in data:
-        _check_fields(data, _SINGLE_FIELDS, "the request")
+        _check_fields(data, ("text", "culture", *options), "the request")
         text = _text(data.get("text"), "text", limits)
-        return Parsed([(text, _culture(data.get("culture"), "culture", route, limits))], True, top_k)
-    _check_fields(data, _BATCH_FIELDS, "the request")
+        return [(text, _culture(data.get("culture"), "culture", route, limits))], True
+    _check_fields(data, ("inputs", "culture", *options), "the request")
     items = data["inputs"]
     if not isinstance(items, list) or not items:
         raise RequestError(422, "field 'inputs' must be a non-empty list of {\"text\", \"culture\"} objects", "inputs")
-    if len(items) > limits.max_items:
+    if len(items) > max_items:
         raise RequestError(
-            413, f"'inputs' has {len(items)} items; at most {limits.max_items} per request", "inputs"
+            413, f"'inputs' has {len(items)} items; at most {max_items} per request", "inputs"
         )
     default = data.get("culture")
     rows = []
@@ -328,7 +347,49 @@ def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | Non
         culture = item.get("culture", default)
         name = f"{where}.culture" if "culture" in item or default is None else "culture"
         rows.append((text, _culture(culture, name, route, limits)))
-    return Parsed(rows, False, top_k)
+    return rows, False
+
+
+def parse_request(body: bytes, route: Callable[[str], str], limits: Limits | None = None) -> Parsed:
+    """Validate a ``/predict`` body; cultures are routed (served or on a fallback chain).
+
+    Every refusal is a :class:`RequestError` naming the field; values are never echoed whole.
+    """
+    limits = limits or Limits()
+    data = _json_object(body, limits)
+    top_k = data.get("top_k", 1)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= limits.max_top_k:
+        raise RequestError(
+            422, f"field 'top_k' must be an integer from 1 to {limits.max_top_k}, got {_shown(top_k)}", "top_k"
+        )
+    rows, single = _rows(data, route, limits, options=("top_k",), max_items=limits.max_items)
+    return Parsed(rows, single, top_k)
+
+
+def parse_generate(body: bytes, route: Callable[[str], str], limits: Limits | None = None) -> ParsedGenerate:
+    """Validate a ``/generate`` body (as :func:`parse_request`, with the generation options
+    range-checked: ``max_new_tokens`` 1 to ``limits.max_new_tokens``, ``temperature`` above 0
+    and at most 100, ``seed`` 0 to 2**63 - 1)."""
+    limits = limits or Limits()
+    data = _json_object(body, limits)
+    new = data.get("max_new_tokens", min(32, limits.max_new_tokens))
+    if isinstance(new, bool) or not isinstance(new, int) or not 1 <= new <= limits.max_new_tokens:
+        raise RequestError(422, f"field 'max_new_tokens' must be an integer from 1 to "
+                                f"{limits.max_new_tokens}, got {_shown(new)}", "max_new_tokens")
+    sample = data.get("do_sample", False)
+    if not isinstance(sample, bool):
+        raise RequestError(422, f"field 'do_sample' must be true or false, got {_shown(sample)}", "do_sample")
+    temperature = data.get("temperature", 1.0)
+    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+            or not 0 < temperature <= 100):
+        raise RequestError(422, f"field 'temperature' must be a number above 0 and at most 100, got "
+                                f"{_shown(temperature)}", "temperature")
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise RequestError(422, f"field 'seed' must be an integer from 0 to 2**63 - 1, got {_shown(seed)}", "seed")
+    rows, single = _rows(data, route, limits, options=_GENERATE_OPTIONS, max_items=limits.max_generate_items)
+    options = {"max_new_tokens": new, "do_sample": sample, "temperature": float(temperature), "seed": seed}
+    return ParsedGenerate(rows, single, options)
 
 
 async def read_body(request: Any, limits: Limits) -> bytes:
@@ -559,7 +620,8 @@ class DynamicBatcher:
             mine = results[start : start + len(job.rows)]
             start += len(job.rows)
             for r in mine:
-                r["top"] = r["top"][: job.top_k]
+                if "top" in r:  # seq-cls; token-cls rows have words and entities
+                    r["top"] = r["top"][: job.top_k]
             if not job.future.done():
                 job.future.set_result(mine)
 
@@ -646,7 +708,14 @@ def create_app(
         logger.error("%s failed (request_id %s)", where, request_id, exc_info=exc)
         return {"error": "internal error; the server log has the details", "request_id": request_id}
 
-    async def predict_endpoint(request: Request) -> Response:
+    def wrong_head(endpoint: str) -> None:
+        generates = server.head_type == "causal-lm"
+        if (endpoint == "/generate") != generates and server.head_type is not None:
+            other = "POST /generate" if generates else "POST /predict"
+            raise RequestError(422, f"this server serves {server.head_type} adapters: use {other}")
+
+    async def handle(request: Request, endpoint: str, answer: Callable[[bytes], Any]) -> Response:
+        """Read, check and answer a POST to ``endpoint``; ``answer(body)`` gives the reply."""
         start = time.perf_counter()
         body: bytes | None = None
         try:
@@ -660,18 +729,54 @@ def create_app(
                                         f"{limits.body_timeout_s:g} s; send it at once") from None
             except ClientDisconnect:
                 raise RequestError(400, "the client disconnected before sending the whole body") from None
-            parsed = parse_request(body, server.route, limits)
-            results = await batcher.submit(parsed.rows, parsed.top_k)
+            wrong_head(endpoint)
+            result = await answer(body)
         except RequestError as exc:  # a body left unread or half read: close the connection
             return reply(exc.status, exc.body(), {"connection": "close"} if body is None else None)
         except NotServedError as exc:  # removed since the request was parsed
             return reply(422, {"error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - the model failed; say so, keep serving
-            return reply(500, internal_error(exc, "POST /predict"))
+            return reply(500, internal_error(exc, f"POST {endpoint}"))
         finally:
             with metrics.lock:
                 metrics.request_seconds += time.perf_counter() - start
-        return reply(200, results[0] if parsed.single else {"predictions": results})
+        return reply(200, result)
+
+    async def predict_answer(body: bytes) -> Any:
+        parsed = parse_request(body, server.route, limits)
+        results = await batcher.submit(parsed.rows, parsed.top_k)
+        return results[0] if parsed.single else {"predictions": results}
+
+    async def generate_answer(body: bytes) -> Any:
+        parsed = parse_generate(body, server.route, limits)
+        texts = [t for t, _ in parsed.rows]
+        cultures = [c for _, c in parsed.rows]
+        with metrics.lock:  # queued with the /predict rows, under the same bound
+            if metrics.queued_rows + len(texts) > batcher.max_queue_rows:
+                raise RequestError(503, f"the server is busy ({metrics.queued_rows} rows queued); retry later")
+            metrics.queued_rows += len(texts)
+        start = time.perf_counter()
+        try:  # on the batcher's worker thread: one model call at a time
+            results = await asyncio.get_running_loop().run_in_executor(
+                batcher._executor, lambda: server.generate(texts, cultures, **parsed.options))
+        finally:
+            with metrics.lock:
+                metrics.queued_rows -= len(texts)
+        with metrics.lock:  # a request is one batch
+            metrics.batches += 1
+            metrics.batch_rows += len(texts)
+            metrics.batch_cultures += len(set(cultures))
+            metrics.max_batch_rows = max(metrics.max_batch_rows, len(texts))
+            metrics.predict_seconds += time.perf_counter() - start
+            for c in cultures:
+                metrics.rows[c] += 1
+        return results[0] if parsed.single else {"generations": results}
+
+    async def predict_endpoint(request: Request) -> Response:
+        return await handle(request, "/predict", predict_answer)
+
+    async def generate_endpoint(request: Request) -> Response:
+        return await handle(request, "/generate", generate_answer)
 
     def guarded(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
         """``endpoint`` answering a failure with a 500 that names a logged request id."""
@@ -692,6 +797,7 @@ def create_app(
             "status": "ok",
             "base": _public_base(info["base"]),
             "engine": info["engine"],
+            "head_type": info.get("head_type"),
             "slots": info["slots"],
             "cultures": [c["culture"] for c in info["cultures"]],
         })
@@ -705,7 +811,8 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         path = _echo(request.url.path, 80)
-        message = {404: f"no such endpoint '{path}' (POST /predict, GET /health, /cultures, /metrics)",
+        message = {404: f"no such endpoint '{path}' (POST /predict, /generate, GET /health, "
+                        "/cultures, /metrics)",
                    405: f"{request.method} is not allowed on {path}"}.get(exc.status_code, str(exc.detail))
         return JSONResponse({"error": message}, status_code=exc.status_code)
 
@@ -720,6 +827,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/predict", predict_endpoint, methods=["POST"]),
+            Route("/generate", generate_endpoint, methods=["POST"]),
             Route("/health", guarded(health), methods=["GET"]),
             Route("/cultures", guarded(cultures), methods=["GET"]),
             Route("/metrics", guarded(metrics_endpoint), methods=["GET"]),
