@@ -49,7 +49,7 @@ def mask_row_gradients(model: Any, token_ids: Sequence[int], untied: bool) -> No
     for weight in weights:
         mask = mask_for(weight)
         weight.requires_grad_(True)
-        weight.register_hook(lambda grad, mask=mask: grad * mask)
+        weight.register_hook(lambda grad, mask=mask: grad * mask.to(grad.dtype))
         weight._cultura_row_mask = True  # type: ignore[attr-defined]
 
 
@@ -183,6 +183,7 @@ def adapt(
     license: str | None = None,
     labels: Sequence[str] | None = None,
     start_from: Any = None,
+    dtype: Any = "auto",
 ) -> CulturalModel:
     """Adapt a base model to ``culture`` for ``task``; returns an untrained :class:`CulturalModel`.
 
@@ -219,6 +220,12 @@ def adapt(
             registry name, ``cultura.load("zh/lm")`` (its name and revision are recorded).
             Its LoRA is merged into the base and its rows become the added rows (same tokens
             required); see :mod:`cultura.adapt.lm`.
+        dtype: the precision the model is stored in and trains in (:mod:`cultura.adapt.precision`):
+            ``"auto"`` (bfloat16 on a GPU that supports it, float32 on CPU), ``"bfloat16"``,
+            ``"float16"`` (GPU training only) or ``"float32"``. The base is read in float32
+            (its fingerprint, added rows and a ``start_from`` merge are computed there), then
+            the whole model is cast; :meth:`CulturalModel.train` trains in mixed precision
+            with float32 master weights (docs/adapters.md, "Precision").
     """
     import transformers
 
@@ -230,12 +237,15 @@ def adapt(
         quiet_transformers,
         refuse_remote_base,
     )
+    from cultura.adapt.precision import resolve_dtype
     from cultura.adapt.tokenizer import (
         apply_split_patterns,
         extend_vocabulary,
         plan_vocabulary,
         wrap_tokenizer,
     )
+
+    torch_dtype = resolve_dtype(dtype)  # a bad name fails before anything loads
 
     profile = culture_profile(culture, manager)
     if head is not None:
@@ -326,6 +336,6 @@ def adapt(
         license=license,
     )
     cm.start_from = start
-    return cm
+    return cm.to_dtype(torch_dtype)
 
 

@@ -22,6 +22,7 @@ from cultura.adapt.cli_common import (
 from cultura.adapt.cli_data import data_options, head_options
 from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
+from cultura.adapt.precision import dtype_option
 from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
 from cultura.cli import emit_json
 from cultura.core.types import LM_HEAD_TYPES
@@ -176,6 +177,7 @@ def tokenize_report(
                    "Hub repo (hf:ORG/REPO) or an adapter directory (./DIR). Its LoRA is merged "
                    "into the base and its added rows are taken over.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@dtype_option
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="License of the adapter (cultura.json and the model card); default: the "
                    "licence the culture plugin gives its data, else apache-2.0.")
@@ -191,7 +193,7 @@ def train(
     patience: int | None, peft_method: str | None, max_length: int, knowledge: bool | None,
     knowledge_min_score: float,
     no_extend_vocab: bool, counterfactual: bool, start_from: str | None, seed: int,
-    license_id: str | None, overwrite: bool, as_json: bool,
+    dtype: str, license_id: str | None, overwrite: bool, as_json: bool,
 ) -> None:
     """Train a culture adapter on DATA and save it to --output.
 
@@ -206,6 +208,9 @@ def train(
     and which epoch's weights are kept, and a warning when the model predicts one label for
     every eval row; a progress bar is drawn only when stderr is a terminal.
 
+    --dtype bfloat16 (the default on a GPU that supports it) trains in mixed precision with
+    float32 master weights; float16 needs a GPU. The adapter is saved in float32 either way.
+
     \b
     Example:
       cultura train train.jsonl --culture zh-Hans --task sentiment --eval dev.jsonl -o out/
@@ -217,12 +222,14 @@ def train(
     from cultura.adapt.artifact import ArtifactError
     from cultura.adapt.cli_data import head_labels, head_plan, read_training_data
     from cultura.adapt.model import adapt
+    from cultura.adapt.precision import check_training_dtype
     from cultura.adapt.train import log_to_stderr
     from cultura.core.profile import culture as get_profile
 
     out = Path(output)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ArtifactError(f"{out} exists and is not empty; pass --overwrite or another --output")
+    check_training_dtype(dtype, _training_device())  # float16 on CPU: before anything loads
     profile = get_profile(culture)
     plan = head_plan(profile, task, head_type, head_spec, base=base)
     labels = head_labels(plan, label_list, labels_from_data, data, label_field=label_field,
@@ -244,7 +251,9 @@ def train(
     language: Any = None
     if start_from is not None:  # a directory as is; a name resolved (and loaded) by the registry
         arg = parse_adapter_arg(start_from)
-        language = arg.path if arg.path is not None else load_adapter(arg, base=base)
+        # merged into the float32 base before the cast to --dtype: read it in float32
+        language = arg.path if arg.path is not None else load_adapter(arg, base=base,
+                                                                      dtype="float32")
     model = adapt(
         base,
         culture=culture,
@@ -257,6 +266,7 @@ def train(
         seed=seed,
         license=license_id,
         start_from=language,
+        dtype=dtype,
     )
     with log_to_stderr():  # one line per epoch as it ends; the bar only on a terminal
         history = model.train(
@@ -279,6 +289,13 @@ def train(
     _console().print(f"saved {model!r} to {out}")
 
 
+def _training_device() -> str:
+    """The device ``train`` runs on here: what Accelerate picks (CUDA when available)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @click.command(help=f"""Evaluate ADAPTER on labelled DATA (.jsonl/.csv/.tsv, or a folder of
 <label>.txt files). Classifiers: accuracy, macro-F1, per-label F1; token-cls heads with BIO
 tags also entity-level precision, recall and F1 (exact spans, micro-averaged and per type).
@@ -295,11 +312,12 @@ Examples:
 @adapter_options
 @data_options
 @click.option("--no-knowledge", is_flag=True, help="Evaluate without knowledge injection.")
+@dtype_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(
     adapter: AdapterArg, data: str, base: str | None, offline: bool, text_field: str | None,
     label_field: str | None, label_map: dict[str, str] | None, no_knowledge: bool,
-    as_json: bool,
+    dtype: str, as_json: bool,
 ) -> None:
     directory = adapter.path or _resolved_directory(adapter, base=base, offline=offline)
     rows = None
@@ -307,7 +325,7 @@ def evaluate(
         rows = _eval_examples(directory, data, text_field=text_field, label_field=label_field,
                               label_map=label_map)
         adapter = AdapterArg(adapter.text, path=directory)  # resolved once (lockfile included)
-    model = load_adapter(adapter, base=base, offline=offline)
+    model = load_adapter(adapter, base=base, offline=offline, dtype=dtype)
     metrics = model.evaluate(rows or data, knowledge=False if no_knowledge else None,
                              text_field=text_field, label_field=label_field, label_map=label_map)
     if as_json:
@@ -378,10 +396,11 @@ Examples:
 @click.option("--top-k", default=1, show_default=True, type=int, help="Labels per text.")
 @adapter_options
 @click.option("--no-knowledge", is_flag=True, help="Predict without knowledge injection.")
+@dtype_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def predict(
     adapter: AdapterArg, texts: tuple[str, ...], file: str | None, top_k: int,
-    base: str | None, offline: bool, no_knowledge: bool, as_json: bool,
+    base: str | None, offline: bool, no_knowledge: bool, dtype: str, as_json: bool,
 ) -> None:
     from cultura.core.errors import CulturaError
 
@@ -390,7 +409,7 @@ def predict(
         items += _texts_from(file)
     if not items:
         raise CulturaError("nothing to predict: pass texts as arguments or --file FILE")
-    model = load_adapter(adapter, base=base, offline=offline)
+    model = load_adapter(adapter, base=base, offline=offline, dtype=dtype)
     results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None)
     if as_json:
         emit_json(results)

@@ -114,9 +114,10 @@ def adapter_options(command: F) -> F:
 
 
 def load_adapter(arg: AdapterArg | str, *, base: str | None = None,
-                 offline: bool = False) -> CulturalModel:
+                 offline: bool = False, dtype: str = "auto") -> CulturalModel:
     """Load ADAPTER: a directory with :func:`cultura.load_pretrained`, a name with
-    :func:`cultura.load` (on ``base`` when given: an alias resolves to its embedded copy).
+    :func:`cultura.load` (on ``base`` when given: an alias resolves to its embedded copy), in
+    precision ``dtype`` (:mod:`cultura.adapt.precision`).
 
     A registry name that resolves to nothing raises the resolver's error (which names the
     name and every candidate) with how to get it appended: ``cultura pull NAME`` when offline
@@ -126,7 +127,7 @@ def load_adapter(arg: AdapterArg | str, *, base: str | None = None,
     if arg.path is not None:
         from cultura.adapt.model import load_pretrained
 
-        return load_pretrained(arg.path, base=base)
+        return load_pretrained(arg.path, base=base, dtype=dtype)
     from cultura.adapt.base import resolve_base
     from cultura.registry.errors import OfflineError, ResolutionError
     from cultura.registry.names import RegistryName
@@ -135,7 +136,8 @@ def load_adapter(arg: AdapterArg | str, *, base: str | None = None,
 
     flag = True if offline else None  # None: HF_HUB_OFFLINE / CULTURA_OFFLINE decide
     try:
-        return load(arg.text, base=resolve_base(base)[0] if base else None, offline=flag)
+        return load(arg.text, base=resolve_base(base)[0] if base else None, offline=flag,
+                    dtype=dtype)
     except (ResolutionError, OfflineError) as exc:
         if not isinstance(arg.name, RegistryName):
             raise

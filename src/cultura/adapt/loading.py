@@ -46,6 +46,7 @@ def load_pretrained(
     base: Any = None,
     verify: bool = True,
     manager: PluginManager | None = None,
+    dtype: Any = "auto",
 ) -> CulturalModel:
     """Restore a :class:`CulturalModel` saved with :meth:`CulturalModel.save_pretrained`.
 
@@ -59,6 +60,11 @@ def load_pretrained(
         verify: check every file's sha256 against ``cultura.json`` first (the other checks
             of an adapter's contents always run).
         manager: plugin manager supplying the culture's normalizers and knowledge.
+        dtype: the precision of the whole model (base, adapter, head, added rows):
+            ``"auto"`` (bfloat16 on a GPU that supports it, float32 on CPU), ``"bfloat16"``,
+            ``"float16"`` or ``"float32"`` (:mod:`cultura.adapt.precision`). The base is read
+            and checked in float32 and the adapter restored onto it before the model is cast,
+            so an adapter saved in any precision loads in any other.
 
     Raises :class:`~cultura.adapt.artifact.ArtifactError` for missing/changed/corrupt files and
     :class:`~cultura.core.errors.CulturaError` for a mismatching base or a culture no
@@ -74,8 +80,10 @@ def load_pretrained(
         quiet_transformers,
         refuse_remote_base,
     )
+    from cultura.adapt.precision import resolve_dtype
     from cultura.adapt.tokenizer import has_untied_output, wrap_tokenizer
 
+    torch_dtype = resolve_dtype(dtype)  # a bad name fails before anything is read
     directory = Path(directory)
     manifest = _checked_manifest(directory, verify)
     profile = culture_profile(manifest.culture, manager)
@@ -162,6 +170,7 @@ def load_pretrained(
     except Exception as exc:  # PEFT raises several types for broken files
         raise ArtifactError(f"{directory}: PEFT could not load the adapter: {exc}") from None
     peft_model.eval()
+    peft_model.to(torch_dtype)  # base, adapter, head and added rows alike
     settings = dict(manifest.settings)
     know = dict(settings.get("knowledge", {}))
     injector = None
@@ -198,6 +207,7 @@ def load_pretrained(
         license=manifest.license,
         training=manifest.training,
         files=manifest.files,
+        dtype=torch_dtype,
     )
     cm.start_from = start
     return cm

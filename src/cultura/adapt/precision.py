@@ -22,7 +22,15 @@ from cultura.core.errors import CulturaError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DTYPE_CHOICES", "DTYPE_HELP", "canonical_dtype", "resolve_dtype", "mixed_precision"]
+__all__ = [
+    "DTYPE_CHOICES",
+    "DTYPE_HELP",
+    "canonical_dtype",
+    "check_training_dtype",
+    "dtype_option",
+    "mixed_precision",
+    "resolve_dtype",
+]
 
 #: the values a ``dtype`` argument / ``--dtype`` option takes
 DTYPE_CHOICES: tuple[str, ...] = ("auto", "bfloat16", "float16", "float32")
@@ -93,3 +101,34 @@ def mixed_precision(dtype: Any = "auto", device: Any = None) -> str:
 
     resolved = resolve_dtype(dtype, device)
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(resolved, "no")
+
+
+def check_training_dtype(dtype: Any, device: Any) -> None:
+    """Raise :class:`~cultura.core.errors.CulturaError` when training in ``dtype`` on
+    ``device`` cannot work: float16 on a CPU (PyTorch has no float16 mixed precision there, and
+    Accelerate would silently train in float32 with float16 weights)."""
+    import torch
+
+    if resolve_dtype(dtype, device) == torch.float16 and torch.device(device).type == "cpu":
+        raise CulturaError(
+            "float16 training needs a GPU: on CPU PyTorch has no float16 mixed precision; use "
+            "dtype='bfloat16' (mixed precision by CPU autocast) or 'float32' (--dtype on the "
+            "command line)"
+        )
+
+
+def dtype_option(command: Any) -> Any:
+    """The ``--dtype`` option of a command (default ``auto``, the aliases accepted, the value
+    passed on in its canonical name); click is imported only when a command is decorated."""
+    import click
+
+    def convert(ctx: click.Context, param: click.Parameter, value: Any) -> str:
+        try:
+            return canonical_dtype(value)
+        except CulturaError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+    return click.option(
+        "--dtype", default="auto", show_default=True, callback=convert,
+        metavar="[" + "|".join(DTYPE_CHOICES) + "]", help=DTYPE_HELP,
+    )(command)

@@ -17,6 +17,12 @@ ends, so its line takes its place and a log file never holds bar redraws.
 The loop is written against ``accelerate.Accelerator``, so the same script runs on CPU, one GPU
 or, unchanged, under ``accelerate launch`` on several GPUs (data is sharded across processes,
 gradients are synchronized; only the main process shows progress and saves).
+
+Precision is the model's (:attr:`CulturalModel.dtype`, chosen by ``adapt(dtype=...)`` or
+``load_pretrained(dtype=...)``): a bfloat16 or float16 model trains in Accelerate's mixed
+precision (``bf16``/``fp16`` autocast, a gradient scaler for float16) with float32 master
+weights for what trains (adapter, head, added rows), while the frozen base stays in 16 bits;
+at the end the trained weights are rounded back to the model's dtype. float16 needs a GPU.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from cultura.adapt.cda import augment
 from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR, auto_epochs
+from cultura.adapt.precision import canonical_dtype, check_training_dtype, mixed_precision
 from cultura.core.errors import CulturaError
 from cultura.core.types import LM_HEAD_TYPES
 
@@ -236,7 +243,6 @@ def train(
     (see the module docstring).
     """
     import torch
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
     from torch.utils.data import DataLoader
     from transformers import get_linear_schedule_with_warmup
@@ -266,12 +272,16 @@ def train(
         from cultura.adapt.lm import seed_masking
 
         seed_masking(cm, seed)
-    accelerator = Accelerator(gradient_accumulation_steps=grad_accum)
+    dtype = cm.dtype
+    accelerator = _accelerator(grad_accum, dtype)
     model = cm.model
     model.train()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
         raise CulturaError("the model has no trainable parameters (was the adapter frozen?)")
+    for _, p in params:  # float32 master weights; the frozen base stays in ``dtype``
+        p.data = p.data.float()
+    embedding_hook = _cast_embeddings(model, dtype)
     rows = [p for n, p in params if _is_vocabulary_rows(n, p)]
     decay = [p for n, p in params if p.ndim >= 2 and not _is_vocabulary_rows(n, p)]
     no_decay = [p for n, p in params if p.ndim < 2 and not _is_vocabulary_rows(n, p)]
@@ -364,8 +374,12 @@ def train(
                 break
     finally:
         accelerator.wait_for_everyone()
-        cm.model = accelerator.unwrap_model(model)
+        cm.model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
         accelerator.free_memory()
+        if embedding_hook is not None:
+            embedding_hook.remove()
+        for _, p in params:  # back to the model's dtype (the best epoch's copy is cast too)
+            p.data = p.data.to(dtype)
     if best_state is not None and history.best_epoch != len(history.records):
         with torch.no_grad():
             for n, p in cm.model.named_parameters():
@@ -392,9 +406,45 @@ def train(
         "seed": seed,
         "counterfactual_augmentation": counterfactual_augmentation,
         "knowledge_augmentation": knowledge_augmentation,
+        "dtype": canonical_dtype(dtype),
         "final_train_loss": history.records[-1].train_loss if history.records else None,
     }
     return history
+
+
+def _accelerator(grad_accum: int, dtype: Any) -> Any:
+    """An ``Accelerator`` in the mixed precision of ``dtype`` (``"no"`` for float32).
+
+    Accelerate keeps one precision per process (its shared ``AcceleratorState``); when an
+    earlier ``train`` in this process set another, that state is reset (the distributed
+    state is kept), so models of different precisions train one after the other.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    wanted = mixed_precision(dtype)
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision") != wanted:
+        AcceleratorState._reset_state()
+    accelerator = Accelerator(gradient_accumulation_steps=grad_accum, mixed_precision=wanted)
+    check_training_dtype(dtype, accelerator.device)
+    return accelerator
+
+
+def _cast_embeddings(model: Any, dtype: Any) -> Any:
+    """In mixed precision, a hook casting the input embeddings' output to ``dtype`` (the
+    handle to remove; ``None`` in float32). Trained as masked rows (IA3, prefix tuning), the
+    whole embedding matrix is a float32 master weight, and a lookup is no op autocast casts:
+    without the hook its float32 output would meet the 16-bit layer norm after it."""
+    import torch
+
+    if dtype == torch.float32:
+        return None
+
+    def cast(_module: Any, _args: Any, output: Any) -> Any:
+        return output.to(dtype) if output.is_floating_point() else output
+
+    return model.get_input_embeddings().register_forward_hook(cast)
 
 
 # ---------------------------------------------------------------------- what training reports

@@ -523,6 +523,7 @@ def load(
     culture: str | None = None,
     task: str | None = None,
     labels: Sequence[str] | None = None,
+    dtype: Any = "auto",
 ) -> CulturalModel:
     """Load the adapter ``name`` on ``base`` (default: the base model it was trained on).
 
@@ -534,8 +535,12 @@ def load(
     ``HF_HUB_OFFLINE``/``CULTURA_OFFLINE``). ``lock``: a ``cultura.lock`` to verify against
     (default: ``CULTURA_LOCK`` or ``./cultura.lock`` when present; ``False`` ignores it).
     ``explain``: print how the name resolved to stderr. ``culture``/``task``/``labels``: for a
-    plain PEFT repo without ``cultura.json``.
+    plain PEFT repo without ``cultura.json``. ``dtype``: the model's precision, as for
+    :func:`cultura.load_pretrained` (``"auto"``: bfloat16 on a GPU that supports it, else float32).
     """
+    from cultura.adapt.precision import canonical_dtype
+
+    canonical_dtype(dtype)  # a bad name fails before anything resolves
     res = resolve(name, base=base, offline=offline, lock=lock, culture=culture, task=task,
                   labels=labels)
     if explain:
@@ -543,7 +548,7 @@ def load(
     from cultura.adapt.model import load_pretrained
 
     assert res.path is not None
-    model = load_pretrained(res.path, base=base, verify=True)
+    model = load_pretrained(res.path, base=base, verify=True, dtype=dtype)
     origin = res.entry.origin if res.entry is not None else None
     model.source = {  # what a task adapter stacked on it records (start_from)
         "name": str(res.name),
