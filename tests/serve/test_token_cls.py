@@ -149,3 +149,22 @@ def test_one_head_family_per_server(ner_artifacts, tiny_base, tmp_path) -> None:
     untyped = MultiCultureServer(str(tiny_base), manager=ner_manager(), device="cpu")
     untyped.add(ner_artifacts["de"])
     assert untyped.head_type == "token-cls" and untyped.describe()["head_type"] == "token-cls"
+
+
+def test_post_predict_tags_words_on_a_token_cls_server(ner_artifacts, tiny_base) -> None:
+    pytest.importorskip("starlette", reason="the 'serve' extra is not installed")
+    from starlette.testclient import TestClient
+
+    from cultura.serve.http import create_app
+
+    server = serve(ner_artifacts, tiny_base, slots=3)
+    texts, cultures = rows()
+    with TestClient(create_app(server, max_batch_size=8, max_wait_ms=2)) as client:
+        r = client.post("/predict", json={"inputs": [{"text": t, "culture": c}
+                                                     for t, c in zip(texts, cultures, strict=True)]})
+        assert r.status_code == 200, r.text
+        for got, want in zip(r.json()["predictions"], server.predict(texts, cultures), strict=True):
+            assert got["culture"] == want["culture"]
+            assert_same(got, want)
+        r = client.post("/generate", json={"text": "bonjour", "culture": "fr"})
+        assert r.status_code == 422 and "POST /predict" in r.json()["error"]
