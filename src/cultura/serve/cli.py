@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from cultura.adapt.precision import DTYPE_CHOICES, DTYPE_HELP
+
 KEY_ENV = "CULTURA_API_KEY"
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -78,13 +80,19 @@ def _api_key(api_key: str | None, api_key_file: Path | None) -> tuple[str, str] 
 @click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(1),
               help="Largest /predict request body; larger ones get 413 unread.")
 @click.option("--device", default=None, help="torch device (default: cuda when available).")
+@click.option("--dtype", type=click.Choice(DTYPE_CHOICES), default="auto", show_default=True,
+              help=DTYPE_HELP)
+@click.option("--quantize", type=click.Choice(["int8"]), default=None,
+              help="Dynamic int8 quantization of the base's linear layers (CPU, float32 only; "
+                   "LoRA and heads stay float).")
 @click.option("--offline", is_flag=True, help="Resolve adapter names from the local registry only.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(
     adapters: tuple[str, ...], base: str | None, host: str, port: int, slots: int, engine: str,
     max_batch_size: int, max_wait_ms: float, api_key: str | None, api_key_file: Path | None,
-    insecure: bool, max_body_bytes: int, device: str | None, offline: bool, log_level: str,
+    insecure: bool, max_body_bytes: int, device: str | None, dtype: str, quantize: str | None,
+    offline: bool, log_level: str,
 ) -> None:
     """Serve culture adapters over an HTTP JSON API, batching requests across cultures.
 
@@ -116,7 +124,8 @@ def serve(
     from cultura.serve.server import MultiCultureServer
 
     server = MultiCultureServer(base, slots=slots, engine=engine, device=device,
-                                batch_size=max_batch_size, offline=True if offline else None)
+                                batch_size=max_batch_size, offline=True if offline else None,
+                                dtype=dtype, quantize=quantize)
     for spec in adapters:
         culture, adapter = _split(spec)
         key = server.add(adapter, culture=culture)

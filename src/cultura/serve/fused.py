@@ -105,14 +105,18 @@ def _check_batch(route: Route, x: torch.Tensor, where: str) -> None:
 
 
 class MultiLoraLinear(nn.Module):
-    """An ``nn.Linear`` plus the LoRA terms of ``slots`` adapters (see the module docstring)."""
+    """An ``nn.Linear`` (or a dynamically quantized one, :mod:`cultura.serve.quantize`) plus
+    the float LoRA terms of ``slots`` adapters (see the module docstring)."""
 
-    def __init__(self, base_layer: nn.Linear, slots: int, rank: int, router: Router) -> None:
+    def __init__(self, base_layer: nn.Module, slots: int, rank: int, router: Router) -> None:
         super().__init__()
         self.base_layer = base_layer
         self.router = router
         weight = base_layer.weight
-        kw = {"dtype": weight.dtype, "device": weight.device}
+        if callable(weight):  # a dynamically quantized linear: int8 weights, float LoRA
+            weight = weight()
+        dtype = weight.dtype if weight.dtype.is_floating_point else torch.float32
+        kw = {"dtype": dtype, "device": weight.device}
         self.register_buffer(
             "lora_A", torch.zeros(slots, rank, base_layer.in_features, **kw), persistent=False
         )

@@ -23,8 +23,14 @@ Adding an adapter
     :class:`~cultura.serve.adapters.ServedAdapter`; its added-token rows are placed in the
     shared table and, when a slot is free, its weights loaded into one.
 
-Only ``seq-cls`` heads are served; IA3 and prefix-tuning adapters are refused with a message
-(serve them alone with ``CulturalModel.predict``).
+Head families
+    A server serves adapters of one head family (:mod:`cultura.serve.heads`): ``seq-cls``
+    (:meth:`~MultiCultureServer.predict`: a label per row), ``token-cls`` (``predict``: tagged
+    words and entities per row, :mod:`cultura.serve.tokens`) or ``causal-lm``
+    (:meth:`~MultiCultureServer.generate`: one decode loop for a mixed batch,
+    :mod:`cultura.serve.generation`); set by ``head_type`` or the first adapter. IA3 and
+    prefix-tuning adapters are refused with a message (serve them alone with
+    ``CulturalModel.predict``).
 """
 
 from __future__ import annotations
@@ -41,12 +47,22 @@ from typing import TYPE_CHECKING, Any
 from cultura.core.errors import CulturaError
 from cultura.core.tags import Culture
 from cultura.serve import routing
-from cultura.serve.adapters import ServedAdapter, extract_adapter, is_cultural_model
+from cultura.serve.adapters import (
+    ServedAdapter,
+    build_head,
+    extract_adapter,
+    is_cultural_model,
+    served_from_files,
+)
+from cultura.serve.basecheck import WeightSamples
 from cultura.serve.dispatch import ENGINES, MIXED, choose_engine, choose_mixed, collate
 from cultura.serve.errors import NotServedError, ServeError, UnsupportedAdapterError
+from cultura.serve.heads import base_spec, check_head, check_head_type
 from cultura.serve.merge import MergedModel, format_prediction, merge_adapter
 from cultura.serve.modules import share_copy
 from cultura.serve.peft_engine import PeftEngine
+from cultura.serve.quantize import check_precision, quantize_linears
+from cultura.serve.reader import DirectoryAdapter, read_adapter
 from cultura.serve.slots import SlotStore
 from cultura.serve.table import RowAllocator, SharedTable
 
@@ -79,6 +95,15 @@ class MultiCultureServer:
         batch_size: rows per forward pass in :meth:`predict`.
         manager: plugin manager for adapters loaded from directories.
         offline: passed to the registry when adapters are added by name.
+        dtype: precision of the shared base, the slots' LoRA weights, the heads and the added
+            rows: ``"auto"`` (bfloat16 on a GPU that supports it, float32 on CPU),
+            ``"bfloat16"``, ``"float16"`` or ``"float32"`` (:mod:`cultura.adapt.precision`).
+            Logits are returned in float32.
+        quantize: ``"int8"``: dynamic int8 quantization of the base's linear layers (CPU and
+            float32 only; the LoRA terms and heads stay float; see
+            :mod:`cultura.serve.quantize`).
+        head_type: the head family served (``"seq-cls"``, ``"token-cls"``, ``"causal-lm"``);
+            default: the first adapter's.
     """
 
     def __init__(
@@ -93,6 +118,9 @@ class MultiCultureServer:
         batch_size: int = 64,
         manager: PluginManager | None = None,
         offline: bool | None = None,
+        head_type: str | None = None,
+        dtype: Any = "auto",
+        quantize: str | None = None,
     ) -> None:
         if slots < 1:
             raise ServeError(f"slots must be at least 1, got {slots}")
@@ -104,6 +132,12 @@ class MultiCultureServer:
             raise ServeError(f"engine must be one of {ENGINES}, got {engine!r}")
         if mixed not in MIXED:
             raise ServeError(f"mixed must be one of {MIXED}, got {mixed!r}")
+        self._device = device
+        self.dtype, self.quantize = check_precision(dtype, quantize, self.device)
+        if self.quantize and engine == "peft":
+            raise ServeError(
+                "quantize='int8' runs on the fused engine; use engine='auto' or 'fused'"
+            )
         self.n_slots = slots
         self.max_rank = max_rank
         self.engine = engine
@@ -123,6 +157,8 @@ class MultiCultureServer:
         self.base_fingerprint = ""
         self._base_arg = str(base) if base is not None else None
         self._peft: PeftEngine | None = None
+        self.head_type = check_head_type(head_type)
+        self._outputs: Any = None  # causal-lm: the LM head, row for row with the table
         if base is not None:
             self._init_base(str(base))
 
@@ -138,26 +174,47 @@ class MultiCultureServer:
     def _init_base(self, base: str, labels: Sequence[str] = ("0", "1")) -> None:
         from cultura.adapt import artifact
         from cultura.adapt.base import resolve_base
-        from cultura.adapt.heads import load_base_model, module_name
-        from cultura.core.types import AdapterHeadSpec
+        from cultura.adapt.heads import embedding_digest, load_base_model, module_name
 
         path, model_id = resolve_base(base)
-        spec = AdapterHeadSpec("serve", "seq-cls", labels=tuple(labels))
+        if self.quantize and (self.head_type or "seq-cls") == "causal-lm":
+            raise ServeError(
+                "quantize='int8' serves seq-cls and token-cls adapters; causal-lm generation "
+                "runs in float (drop --quantize, or pick dtype='bfloat16' on a GPU)"
+            )
+        spec = base_spec(self.head_type or "seq-cls", labels)
+        self._base_head = spec.head_type
         try:
             model, _ = load_base_model(path, spec, seed=0)
         except CulturaError:
             raise
         except Exception as exc:  # transformers raises several types for a bad path
             raise ServeError(f"cannot load the base model {base!r}: {exc}") from None
-        model.eval().requires_grad_(False).to(self.device)
+        model.eval().requires_grad_(False)
         self.base_id = model_id
         self.base_fingerprint = artifact.config_fingerprint(model.config.to_dict())
         emb = model.get_input_embeddings()
         self._emb_param = module_name(model, emb) + ".weight"
-        self._base_params = {n: p for n, p in model.named_parameters() if n != self._emb_param}
+        # what adapters' bases are checked against: taken once, in float32, before the cast
+        self.base_weights = embedding_digest(model)
+        self._base_vocab = int(getattr(model.config, "vocab_size", 0) or 0)
+        rows = {self._emb_param: int(emb.weight.shape[0])}
+        out = model.get_output_embeddings()
+        if out is not None and getattr(out, "weight", None) is not None:
+            rows[module_name(model, out) + ".weight"] = int(out.weight.shape[0])
+        self._base_samples = WeightSamples(model, rows)
+        model.to(self.device, self.dtype)
         self._table = SharedTable(emb)
         self.pad_id = int(getattr(model.config, "pad_token_id", None) or 0)
-        self._pristine = share_copy(model, emb)  # plain structure, for PEFT and merging
+        if spec.head_type == "causal-lm":
+            from cultura.serve.generation import OutputTable
+
+            self._outputs = OutputTable(model)
+            self._pristine = share_copy(model, emb, self._outputs.module)
+        else:
+            self._pristine = share_copy(model, emb)  # plain structure, for PEFT and merging
+        if self.quantize:
+            model = quantize_linears(share_copy(model, emb))  # the pristine copy stays float
         self._slots = SlotStore(model, self.n_slots, self.max_rank, self.stats)
         self.model = model
 
@@ -190,16 +247,18 @@ class MultiCultureServer:
                     f"culture {key!r} is already served by {self._adapters[key].source}; "
                     f"remove it first (server.remove({key!r})) or pass another culture="
                 )
-            if model.head_type != "seq-cls":
-                raise UnsupportedAdapterError(
-                    f"{label}: MultiCultureServer serves seq-cls adapters; this one has a "
-                    f"{model.head_type} head (use CulturalModel.predict for it)"
+            check_head(self.head_type, model.head_type, label)
+            method = model.spec.peft.method
+            if method != "lora":
+                export = (
+                    ", export it merged into its base with `cultura export ADAPTER --format "
+                    "onnx`" if method == "ia3" else ""
                 )
-            if model.spec.peft.method != "lora":
                 raise UnsupportedAdapterError(
                     f"{label}: MultiCultureServer serves LoRA adapters; this one uses "
-                    f"{model.spec.peft.method} (serve it alone with CulturalModel.predict, or "
-                    "retrain it with PeftSpec(method='lora'))"
+                    f"{method}, which cannot share one base in a mixed batch. Serve it alone "
+                    f"with cultura.load_pretrained(...).predict(...){export}, or retrain it "
+                    "with PeftSpec(method='lora')"
                 )
             if getattr(model, "start_from", None) is not None:
                 raise UnsupportedAdapterError(
@@ -208,7 +267,8 @@ class MultiCultureServer:
                     "unchanged base among its adapters; serve it alone with "
                     "CulturalModel.predict"
                 )
-            if self.model is None:
+            self.head_type = model.head_type  # the first adapter sets the head family
+            if self.model is None or self._base_head != model.head_type:
                 self._init_base(self._base_arg or model.base.id, model.labels)
             self._check_base(model, label)
             if model.base.id and model.base.id != self.base_id and not model.base.weights:
@@ -222,9 +282,18 @@ class MultiCultureServer:
                     CulturaWarning,
                     stacklevel=2,
                 )
-            adapter = extract_adapter(model, key, label, device=self.device, v0=self._table.v0)
+            if isinstance(model, DirectoryAdapter):
+                adapter = served_from_files(model, model.heads, key, label, device=self.device,
+                                            dtype=self.dtype, v0=self._table.v0)
+            else:
+                adapter = extract_adapter(model, key, label, device=self.device,
+                                          v0=self._table.v0, dtype=self.dtype)
+            if self._outputs is not None:
+                self._outputs.check(adapter, label)
             if self._table.place(adapter):
                 self.stats["table_grows"] += 1
+            if self._outputs is not None:
+                self._outputs.place(self._table, adapter)
             if not adapter.fused:
                 self._slots.prepare(adapter)
             self._adapters[key] = adapter
@@ -253,7 +322,12 @@ class MultiCultureServer:
             )
         path = Path(source).expanduser()
         if path.is_dir():
-            model = load_pretrained(path, base=self._base_arg or self.base_id, manager=self.manager)
+            read = self._read(path)
+            if read is not None:
+                return read, str(path), read.culture
+            # read on the CPU in float32; only the adapter's own weights go to the device
+            model = load_pretrained(path, base=self._base_arg or self.base_id,
+                                    manager=self.manager, dtype="float32")
             return model, str(path), model.culture
         from cultura.registry.names import RegistryName, parse
         from cultura.registry.resolve import load
@@ -268,33 +342,75 @@ class MultiCultureServer:
         key = parsed.culture if isinstance(parsed, RegistryName) else model.culture
         return model, str(source), key
 
-    def _check_base(self, model: Any, label: str) -> None:
-        """The adapter's base must be this server's base: same architecture and weights."""
-        import torch
+    def _read(self, path: Path) -> DirectoryAdapter | None:
+        """The adapter in ``path`` read from its files alone (:mod:`cultura.serve.reader`),
+        its heads built on the server's base modules; ``None`` when the reader does not cover
+        it or the server has no base yet (then ``load_pretrained`` loads it)."""
+        from cultura.adapt.tokenizer import has_untied_output
 
-        fingerprint = model.base.fingerprint
-        if fingerprint and fingerprint != self.base_fingerprint:
+        if self.model is None:
+            return None
+        pristine = self._pristine
+        read = read_adapter(
+            path,
+            manager=self.manager,
+            hidden=int(self._table.embedding.weight.shape[1]),
+            untied=has_untied_output(pristine),
+            has_pad=getattr(pristine.config, "pad_token_id", None) is not None,
+            dtype=self.dtype,
+        )
+        if read is None:
+            return None
+        heads = {}
+        for name, params in read.heads.items():
+            try:
+                template = pristine.get_submodule(name)
+            except AttributeError:
+                return None
+            head = build_head(template, params, device=self.device, dtype=self.dtype)
+            if head is None:
+                return None
+            heads[name] = head
+        read.heads = heads
+        return read
+
+    def _check_base(self, model: Any, label: str) -> None:
+        """The adapter's base must be this server's base: same architecture and weights
+        (:mod:`cultura.serve.basecheck`; nothing of the base is copied)."""
+        base = model.base
+        if base.fingerprint and base.fingerprint != self.base_fingerprint:
             raise UnsupportedAdapterError(
-                f"{label} was trained on {model.base.id!r} ({model.base.architecture}), whose "
+                f"{label} was trained on {base.id!r} ({base.architecture}), whose "
                 f"architecture differs from this server's base {self.base_id!r}; serve it "
                 "with a server on its own base"
             )
-        base = model.model.get_base_model()
+        if isinstance(model, DirectoryAdapter):  # the manifest's records, as load_pretrained
+            before = model.added.vocab_size_before
+            if base.weights and base.weights != self.base_weights:
+                why = (f"different weights (embedding digest {self.base_weights}, the adapter "
+                       f"records {base.weights})")
+            elif base.vocab_size and self._base_vocab and base.vocab_size != self._base_vocab:
+                why = f"vocabulary size {self._base_vocab} != {base.vocab_size}"
+            elif before and before != self._table.v0:
+                why = f"{self._table.v0} embedding rows, the adapter was trained on {before}"
+            else:
+                return
+            raise UnsupportedAdapterError(
+                f"base model mismatch: {label} was trained on {base.id!r}; this server's base "
+                f"{self.base_id!r} has the same architecture but {why}. Serve it with a server "
+                "on the base it was trained on"
+            )
         skip = ("lora_", "modules_to_save", "original_module", "trainable_tokens_")
-        for name, param in base.named_parameters():
+        for name, param in model.model.get_base_model().named_parameters():
             if any(s in name for s in skip):
                 continue
             clean = name.replace(".base_layer", "").replace(".token_adapter", "")
-            if clean == self._emb_param:
-                ref, mine = self._table.base_rows, param.detach()[: self._table.v0]
-            else:
-                ref, mine = self._base_params.get(clean), param.detach()
-            if ref is None or ref.shape != mine.shape or not torch.equal(mine.to(ref.device), ref):
-                what = "is missing from" if ref is None else "differs from"
+            what = self._base_samples.differs(clean, param)
+            if what:
                 raise UnsupportedAdapterError(
                     f"{label} was trained on other base weights than this server's base "
                     f"{self.base_id!r}: its parameter {clean} {what} the server's. Serve it with "
-                    f"the base it was trained on ({model.base.id!r})"
+                    f"the base it was trained on ({base.id!r})"
                 )
 
     def remove(self, culture: str) -> None:
@@ -340,8 +456,9 @@ class MultiCultureServer:
         return routing.rows_for(texts, cultures, self.route)
 
     # ------------------------------------------------------------------ running
-    def _forward(self, groups: list[tuple[str, list[int]]], texts: list[str], engine: str) -> list[Any]:
-        """One forward pass over ``groups`` (culture, row indices); logits per group row."""
+    def _forward(self, groups: list[tuple[str, list[int]]], encode: Any, engine: str) -> list[Any]:
+        """One forward pass over ``groups`` (culture, row indices), each group's rows encoded
+        by ``encode(adapter, rows)``; logits per group row (as wide as its label set)."""
         import torch
 
         from cultura.serve.fused import Route
@@ -349,7 +466,7 @@ class MultiCultureServer:
         adapters = [self._adapters[k] for k, _ in groups]
         keys = [a.key for a in adapters]
         slots = [self.swap_in(a.key, keep=keys) for a in adapters] if engine == "fused" else []
-        parts = [(a, a.encode([texts[i] for i in rows])) for a, (_, rows) in zip(adapters, groups, strict=True)]
+        parts = [(a, encode(a, rows)) for a, (_, rows) in zip(adapters, groups, strict=True)]
         inputs = collate(parts, self.pad_id, self.device)
         sizes = [len(rows) for _, rows in groups]
         start = time.perf_counter()
@@ -372,7 +489,7 @@ class MultiCultureServer:
         out, row = [], 0
         for adapter, size in zip(adapters, sizes, strict=True):
             width = len(adapter.labels)
-            out.append([logits[row + j, :width] for j in range(size)])
+            out.append([logits[row + j, ..., :width] for j in range(size)])
             adapter.rows_served += size
             row += size
         return out
@@ -387,35 +504,53 @@ class MultiCultureServer:
     def logits(
         self, texts: Sequence[str] | str, cultures: Sequence[str] | str, *, batch_size: int | None = None
     ) -> list[torch.Tensor]:
-        """Raw logits per row (each as wide as its culture's label set), in input order."""
+        """Raw logits per row (each as wide as its culture's label set; ``token-cls``: one
+        row per token position), in input order."""
+        self._require("seq-cls", "token-cls", instead="generate")
         texts, keys = self._rows_for(texts, cultures)
+        return self._run_rows(keys, lambda a, rows: a.encode([texts[i] for i in rows]), batch_size)
+
+    def _parts(
+        self, keys: Sequence[str], batch_size: int | None
+    ) -> Iterable[tuple[str, list[tuple[str, list[int]]]]]:
+        """The batches that run rows routed to ``keys``: ``(engine, [(culture, row indices)])``,
+        at most ``batch_size`` rows and (fused) as many cultures as there are slots each."""
         size = batch_size or self.batch_size
-        out: list[Any] = [None] * len(texts)
+        for start in range(0, len(keys), size):
+            grouped: dict[str, list[int]] = {}
+            for i in range(start, min(len(keys), start + size)):
+                grouped.setdefault(keys[i], []).append(i)
+            engine = choose_engine(self.engine, [self._adapters[k] for k in grouped], self.calibration)
+            items = list(grouped.items())
+            step = self.n_slots if engine == "fused" else len(items)
+            for first in range(0, len(items), step):
+                yield engine, items[first : first + step]
+
+    def _run_rows(self, keys: Sequence[str], encode: Any, batch_size: int | None = None) -> list[Any]:
+        """Logits per row routed to ``keys``, each culture's rows encoded by
+        ``encode(adapter, row indices)``, in input order."""
+        out: list[Any] = [None] * len(keys)
         with self._lock:
-            for start in range(0, len(texts), size):
-                chunk = range(start, min(len(texts), start + size))
-                grouped: dict[str, list[int]] = {}
-                for i in chunk:
-                    grouped.setdefault(keys[i], []).append(i)
-                engine = choose_engine(
-                    self.engine, [self._adapters[k] for k in grouped], self.calibration
-                )
-                items = list(grouped.items())
-                step = self.n_slots if engine == "fused" else len(items)
-                for first in range(0, len(items), step):
-                    part = items[first : first + step]
-                    for (_, rows), values in zip(part, self._forward(part, texts, engine), strict=True):
-                        for i, value in zip(rows, values, strict=True):
-                            out[i] = value
-            self.stats["rows"] += len(texts)
+            for engine, part in self._parts(keys, batch_size):
+                for (_, rows), values in zip(part, self._forward(part, encode, engine), strict=True):
+                    for i, value in zip(rows, values, strict=True):
+                        out[i] = value
+            self.stats["rows"] += len(keys)
         return out
+
+    def _require(self, *heads: str, instead: str) -> None:
+        if self.head_type is not None and self.head_type not in heads:
+            raise ServeError(
+                f"this server serves {self.head_type} adapters; use server.{instead}(...) for them"
+            )
 
     def predict_proba(
         self, texts: Sequence[str] | str, cultures: Sequence[str] | str, *, batch_size: int | None = None
     ) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
-        """Class probabilities per row and each row's label names."""
+        """Class probabilities per row and each row's label names (``seq-cls``)."""
         import torch
 
+        self._require("seq-cls", instead="predict" if self.head_type == "token-cls" else "generate")
         texts, keys = self._rows_for(texts, cultures)
         rows = self.logits(texts, keys, batch_size=batch_size)
         probs = [torch.softmax(r, dim=-1).numpy() for r in rows]
@@ -430,13 +565,44 @@ class MultiCultureServer:
         batch_size: int | None = None,
     ) -> list[dict[str, Any]]:
         """One prediction per text, in order: ``{"text", "culture", "label", "score", "top"}``
-        (``top``: the ``top_k`` best labels with scores), labels in the culture's language."""
+        (``top``: the ``top_k`` best labels with scores), labels in the culture's language.
+
+        On a ``token-cls`` server: ``{"culture", "text", "words", "entities"}`` per text, as
+        :meth:`CulturalModel.predict <cultura.adapt.model.CulturalModel.predict>` gives for a
+        token-cls head (:mod:`cultura.serve.tokens`; ``top_k`` does not apply)."""
+        self._require("seq-cls", "token-cls", instead="generate")
         texts, keys = self._rows_for(texts, cultures)
+        if self.head_type == "token-cls":
+            from cultura.serve.tokens import predict_tokens
+
+            return predict_tokens(self, texts, keys, batch_size)
         probs, labels = self.predict_proba(texts, keys, batch_size=batch_size)
         return [
             {"culture": k, **format_prediction(t, p, lab, top_k)}
             for t, k, p, lab in zip(texts, keys, probs, labels, strict=True)
         ]
+
+    def generate(
+        self,
+        texts: Sequence[str] | str,
+        cultures: Sequence[str] | str,
+        *,
+        max_new_tokens: int = 32,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        batch_size: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Continue each text with its culture's causal-LM adapter, a mixed batch in one decode
+        loop (:mod:`cultura.serve.generation`): ``{"culture", "text", "generated", "score",
+        "token_ids"}`` per text, in order. Greedy (the tokens ``CulturalModel.predict`` gives)
+        unless ``do_sample`` (``temperature``; ``seed`` makes it repeatable)."""
+        from cultura.serve.generation import generate
+
+        self._require("causal-lm", instead="predict")
+        texts, keys = self._rows_for(texts, cultures)
+        return generate(self, texts, keys, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                        temperature=temperature, seed=seed, batch_size=batch_size)
 
     # ------------------------------------------------------------------ tuning
     def calibrate(
@@ -444,6 +610,7 @@ class MultiCultureServer:
     ) -> dict[str, Any]:
         """Time the fused modes and the PEFT engine on this batch; ``engine="auto"`` then uses
         the fastest. Returns the median seconds per candidate and the choice."""
+        self._require("seq-cls", "token-cls", instead="generate")
         with self._lock:
             saved = (self.engine, self.mixed, self.calibration)
             self.calibration = None
@@ -478,6 +645,7 @@ class MultiCultureServer:
 
         Its outputs equal this server's for that culture; the server is left unchanged.
         """
+        self._require("seq-cls", instead="generate" if self.head_type == "causal-lm" else "predict")
         with self._lock:
             adapter = self.adapter(culture)
             return merge_adapter(self._pristine, adapter, self._table.base_rows, self.device)
@@ -487,6 +655,9 @@ class MultiCultureServer:
         """What is served: base, engine, slots and every culture (for ``/health``)."""
         return {
             "base": self.base_id,
+            "head_type": self.head_type,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "quantize": self.quantize,
             "engine": self.engine,
             "calibration": self.calibration,
             "slots": self.n_slots,

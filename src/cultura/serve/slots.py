@@ -60,13 +60,15 @@ class SlotStore:
         from torch import nn
 
         from cultura.serve.fused import MultiLoraLinear, RoutedModule
+        from cultura.serve.quantize import quantized_linear_types
 
+        linear = (nn.Linear, *quantized_linear_types())
         for name, factors in adapter.lora.items():
             layer = self.layers.get(name)
             rank = int(factors.a.shape[0])
             if layer is None:
                 module = self.model.get_submodule(name)
-                if not isinstance(module, nn.Linear):
+                if not isinstance(module, linear):
                     adapter.fused = f"{name} is a {type(module).__name__} in the server's base"
                     return
                 layer = MultiLoraLinear(module, self.n, max(rank, self.max_rank), self.router)
