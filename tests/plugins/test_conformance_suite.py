@@ -23,6 +23,7 @@ from cultura.core.types import (
     KnowledgeSource,
     MinimalPair,
     Normalizer,
+    Perturbation,
     TokenizerTweaks,
     VocabularyExtension,
 )
@@ -49,6 +50,7 @@ def make_plugin(
     templates: dict[str, str] | None = None,
     probes: str = "# test probes\nŋŋwa\\u00a0ɓɗƙ\n\\#hash\n",
     api: str | None = "1.0",
+    perturbation: Perturbation | None = None,
 ) -> PluginUnderTest:
     """A plugin module built in code, good by default; each argument swaps one part for a bad one."""
     module = types.ModuleType("cultura_xx_test")
@@ -101,7 +103,12 @@ def make_plugin(
             ),
         ]
 
-    for func in (cultura_cultures, cultura_tokenizer_tweaks, cultura_knowledge, cultura_adapter_heads, cultura_bias_checks):
+    @hookimpl
+    def cultura_perturbations(culture):  # type: ignore[no-untyped-def]
+        return [perturbation or Perturbation("xx.upper", str.upper, "upper case", kind="casing")]
+
+    for func in (cultura_cultures, cultura_tokenizer_tweaks, cultura_knowledge, cultura_adapter_heads, cultura_bias_checks,
+                 cultura_perturbations):
         setattr(module, func.__name__, func)
     sys.modules[module.__name__] = module  # the import check re-imports it by name
     return PluginUnderTest(module, "xx", "cultura-xx", "0.1")
@@ -124,6 +131,21 @@ def importable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def good(tmp_path: Path) -> PluginUnderTest:
     return make_plugin(tmp_path)
+
+
+@pytest.mark.parametrize(("perturbation", "check", "message"), [
+    (Perturbation("xx.same", lambda text: text), "check_perturbations_change_text",
+     "perturbation 'xx.same' (xx) changed none of"),
+    (Perturbation("xx.bytes", str.encode), "check_perturbations_return_strings",
+     "perturbation 'xx.bytes' returned bytes"),
+    (Perturbation("xx.random", lambda text: text + str(__import__("random").random())),
+     "check_perturbations_return_strings", "perturbation 'xx.random' (xx) is not deterministic"),
+])
+def test_perturbations_that_change_nothing_or_misbehave_fail(
+    tmp_path: Path, perturbation: Perturbation, check: str, message: str
+) -> None:
+    report = check_plugin(make_plugin(tmp_path, perturbation=perturbation), raise_on_failure=False)
+    assert message in failed(report)[check]
 
 
 def test_a_good_plugin_passes_every_check(good: PluginUnderTest) -> None:

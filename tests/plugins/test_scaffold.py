@@ -80,7 +80,7 @@ def test_generated_plugin_appears_in_cultura_plugins_and_show(installed: tuple[P
     assert record["status"] == "active" and record["cultures"] == ["yo"]
     assert set(record["hooks"]) == {
         "cultura_cultures", "cultura_tokenizer_tweaks", "cultura_knowledge",
-        "cultura_adapter_heads", "cultura_bias_checks",
+        "cultura_adapter_heads", "cultura_bias_checks", "cultura_perturbations",
     }
     show = run([*cli, "show", "yo", "--json"], cwd=root, pythonpath=site)
     assert show.returncode == 0, show.stderr

@@ -84,7 +84,7 @@ Replace the English placeholders in ``data/`` with text in the language (see REA
 from __future__ import annotations
 
 from cultura.core.declarative import BiasFile, Head, KnowledgeFile, Plugin, VocabularyFile
-from cultura.core.types import CultureInfo, Normalizer
+from cultura.core.types import CultureInfo, Normalizer, Perturbation
 from {module}.normalize import collapse_punctuation
 
 __version__ = "0.1.0"
@@ -105,6 +105,8 @@ class {class_name}(Plugin):
         "sentiment", "seq-cls", labels=("positive", "negative", "neutral"),  # rename them in the language
         sample_data="sentiment.jsonl", description="sentiment of a text",
     )
+    # how people really write the language, for `cultura robustness` (scripts, accents, typos)
+    perturbations = Perturbation("{prefix}.lowercase", str.lower, "all lower case, as in chat", kind="casing")
     bias = BiasFile("bias.json", pairs_check={{
         "id": "{prefix}.stereotypes", "category": "gender", "metric": "crows_pairs", "threshold": 10.0,
         "description": "minimal pairs (CrowS-Pairs style)",

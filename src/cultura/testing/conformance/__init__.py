@@ -84,6 +84,10 @@ from cultura.testing.conformance.checks_bias import (
     check_bias_pairs_minimal,
 )
 from cultura.testing.conformance.checks_distribution import check_distribution_metadata
+from cultura.testing.conformance.checks_perturbations import (
+    check_perturbations_change_text,
+    check_perturbations_return_strings,
+)
 from cultura.testing.conformance.loading import PluginUnderTest, load_plugin
 from cultura.testing.conformance.probes import (
     BUILTIN_PROBES,
@@ -142,6 +146,8 @@ __all__ = [
     "check_knowledge_provenance",
     "check_knowledge_templates",
     "check_normalizer_batched_equals_single",
+    "check_perturbations_change_text",
+    "check_perturbations_return_strings",
     "check_normalizer_idempotent",
     "check_normalizer_keeps_text",
     "check_normalizer_pure",
