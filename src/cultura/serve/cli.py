@@ -82,6 +82,8 @@ def _api_key(api_key: str | None, api_key_file: Path | None) -> tuple[str, str] 
 @click.option("--device", default=None, help="torch device (default: cuda when available).")
 @click.option("--dtype", type=click.Choice(DTYPE_CHOICES), default="auto", show_default=True,
               help=DTYPE_HELP)
+@click.option("--cuda-graphs", is_flag=True,
+              help="Replay the fused forward pass as CUDA graphs (CUDA only; helps small batches).")
 @click.option("--quantize", type=click.Choice(["int8"]), default=None,
               help="Dynamic int8 quantization of the base's linear layers (CPU, float32 only; "
                    "LoRA and heads stay float).")
@@ -92,7 +94,7 @@ def serve(
     adapters: tuple[str, ...], base: str | None, host: str, port: int, slots: int, engine: str,
     max_batch_size: int, max_wait_ms: float, api_key: str | None, api_key_file: Path | None,
     insecure: bool, max_body_bytes: int, device: str | None, dtype: str, quantize: str | None,
-    offline: bool, log_level: str,
+    cuda_graphs: bool, offline: bool, log_level: str,
 ) -> None:
     """Serve culture adapters over an HTTP JSON API, batching requests across cultures.
 
@@ -125,7 +127,7 @@ def serve(
 
     server = MultiCultureServer(base, slots=slots, engine=engine, device=device,
                                 batch_size=max_batch_size, offline=True if offline else None,
-                                dtype=dtype, quantize=quantize)
+                                dtype=dtype, quantize=quantize, cuda_graphs=cuda_graphs)
     for spec in adapters:
         culture, adapter = _split(spec)
         key = server.add(adapter, culture=culture)

@@ -104,6 +104,9 @@ class MultiCultureServer:
             :mod:`cultura.serve.quantize`).
         head_type: the head family served (``"seq-cls"``, ``"token-cls"``, ``"causal-lm"``);
             default: the first adapter's.
+        cuda_graphs: replay the fused forward pass as CUDA graphs, one per batch layout seen
+            three times (CUDA only; see :mod:`cultura.serve.graphs`). Worth it for small
+            batches, where kernel launches dominate; each graph holds its activations.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class MultiCultureServer:
         head_type: str | None = None,
         dtype: Any = "auto",
         quantize: str | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         if slots < 1:
             raise ServeError(f"slots must be at least 1, got {slots}")
@@ -138,6 +142,11 @@ class MultiCultureServer:
             raise ServeError(
                 "quantize='int8' runs on the fused engine; use engine='auto' or 'fused'"
             )
+        if cuda_graphs and self.device.type != "cuda":
+            raise ServeError(
+                f"cuda_graphs=True needs a CUDA device; this server runs on {self.device}. "
+                "Drop cuda_graphs (CPU runs have no kernel-launch overhead to save)"
+            )
         self.n_slots = slots
         self.max_rank = max_rank
         self.engine = engine
@@ -145,13 +154,18 @@ class MultiCultureServer:
         self.batch_size = batch_size
         self.manager = manager
         self.offline = offline
-        self._device = device
         self._lock = threading.RLock()
         self._adapters: dict[str, ServedAdapter] = {}
         #: request tag -> served tag; bounded by routing.ROUTE_CACHE_SIZE (tags come from clients)
         self._route_cache: dict[str, str] = {}
         self.calibration: dict[str, Any] | None = None
         self.stats: Counter[str] = Counter()
+        self._graphs: Any = None
+        if cuda_graphs:
+            from cultura.serve.graphs import CudaGraphs
+
+            self._graphs = CudaGraphs(stats=self.stats)
+        self._changes = 0  # adapters added or removed (the shared table may have changed)
         self.model: Any = None
         self.base_id: str | None = None
         self.base_fingerprint = ""
@@ -297,6 +311,7 @@ class MultiCultureServer:
             if not adapter.fused:
                 self._slots.prepare(adapter)
             self._adapters[key] = adapter
+            self._changes += 1
             self._route_cache.clear()
             if not adapter.fused:
                 self._slots.load_if_free(adapter)
@@ -428,6 +443,7 @@ class MultiCultureServer:
             if self._peft is not None:
                 self._peft.unload(key)
             del self._adapters[key]
+            self._changes += 1
             self._route_cache.clear()
 
     # ------------------------------------------------------------------ slots
@@ -474,8 +490,7 @@ class MultiCultureServer:
             if engine == "fused":
                 mode = choose_mixed(self.mixed, len(groups), self.calibration)
                 route = Route.from_sizes(slots, sizes, device=self.device, mode=mode)
-                with self._slots.router.routing(route):
-                    logits = self.model(**inputs).logits
+                logits = self._fused_logits(inputs, route)
             else:
                 engine_ = self._peft_engine()
                 for a in adapters:
@@ -493,6 +508,15 @@ class MultiCultureServer:
             adapter.rows_served += size
             row += size
         return out
+
+    def _fused_logits(self, inputs: dict[str, Any], route: Any) -> Any:
+        """The fused model's logits for ``inputs`` under ``route`` (replayed from a CUDA graph
+        when the server has them and this layout was captured)."""
+        with self._slots.router.routing(route):
+            if self._graphs is None:
+                return self.model(**inputs).logits
+            version = (self._slots.version, self._changes)
+            return self._graphs.run(lambda x: self.model(**x).logits, inputs, route, version)
 
     def _peft_engine(self) -> PeftEngine:
         if self._peft is None:

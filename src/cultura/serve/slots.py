@@ -33,7 +33,7 @@ class SlotStore:
         heads: module name -> the :class:`~cultura.serve.fused.RoutedModule` put there.
         held: the adapter in each slot (``None``: free).
 
-    ``stats`` counts ``swaps`` and ``evictions``.
+    ``stats`` counts ``swaps`` and ``evictions``; ``version`` changes with every load or clear.
     """
 
     def __init__(self, model: Any, n: int, max_rank: int, stats: Counter[str]) -> None:
@@ -48,6 +48,8 @@ class SlotStore:
         self.heads: dict[str, RoutedModule] = {}
         self.held: list[ServedAdapter | None] = [None] * n
         self._clock = 0
+        #: bumped whenever what a slot holds changes (CUDA graphs replay the weights they saw)
+        self.version = 0
 
     @property
     def resident(self) -> list[str | None]:
@@ -94,6 +96,7 @@ class SlotStore:
             routed.set_slot(slot, adapter.heads.get(name))
         adapter.slot = slot
         self.held[slot] = adapter
+        self.version += 1
 
     def load_if_free(self, adapter: ServedAdapter) -> None:
         """Load ``adapter`` into the first free slot, when there is one."""
@@ -110,6 +113,7 @@ class SlotStore:
         for routed in self.heads.values():
             routed.set_slot(slot, None)
         self.held[slot] = None
+        self.version += 1
 
     def swap_in(self, adapter: ServedAdapter, keep: Iterable[str] = ()) -> int:
         """Make ``adapter`` resident; returns its slot.
