@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from cultura.cli import emit_json
+from cultura.robustness.cli import gate_options
 
 OFFLINE_HELP = "Use only the local registry (also HF_HUB_OFFLINE=1 or CULTURA_OFFLINE=1)."
 
@@ -60,6 +61,12 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
 @click.option("--min-icat", type=click.FloatRange(0, 100), default=None, metavar="POINTS",
               help="StereoSet --bias-data files: refuse when ICAT is below this (default: not "
                    "gated).")
+@click.option("--robustness-data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="Refuse to publish unless the adapter meets --max-flip-rate / --max-drop / "
+                   "--min-accuracy under its culture's perturbations on this labelled file "
+                   "(as cultura robustness measures it).")
+@gate_options
 @click.option("--message", "-m", default=None, help="Commit message.")
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="Licence of the published adapter (SPDX id, e.g. cc-by-4.0); default: the "
@@ -68,8 +75,9 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
 def publish(
     directory: Path, repo_id: str, private: bool, revision: str | None,
     allow_bias_failures: bool, bias_data: tuple[Path, ...], bias_threshold: float | None,
-    min_lms: float | None, min_icat: float | None, message: str | None,
-    license_id: str | None, as_json: bool,
+    min_lms: float | None, min_icat: float | None, robustness_data: Path | None,
+    max_flip_rate: float | None, max_drop: float | None, min_accuracy: float | None,
+    message: str | None, license_id: str | None, as_json: bool,
 ) -> None:
     """Publish the adapter in DIRECTORY to the Hub, in one commit.
 
@@ -82,10 +90,14 @@ def publish(
       cultura publish ./zh-sentiment --repo my-org/zh-sentiment
       cultura publish ./en-lm --repo my-org/en-lm --bias-data stereoset/dev.json \\
           --min-lms 80 --min-icat 60
+      cultura publish ./zh-sentiment --repo my-org/zh-sentiment \\
+          --robustness-data test.jsonl --max-flip-rate 0.1
     """
     from cultura.registry.hub import BiasOptionsError
     from cultura.registry.hub import publish as do_publish
 
+    robustness = _robustness_gate(directory, robustness_data, max_flip_rate=max_flip_rate,
+                                  max_drop=max_drop, min_accuracy=min_accuracy)
     try:
         result = do_publish(
             directory, repo_id, private=private, revision=revision,
@@ -100,11 +112,41 @@ def publish(
         emit_json({
             "repo_id": result.repo_id, "url": result.url, "commit": result.commit,
             "commit_url": result.commit_url, "revision": result.revision,
-            "files": list(result.files), "bias": result.bias,
+            "files": list(result.files), "bias": result.bias, "robustness": robustness,
         })
         return
     click.echo(f"published {directory} to {result.url}")
     click.echo(f"commit {result.commit}")
+
+
+def _robustness_gate(directory: Path, data: Path | None, **thresholds: float | None
+                     ) -> dict | None:  # type: ignore[type-arg]
+    """Run ``cultura robustness``'s gate before publishing (``None`` without --robustness-data);
+    a failure stops the command before the Hub is contacted."""
+    given = {k: v for k, v in thresholds.items() if v is not None}
+    if data is None:
+        if given:
+            raise click.UsageError("--max-flip-rate, --max-drop and --min-accuracy need "
+                                   "--robustness-data FILE (labelled data to measure on)")
+        return None
+    if not given:
+        raise click.UsageError("--robustness-data needs a threshold: --max-flip-rate, "
+                               "--max-drop or --min-accuracy (e.g. --max-flip-rate 0.1)")
+    from cultura.adapt.loading import load_pretrained
+    from cultura.robustness import robustness_gate, robustness_report
+
+    report = robustness_report(load_pretrained(directory), data, name=str(directory))
+    gate = robustness_gate(report, **given)
+    limits = ", ".join(f"{k} {v:g}" for k, v in given.items())
+    if not gate.passed:
+        raise click.ClickException(
+            f"robustness gate failed ({limits}) on {data}; not published:\n  "
+            + "\n  ".join(gate.failures)
+            + "\nSee cultura robustness for the full report; train on perturbed data or relax "
+            "the thresholds"
+        )
+    click.echo(f"robustness gate passed ({limits}) on {data}", err=True)
+    return {**gate.as_dict(), "report": report.as_dict()}
 
 
 @click.command()
