@@ -7,14 +7,21 @@ or a list of them: ``{name, value, unit, target, met}``; ``met`` is ``None`` for
 reported for context and have no target.
 
     python benchmarks/run.py [--only NAME ...] [--json] [--device cpu|cuda] [--repeat N]
-                             [--threads N] [--base minilm|bert-base|llama-0.5b]
+                             [--threads N] [--base minilm|bert-base|llama-0.5b|tiny]
+                             [--dtype DTYPE] [--dtypes DTYPE ...] [--tokenizer DIR]
 
 The serving benchmarks (``mixed``, ``swap``, ``merged``, ``e2e``, ``bias``) use
 all-MiniLM-L6-v2 (the embedded base, offline) with a seq-cls LoRA adapter per culture (r=8 on
 the attention query/value, as the cultura-sw plugin declares it) and batches of 64 rows.
 ``--base bert-base`` / ``--base llama-0.5b`` build a random-init BERT-base or a ~0.45B
 LLaMA-style decoder (seq-cls head) from configs instead, for GPU runs (``--device cuda``);
-both reuse the MiniLM tokenizer (BERT uncased vocabulary).
+both reuse the MiniLM tokenizer (BERT uncased vocabulary; ``--tokenizer DIR`` names another
+copy of it). ``--base tiny`` (a 2-layer BERT) runs every code path in seconds: the smoke test.
+
+On a GPU (``--device cuda``) the default set is the serving benchmarks plus ``setup`` and
+``throughput``, which report absolute figures (rows/s, tokens/s, model TFLOP/s and FLOP
+utilization, peak memory) for float32 and bfloat16, and the mixed-batch benchmark adds the
+same forward passes replayed as CUDA graphs (:mod:`cultura.serve.graphs`).
 """
 
 from __future__ import annotations
@@ -55,9 +62,10 @@ def best_of(fn: Callable[[], object], repeat: int = 7) -> float:
     return statistics.median(times)
 
 
-#: settings from the command line (device, repeats, base)
-OPTIONS: dict[str, Any] = {"device": "cpu", "repeat": 9, "base": "minilm"}
-BASES = ("minilm", "bert-base", "llama-0.5b")
+#: settings from the command line (device, repeats, base, precision)
+OPTIONS: dict[str, Any] = {"device": "cpu", "repeat": 9, "base": "minilm", "dtype": "float32",
+                           "dtypes": ("float32",)}
+BASES = ("minilm", "bert-base", "llama-0.5b", "tiny")
 BATCH = 64
 CULTURES_K = (1, 8, 32)
 #: 32 region variants of sw: served culture tags for the mixed-batch benchmark
@@ -140,10 +148,15 @@ def base_path() -> str:
 
     from cultura.adapt.base import resolve_base
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_base("all-MiniLM-L6-v2")[0])
+    tokenizer = AutoTokenizer.from_pretrained(
+        OPTIONS.get("tokenizer") or resolve_base("all-MiniLM-L6-v2")[0])
     torch.manual_seed(0)
     if name == "bert-base":
         model = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer)))
+    elif name == "tiny":  # the smoke test's: every benchmark's code path in seconds
+        model = BertForMaskedLM(BertConfig(
+            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=64, max_position_embeddings=256))
     else:
         model = LlamaForCausalLM(LlamaConfig(
             vocab_size=len(tokenizer), hidden_size=1024, intermediate_size=4096,
@@ -158,24 +171,27 @@ def base_path() -> str:
 
 
 @functools.cache
-def minilm_setup() -> dict[str, Any]:
+def minilm_setup(dtype: str | None = None) -> dict[str, Any]:
     """A server with 32 sw-XX adapters (different random weights), the last adapter as a plain
-    PEFT model (the single-adapter baseline) and the PEFT engine holding all 32."""
+    PEFT model (the single-adapter baseline) and the PEFT engine holding all 32, in ``dtype``
+    (default: ``--dtype``)."""
     _quiet()
     import torch
 
     from cultura.adapt.model import adapt
+    from cultura.adapt.precision import resolve_dtype
     from cultura.serve import MultiCultureServer
 
+    dtype = dtype or OPTIONS["dtype"]
+    device = OPTIONS["device"]
     torch.manual_seed(0)
     base = base_path()
     model = adapt(base, "sw", "sentiment", knowledge=False, extend_vocab=False)
-    device = OPTIONS["device"]
-    server = MultiCultureServer(base, slots=len(REGIONS), device=device)
+    server = MultiCultureServer(base, slots=len(REGIONS), device=device, dtype=dtype)
     for i, region in enumerate(REGIONS):
         _randomize(model, i)
         server.add(model, culture=f"sw-{region}")
-    model.model.to(device).eval()
+    model.model.to(device=device, dtype=resolve_dtype(dtype, device)).eval()
     texts = sw_texts()
     inputs = {k: v.to(device) for k, v in model.encode(texts).items()}
     engine = server._peft_engine()
@@ -203,6 +219,7 @@ def bench_mixed_batch() -> list[dict[str, object]]:
 def _mixed_at(k: int) -> list[dict[str, object]]:
     import torch
 
+    from cultura.serve.dispatch import choose_mixed
     from cultura.serve.fused import Route
 
     setup = minilm_setup()
@@ -212,7 +229,7 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
     sizes = [BATCH // k + (1 if i < BATCH % k else 0) for i in range(k)]
     names = [g for g, n in zip(groups, sizes, strict=True) for _ in range(n)]
     slots = [server.swap_in(g, keep=groups) for g in groups]
-    mode = server._mixed_for(k)
+    mode = choose_mixed(server.mixed, k, server.calibration)
     route = Route.from_sizes(slots, sizes, device=server.device, mode=mode)
 
     def single() -> None:
@@ -220,8 +237,7 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
         _sync()
 
     def fused() -> None:
-        with server._router.routing(route):
-            server.model(**inputs)
+        server._fused_logits(inputs, route)
         _sync()
 
     def peft_mixed() -> None:
@@ -240,12 +256,28 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
         server._pristine(**inputs)  # the base model and a head, no adapter
         _sync()
 
+    candidates = {"single": single, "fused": fused, "peft": peft_mixed, "grouped": grouped,
+                  "base": base}
+    if OPTIONS["device"].startswith("cuda"):  # the same forward passes replayed as CUDA graphs
+        from cultura.serve.graphs import CudaGraphs
+
+        graphs, base_graphs = CudaGraphs(after=0), CudaGraphs(after=0)
+
+        def fused_graphed() -> None:
+            with server._slots.router.routing(route):
+                graphs.run(lambda x: server.model(**x).logits, inputs, route, server._slots.version)
+            _sync()
+
+        def base_graphed() -> None:
+            base_graphs.run(lambda x: server._pristine(**x).logits, inputs, None)
+            _sync()
+
+        candidates.update(fused_graphs=fused_graphed, base_graphs=base_graphed)
     with torch.inference_mode():
-        t = interleaved({"single": single, "fused": fused, "peft": peft_mixed, "grouped": grouped,
-                         "base": base})
+        t = interleaved(candidates)
     label = f"K={k} ({'1 culture' if k == 1 else f'{k} cultures'}, batch {BATCH})"
     ratio = t["single"] / t["fused"]
-    return [
+    rows = [
         result(f"mixed batch {label}: cultura fused [{mode if k > 1 else 'uniform'}] vs single adapter", ratio, "x",
                ">= 0.95x", ratio >= 0.95),
         result(f"mixed batch {label}: PEFT adapter_names vs single adapter",
@@ -257,6 +289,19 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
         result(f"mixed batch {label}: PEFT adapter_names vs base model without adapters",
                t["base"] / t["peft"], "x", "context", None),
     ]
+    if "fused_graphs" in t:
+        ratio = t["base"] / t["fused_graphs"]
+        rows += [
+            result(f"mixed batch {label}: cultura fused + CUDA graphs vs base model without "
+                   "adapters", ratio, "x", ">= 0.97x", ratio >= 0.97),
+            result(f"mixed batch {label}: cultura fused + CUDA graphs vs base model + CUDA graphs",
+                   t["base_graphs"] / t["fused_graphs"], "x", "context", None),
+            result(f"mixed batch {label}: fused forward, milliseconds (eager / CUDA graphs)",
+                   t["fused"] * 1e3, "ms", f"graphs {t['fused_graphs'] * 1e3:.2f} ms", None),
+            result(f"mixed batch {label}: base forward, milliseconds (eager / CUDA graphs)",
+                   t["base"] * 1e3, "ms", f"graphs {t['base_graphs'] * 1e3:.2f} ms", None),
+        ]
+    return rows
 
 
 def bench_swap() -> list[dict[str, object]]:
@@ -267,7 +312,7 @@ def bench_swap() -> list[dict[str, object]]:
 
     setup = minilm_setup()
     model = setup["model"]
-    server = MultiCultureServer(base_path(), slots=1, device=OPTIONS["device"])
+    server = MultiCultureServer(base_path(), slots=1, device=OPTIONS["device"], dtype=OPTIONS["dtype"])
     for i, region in enumerate(("KE", "TZ")):
         _randomize(model, 100 + i)
         server.add(model, culture=f"sw-{region}")
@@ -378,6 +423,130 @@ def bench_bias() -> list[dict[str, object]]:
     ]
 
 
+#: dense peak TFLOP/s by GPU name and dtype, for model FLOP utilization (matmuls in float32
+#: run without TF32, torch's default, so float32 is the non-tensor-core peak)
+PEAK_TFLOPS = {"H200": {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0},
+               "H100": {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0},
+               "A100": {"bfloat16": 312.0, "float16": 312.0, "float32": 19.5}}
+
+
+def forward_flops(config: Any, batch: int, length: int) -> float:
+    """Multiply-adds x 2 of one forward pass: the transformer layers' weight matmuls and the
+    attention scores and mixing (embeddings, norms and softmax left out)."""
+    hidden = config.hidden_size
+    layers = config.num_hidden_layers
+    inter = config.intermediate_size
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = hidden // heads
+    gated = getattr(config, "model_type", "") == "llama"  # gate, up and down projections
+    attn_w = hidden * hidden * 2 + hidden * kv_heads * head_dim * 2  # q, o + k, v
+    mlp_w = hidden * inter * (3 if gated else 2)
+    tokens = batch * length
+    weights = 2 * tokens * layers * (attn_w + mlp_w)
+    attention = 2 * 2 * batch * layers * length * length * hidden  # QK^T and AV
+    return float(weights + attention)
+
+
+def _peak_tflops(dtype: str) -> float | None:
+    if not OPTIONS["device"].startswith("cuda"):
+        return None
+    import torch
+
+    name = torch.cuda.get_device_name()
+    for key, peaks in PEAK_TFLOPS.items():
+        if key in name:
+            return peaks.get(dtype)
+    return None
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(fastest seconds, peak GiB allocated on the GPU or 0) over ``repeat`` runs after a
+    warm-up run."""
+    cuda = OPTIONS["device"].startswith("cuda")
+    if cuda:
+        import torch
+
+        fn()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = interleaved({"fn": fn}, repeat=repeat)
+    peak = 0.0
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() / 2**30
+    return times["fn"], peak
+
+
+def bench_throughput() -> list[dict[str, object]]:
+    """Absolute figures: rows/s, tokens/s, model TFLOP/s, model FLOP utilization and peak
+    memory of the base model (no adapter) and of the fused path with 32 cultures in the batch,
+    per dtype (``--dtypes``); batch 512 x 128 tokens on a GPU, 64 x 44 on CPU."""
+    import torch
+
+    from cultura.serve.fused import Route
+
+    cuda = OPTIONS["device"].startswith("cuda")
+    batch, length = (512, 128) if cuda else (BATCH, 44)
+    repeat = max(3, OPTIONS["repeat"] // 2)
+    rows: list[dict[str, object]] = []
+    per_dtype: dict[str, float] = {}
+    base_name = OPTIONS["base"]
+    for dtype in OPTIONS["dtypes"]:
+        server = minilm_setup(dtype)["server"]
+        config = server.model.config
+        generator = torch.Generator().manual_seed(0)
+        ids = torch.randint(1000, int(config.vocab_size), (batch, length), generator=generator)
+        inputs = {"input_ids": ids.to(server.device),
+                  "attention_mask": torch.ones_like(ids).to(server.device)}
+        k = len(server.cultures)
+        sizes = [batch // k + (1 if i < batch % k else 0) for i in range(k)]
+        slots = [server.swap_in(c, keep=server.cultures) for c in server.cultures]
+        route = Route.from_sizes(slots, sizes, device=server.device, mode="bmm")
+
+        def base(inputs: dict[str, Any] = inputs, server: Any = server) -> None:
+            server._pristine(**inputs)
+            _sync()
+
+        def fused(inputs: dict[str, Any] = inputs, server: Any = server, route: Any = route) -> None:
+            server._fused_logits(inputs, route)
+            _sync()
+
+        flops = forward_flops(config, batch, length)
+        peak = _peak_tflops(dtype)
+        with torch.inference_mode():
+            for what, fn in (("base model", base), (f"fused, K={k}", fused)):
+                seconds, memory = _timed(fn, repeat)
+                label = f"{base_name} {dtype} {what}, batch {batch}x{length}"
+                tflops = flops / seconds / 1e12
+                rows += [
+                    result(f"throughput {label}: rows/s", batch / seconds, "rows/s", "context", None),
+                    result(f"throughput {label}: tokens/s", batch * length / seconds, "tokens/s",
+                           "context", None),
+                    result(f"throughput {label}: model TFLOP/s", tflops, "TFLOP/s", "context", None),
+                ]
+                if peak:
+                    rows.append(result(f"throughput {label}: model FLOP utilization",
+                                       100 * tflops / peak, "%", f"of {peak:.0f} TFLOP/s peak", None))
+                if cuda:
+                    rows.append(result(f"throughput {label}: peak memory", memory, "GiB", "context", None))
+                if what == "base model":
+                    per_dtype[dtype] = batch / seconds
+    if "float32" in per_dtype and "bfloat16" in per_dtype:
+        ratio = per_dtype["bfloat16"] / per_dtype["float32"]
+        target = ">= 5x" if cuda else "context"
+        rows.append(result(f"throughput {base_name} base model bfloat16 vs float32, batch {batch}",
+                           ratio, "x", target, ratio >= 5 if cuda else None))
+    return rows
+
+
+def bench_setup_cost() -> list[dict[str, object]]:
+    """Adding 32 adapters to a server (benchmarks/serve_setup.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from serve_setup import bench_setup
+
+    return bench_setup(OPTIONS)
+
+
 def bench_plugins_startup() -> dict[str, object]:
     exe = Path(sys.executable).with_name("cultura")
 
@@ -418,7 +587,11 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "merged": bench_merged,
     "e2e": bench_end_to_end,
     "bias": bench_bias,
+    "throughput": bench_throughput,
+    "setup": bench_setup_cost,
 }
+#: what ``--device cuda`` runs by default (the CPU-side benchmarks say nothing about a GPU)
+GPU_BENCHMARKS = ("mixed", "swap", "merged", "setup", "throughput")
 
 
 def main() -> None:
@@ -435,14 +608,27 @@ def main() -> None:
                              "shared with other work are the noisiest part of a CPU run; the "
                              "ratios, not absolute speeds, are what is measured); 0: torch's "
                              "default")
+    parser.add_argument("--dtype", default=None,
+                        help="precision of the serving benchmarks: float32 (default on CPU), "
+                             "bfloat16 (default on a GPU), float16 or auto")
+    parser.add_argument("--dtypes", nargs="+", default=None,
+                        help="precisions the throughput benchmark compares (default: float32 "
+                             "and bfloat16 on a GPU, float32 on CPU)")
+    parser.add_argument("--tokenizer", default=None, metavar="DIR",
+                        help="tokenizer folder for --base bert-base/llama-0.5b (default: the "
+                             "embedded MiniLM's)")
     args = parser.parse_args()
-    OPTIONS.update(device=args.device, repeat=args.repeat, base=args.base)
+    cuda = args.device.startswith("cuda")
+    OPTIONS.update(device=args.device, repeat=args.repeat, base=args.base,
+                   dtype=args.dtype or ("bfloat16" if cuda else "float32"),
+                   dtypes=tuple(args.dtypes or (("float32", "bfloat16") if cuda else ("float32",))),
+                   tokenizer=args.tokenizer)
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
     results: list[dict[str, object]] = []
-    for name in args.only or BENCHMARKS:
+    for name in args.only or (GPU_BENCHMARKS if cuda else BENCHMARKS):
         out = BENCHMARKS[name]()
         results.extend(out if isinstance(out, list) else [out])
     machine = f"{platform.machine()}, {platform.python_version()}, {platform.processor() or '?'}"
@@ -451,7 +637,9 @@ def main() -> None:
         import torch
 
         machine += (f", torch {torch.__version__}, {torch.get_num_threads()} threads, "
-                    f"device {args.device}, base {args.base}")
+                    f"device {args.device}, base {args.base}, dtype {OPTIONS['dtype']}")
+        if cuda:
+            machine += f", {torch.cuda.get_device_name()}"
     except ImportError:
         pass
     if args.json:
