@@ -275,6 +275,11 @@ def _mixed_at(k: int) -> list[dict[str, object]]:
         candidates.update(fused_graphs=fused_graphed, base_graphs=base_graphed)
     with torch.inference_mode():
         t = interleaved(candidates)
+    if "fused_graphs" in t:
+        for what, g in (("fused", graphs), ("base", base_graphs)):
+            if g.stats["graph_failures"]:
+                print(f"CUDA graph capture of the {what} forward failed, ran eagerly: "
+                      f"{g.last_failure}", file=sys.stderr)
     label = f"K={k} ({'1 culture' if k == 1 else f'{k} cultures'}, batch {BATCH})"
     ratio = t["single"] / t["fused"]
     rows = [
