@@ -214,10 +214,13 @@ def test_the_declared_plugin_registers_with_every_hook(yoruba: Yoruba) -> None:
     pm = _manager((yoruba.module, "yo", "cultura-yo"))
     assert set(pm.record("yo").hooks) == {
         "cultura_cultures", "cultura_tokenizer_tweaks", "cultura_knowledge",
-        "cultura_adapter_heads", "cultura_bias_checks",
+        "cultura_adapter_heads", "cultura_bias_checks", "cultura_perturbations",
     }
     profile = cultura.culture("yo", manager=pm)
     assert not profile.failures
+    # the page's perturbation: tone marks go, dots below stay
+    (tones,) = [c.value for c in profile.perturbations]
+    assert tones.apply(["Ẹ ṣé, ó dára"]) == ["Ẹ ṣe, o dara"]
     assert profile.head("sentiment").labels == ("rere", "búburú", "àárín")
     assert profile.normalizer_ids[-2:] == ("yo.subdots", "yo.punctuation")
     assert [c.key for c in profile.vocabulary] == ["yo.words"]
