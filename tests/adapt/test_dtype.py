@@ -42,6 +42,9 @@ def file_dtypes(path: Path) -> set[str]:
         return {str(f.get_tensor(k).dtype) for k in f.keys()}  # noqa: SIM118
 
 
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
 @pytest.fixture(scope="module")
 def bf16(tiny, manager, toy, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A tiny BERT sentiment adapter (added rows, LoRA, head) trained in bfloat16 on CPU, with
@@ -53,8 +56,9 @@ def bf16(tiny, manager, toy, tmp_path_factory: pytest.TempPathFactory) -> Any:
     def hook(module: Any, _args: Any) -> None:
         for p in module.parameters():
             seen["trainable" if p.requires_grad else "frozen"].add(p.dtype)
-        enabled = torch.is_autocast_enabled("cpu")
-        seen["autocast"].add(torch.get_autocast_dtype("cpu") if enabled else None)
+        kind = next(module.parameters()).device.type  # cuda when a GPU is there
+        enabled = torch.is_autocast_enabled(kind)
+        seen["autocast"].add(torch.get_autocast_dtype(kind) if enabled else None)
 
     # on the base model: its forward runs inside the one Accelerate wraps in autocast
     handle = model.model.get_base_model().register_forward_pre_hook(hook)
@@ -123,7 +127,7 @@ def test_adapters_are_saved_in_float32_and_load_in_any_precision(bf16, manager) 
 
 
 def test_to_dtype_casts_everything(trained, manager) -> None:
-    model = load_pretrained(trained.directory, manager=manager)  # auto: float32 on CPU
+    model = load_pretrained(trained.directory, manager=manager, dtype="fp32")
     assert model.dtype == torch.float32
     assert model.to_dtype("bf16") is model
     assert model.dtype == torch.bfloat16 and float_dtypes(model.model) == {torch.bfloat16}
@@ -149,6 +153,39 @@ def test_float16_training_on_cpu_is_refused(tiny, manager, toy) -> None:
     after = dict(model.model.named_parameters())
     assert all(torch.equal(after[n], p) and after[n].dtype == torch.float16
                for n, p in before.items())
+
+
+@cuda
+def test_auto_is_bf16_on_a_gpu_that_supports_it() -> None:
+    expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    assert precision.resolve_dtype("auto") == expected
+    assert precision.resolve_dtype("auto", "cpu") == torch.float32
+    assert precision.mixed_precision("auto") == ("bf16" if expected == torch.bfloat16 else "no")
+
+
+@cuda
+def test_float16_training_on_a_gpu(tiny, manager, toy) -> None:
+    """float16 on a GPU: autocast to float16 with a gradient scaler, float32 master weights
+    (the scaler refuses float16 gradients), the frozen base in float16."""
+    model = adapt(str(tiny["bert"]), culture="zh", task="sentiment", manager=manager,
+                  dtype="float16")
+    seen: dict[str, set[Any]] = {"trainable": set(), "frozen": set(), "autocast": set()}
+
+    def hook(module: Any, _args: Any) -> None:
+        for p in module.parameters():
+            seen["trainable" if p.requires_grad else "frozen"].add(p.dtype)
+        seen["autocast"].add(torch.get_autocast_dtype("cuda")
+                             if torch.is_autocast_enabled("cuda") else None)
+
+    handle = model.model.get_base_model().register_forward_pre_hook(hook)
+    history = model.train(toy.train, epochs=6, lr=1e-2, embedding_lr=1e-2, batch_size=8,
+                          progress=False)
+    handle.remove()
+    assert seen == {"trainable": {torch.float32}, "frozen": {torch.float16},
+                    "autocast": {torch.float16}}
+    assert history.train_losses[-1] < 0.5 * history.train_losses[0], history.train_losses
+    assert model.device.type == "cuda" and float_dtypes(model.model) == {torch.float16}
+    assert model.evaluate(toy.train)["accuracy"] == 1.0
 
 
 # ---------------------------------------------------------------------- the commands
@@ -190,7 +227,7 @@ def test_cli_passes_dtype_through(trained, with_test_plugin, toy, monkeypatch,
     texts = TEXTS[:1] + TEXTS[-1:]
     half = json.loads(run(["predict", str(trained.directory), *texts, "--dtype", "bf16", "--json"]))
     full = json.loads(run(["predict", str(trained.directory), *texts, "--json"]))
-    assert loaded == [torch.bfloat16, torch.float32]  # default auto: float32 on CPU
+    assert loaded == [torch.bfloat16, precision.resolve_dtype("auto")]  # float32 on CPU
     assert [p["label"] for p in half] == [p["label"] for p in full]
     assert all(abs(h["score"] - f["score"]) <= TOLERANCE for h, f in zip(half, full, strict=True))
     dev = tmp_path / "dev.jsonl"
