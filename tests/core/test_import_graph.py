@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #: never from one above. A package is a layer, except its command-line modules (``cli``,
 #: ``cli_*``; ``cultura/cli.py`` too), which make up the top layer, ``cli``. The package facade
 #: (``cultura/__init__.py``) imports nothing of cultura and is in ``core``.
-LAYERS = ("core", "adapt", "bias", "registry", "serve", "testing", "cli")
+LAYERS = ("core", "adapt", "bias", "robustness", "registry", "serve", "testing", "cli")
 
 #: lazy imports exempt from both checks, each with the reason it stays (none at present).
 #: Module-level imports are never exempt.
