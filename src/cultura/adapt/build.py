@@ -49,7 +49,8 @@ def mask_row_gradients(model: Any, token_ids: Sequence[int], untied: bool) -> No
     for weight in weights:
         mask = mask_for(weight)
         weight.requires_grad_(True)
-        weight.register_hook(lambda grad, mask=mask: grad * mask.to(grad.dtype))
+        # the mask follows the gradient: the model may move to a GPU or change dtype later
+        weight.register_hook(lambda grad, mask=mask: grad * mask.to(grad.device, grad.dtype))
         weight._cultura_row_mask = True  # type: ignore[attr-defined]
 
 
