@@ -117,8 +117,10 @@ def _print(report: object, gate: object) -> None:
         f"[bold]{escape(report.adapter)}[/] ({report.culture}, {escape(report.task)}): clean "
         f"accuracy {100 * report.clean_accuracy:.1f}% on {report.n} rows, seed {report.seed}"
     )
-    rows = report.rows()
+    rows = [{k: v for k, v in row.items() if k != "source"} for row in report.rows()]
     table = Table(*(rows[0] if rows else ()), box=None, pad_edge=False)
+    if rows:
+        table.columns[0].no_wrap = True
     style = {"ok": "", "inert": "yellow", "normalized": "dim", "failed": "red"}
     for row in rows:
         cells = [escape(v) for v in row.values()]
@@ -126,6 +128,8 @@ def _print(report: object, gate: object) -> None:
             cells[-1] = f"[{style[row['status']]}]{cells[-1]}[/]"
         table.add_row(*cells)
     console.print(table)
+    sources = sorted({r.source for r in report.results})
+    console.print(f"perturbations from {escape(', '.join(sources))}")
     for note in report.notes():
         console.print(f"[yellow]note[/]: {escape(note)}", soft_wrap=True)
     if isinstance(gate, RobustnessGate):
