@@ -61,6 +61,9 @@ _EXPORTS: dict[str, str] = {
     "MultiCultureServer": "cultura.serve.server:MultiCultureServer",
     "export_onnx": "cultura.export.onnx:export_onnx",
     "OnnxModel": "cultura.export.runtime:OnnxModel",
+    "Explanation": "cultura.explain.attribution:Explanation",
+    "WordAttribution": "cultura.explain.attribution:WordAttribution",
+    "PieceAttribution": "cultura.explain.attribution:PieceAttribution",
     # registrations
     "AdapterHeadSpec": "cultura.core.types:AdapterHeadSpec",
     "BiasCheck": "cultura.core.types:BiasCheck",
@@ -132,8 +135,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from cultura.core.profile import Contribution, CultureProfile, culture  # noqa: F401
     from cultura.core.tags import Culture, fallback_chain  # noqa: F401
-    from cultura.robustness.engine import robustness_report  # noqa: F401
-    from cultura.robustness.report import RobustnessReport, robustness_gate  # noqa: F401
     from cultura.core.types import (  # noqa: F401
         AdapterHeadSpec,
         BiasCheck,
@@ -150,3 +151,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         VocabularyExtension,
         WordRules,
     )
+    from cultura.explain.attribution import (  # noqa: F401
+        Explanation,
+        PieceAttribution,
+        WordAttribution,
+    )
+    from cultura.robustness.engine import robustness_report  # noqa: F401
+    from cultura.robustness.report import RobustnessReport, robustness_gate  # noqa: F401
