@@ -81,6 +81,7 @@ from cultura.core.types import (
     Normalizer,
     PeftSpec,
     Perturbation,
+    PromptTemplate,
     PublishedAdapter,
     TokenizerTweaks,
     VocabularyExtension,
@@ -191,6 +192,8 @@ class Head:
         sample_data: file name of labelled examples, or ``None``.
         published: adapters for this task already on the Hub.
         description: one line for ``cultura show``.
+        prompt: how to ask a language model for the label, a
+            :class:`~cultura.core.types.PromptTemplate` (``seq-cls``; plugin API 1.3).
     """
 
     task: str
@@ -200,6 +203,7 @@ class Head:
     sample_data: str | None = None
     published: tuple[PublishedAdapter, ...] = ()
     description: str = ""
+    prompt: PromptTemplate | None = None
 
 
 @dataclass(frozen=True)
@@ -554,7 +558,8 @@ class Plugin:
                 sample = partial(data_file, self._package, item.sample_data)
             return where.build(AdapterHeadSpec, task=item.task, head_type=item.head_type,
                                labels=item.labels, peft=item.peft, sample_data=sample,
-                               published=item.published, description=item.description)
+                               published=item.published, description=item.description,
+                               prompt=item.prompt)
         assert isinstance(item, BiasFile)
         where.data_files(item.file)
         if item.pairs_check is not None and not isinstance(item.pairs_check, Mapping):

@@ -53,8 +53,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 #: Version of the plugin API this core implements. A plugin declares the version it targets in
 #: a module-level ``CULTURA_API_VERSION``; it loads when the major versions are equal and its
 #: minor version is not newer than the core's. 1.1 added :func:`cultura_word_rules`, 1.2
-#: :func:`cultura_perturbations`.
-API_VERSION = "1.2"
+#: :func:`cultura_perturbations`, 1.3 the ``prompt`` of an adapter head
+#: (:class:`~cultura.core.types.PromptTemplate`).
+API_VERSION = "1.3"
 
 
 @hookspec
@@ -141,15 +142,21 @@ def cultura_adapter_heads(culture: Culture, requested: Culture) -> list[AdapterH
         requested: the culture the user asked for.
 
     Returns: a list of :class:`~cultura.core.types.AdapterHeadSpec` (keyed by ``task``) or
-    ``None``. Not ``firstresult``.
+    ``None``. Not ``firstresult``. A ``seq-cls`` spec may carry a
+    :class:`~cultura.core.types.PromptTemplate` (``prompt=``, API 1.3): the instruction, the
+    example layout and the verbalizers that :func:`cultura.prompt` and zero-shot prediction use.
 
     Example::
 
         @cultura.hookimpl
         def cultura_adapter_heads(culture):
-            return [AdapterHeadSpec("sentiment", "seq-cls", labels=("正面", "负面", "中性"))]
+            return [AdapterHeadSpec(
+                "sentiment", "seq-cls", labels=("正面", "负面", "中性"),
+                prompt=PromptTemplate("判断评论的情感（{labels}）。", "评论：{text}\\n情感：{label}"),
+            )]
 
     .. versionadded:: 1.0
+    .. versionchanged:: 1.3 ``AdapterHeadSpec.prompt``
     """
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import re
 import reprlib
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ __all__ = [
     "PERTURBATION_KINDS",
     "PeftSpec",
     "Perturbation",
+    "PromptTemplate",
     "Provenance",
     "PublishedAdapter",
     "TokenizerTweaks",
@@ -592,6 +594,103 @@ class PublishedAdapter:
         _check_text(self, "revision")
 
 
+def _template_fields(obj: object, name: str, allowed: tuple[str, ...]) -> list[str]:
+    """The ``{field}`` names of the ``str.format`` template in ``name``, each one of ``allowed``."""
+    value = getattr(obj, name)
+    try:
+        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(value)
+                  if f is not None]
+    except ValueError as exc:
+        raise _fail(obj, name, f"{value!r} is not a valid template ({exc}); write a literal "
+                               "brace as '{{' or '}}'") from None
+    found = [f for f, _, _ in parsed]
+    if any(spec or conv for _, spec, conv in parsed):
+        raise _fail(obj, name, f"{value!r}: write fields plainly, as {{text}}, without a "
+                               "conversion (!r) or a format spec (:...)")
+    bad = [f for f in found if f not in allowed]
+    if bad:
+        named = ", ".join("{" + a + "}" for a in allowed) or "no fields"
+        raise _fail(obj, name, f"{value!r} uses {{{bad[0]}}}; it may use {named} only "
+                               "(write a literal brace as '{{' or '}}')")
+    return found
+
+
+def _label_mapping(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, Mapping):
+        raise _fail(obj, name, f"must be a mapping label -> text, got {type(value).__name__}")
+    bad = [(k, v) for k, v in value.items()
+           if not isinstance(k, str) or not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise _fail(obj, name, f"must map label names to non-empty strings; bad item: {bad[0]!r}")
+    _set(obj, name, MappingProxyType(dict(value)))
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """How to ask a language model for a classifier head's label, in the culture's language.
+
+    Given on :attr:`AdapterHeadSpec.prompt` (plugin API 1.3); :func:`cultura.prompt` builds
+    few- and zero-shot prompts with it, and zero-shot prediction scores the verbalizers
+    (docs/zero-shot.md). Templates are ``str.format`` strings: write a literal brace as
+    ``{{`` or ``}}``.
+
+    Attributes:
+        instruction: the task instruction, first in the prompt; ``{labels}`` becomes the
+            verbalizers joined by ``label_separator``, e.g. ``"判断评论的情感：{labels}。"``.
+        example: one example with ``{text}`` and then ``{label}``, e.g.
+            ``"评论：{text}\\n情感：{label}"``. Few-shot examples are written with it; the
+            query is the example cut just before ``{label}``, so the answer follows the prompt
+            directly (put no space before ``{label}`` unless the answer starts with one).
+        verbalizers: label -> the word the model should answer for it (default: the label
+            itself), in the culture's language; they must differ from each other.
+        descriptions: label -> a short description in the culture's language; what encoder
+            zero-shot compares texts with (default: the verbalizer).
+        label_separator: joins the verbalizers in ``{labels}``.
+        separator: joins the instruction, the examples and the query.
+    """
+
+    instruction: str
+    example: str
+    verbalizers: Mapping[str, str] = field(default_factory=dict)
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    label_separator: str = " / "
+    separator: str = "\n\n"
+
+    def __post_init__(self) -> None:
+        _check_text(self, "instruction", allow_empty=True)
+        _template_fields(self, "instruction", ("labels",))
+        _check_text(self, "example")
+        found = _template_fields(self, "example", ("text", "label"))
+        if sorted(found) != ["label", "text"] or found[0] != "text":
+            raise _fail(self, "example", f"{self.example!r} must hold {{text}} and then "
+                                         "{label}, once each, e.g. 'Review: {text}\\nLabel: {label}'")
+        _label_mapping(self, "verbalizers")
+        _label_mapping(self, "descriptions")
+        for name in ("label_separator", "separator"):
+            if not isinstance(getattr(self, name), str):
+                raise _fail(self, name, f"must be a string, got {getattr(self, name)!r}")
+
+    def query(self, text: str) -> str:
+        """The example for ``text`` cut before its label: where the model answers."""
+        parts = []
+        for literal, name, _, _ in string.Formatter().parse(self.example):
+            parts.append(literal)
+            if name == "label":
+                break
+            if name == "text":
+                parts.append(text)
+        return "".join(parts)
+
+    def shot(self, text: str, verbalizer: str) -> str:
+        """A few-shot example: ``text`` answered with ``verbalizer``."""
+        return self.example.format(text=text, label=verbalizer)
+
+    def head(self, verbalizers: Sequence[str]) -> str:
+        """The instruction with ``{labels}`` filled in."""
+        return self.instruction.format(labels=self.label_separator.join(verbalizers))
+
+
 @dataclass(frozen=True)
 class AdapterHeadSpec:
     """A task a culture offers an adapter for (``cultura_adapter_heads``).
@@ -606,6 +705,9 @@ class AdapterHeadSpec:
             labelled examples (``{"text", "label"}`` or ``{"tokens", "tags"}``).
         published: adapters for this task already on the Hub.
         description: one line for ``cultura show``.
+        prompt: how to ask a language model for the label (``seq-cls`` heads; a
+            :class:`PromptTemplate`, plugin API 1.3); ``None``: a generic one
+            (:data:`cultura.adapt.prompting.DEFAULT_TEMPLATE`).
     """
 
     task: str
@@ -615,6 +717,7 @@ class AdapterHeadSpec:
     sample_data: Callable[[], Path] | None = None
     published: tuple[PublishedAdapter, ...] = ()
     description: str = ""
+    prompt: PromptTemplate | None = None
 
     def __post_init__(self) -> None:
         _check_id(self, "task")
@@ -629,6 +732,23 @@ class AdapterHeadSpec:
             raise _fail(self, "peft", f"must be a PeftSpec, got {type(self.peft).__name__}")
         _check_callable(self, "sample_data", optional=True)
         _tuple_of(self, "published", PublishedAdapter)
+        if self.prompt is not None:
+            self._check_prompt(self.prompt)
+
+    def _check_prompt(self, prompt: object) -> None:
+        if not isinstance(prompt, PromptTemplate):
+            raise _fail(self, "prompt", f"must be a PromptTemplate, got {type(prompt).__name__}")
+        if self.head_type != "seq-cls":
+            raise _fail(self, "prompt", f"prompts are for seq-cls heads; {self.task!r} is a "
+                                        f"{self.head_type} head")
+        for name in ("verbalizers", "descriptions"):
+            unknown = [k for k in getattr(prompt, name) if k not in self.labels]
+            if unknown:
+                raise _fail(self, "prompt", f"{name} names {unknown[0]!r}, which is none of the "
+                                            f"labels {self.labels!r}")
+        words = [prompt.verbalizers.get(label, label) for label in self.labels]
+        if len(set(words)) != len(words):
+            raise _fail(self, "prompt", f"two labels share a verbalizer: {words!r}")
 
     @property
     def id2label(self) -> dict[int, str]:
