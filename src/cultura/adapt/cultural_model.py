@@ -370,11 +370,18 @@ class CulturalModel:
         label_field: str | None = None,
         label_map: Mapping[Any, str] | None = None,
         embedding_lr: float | None = DEFAULT_EMBEDDING_LR,
+        adversarial: str | None = None,
+        adversarial_epsilon: float | None = None,
+        pgd_steps: int | None = None,
+        perturbation_augmentation: bool | Sequence[str] = False,
     ) -> TrainingHistory:
         """Train the adapter (AdamW, linear warmup/decay, gradient accumulation, early stopping
         on the eval metric with the best weights restored). Runs unchanged under
         ``accelerate launch``. See :func:`cultura.adapt.train.train` (``epochs=None``: by the
-        data's size; ``embedding_lr``: the added vocabulary rows' learning rate).
+        data's size; ``embedding_lr``: the added vocabulary rows' learning rate;
+        ``adversarial`` / ``adversarial_epsilon`` / ``pgd_steps`` / ``perturbation_augmentation``:
+        adversarial training and augmentation with the culture's perturbations, see
+        docs/adversarial.md).
 
         One line per epoch, how training ended and which epoch's weights are kept go to the
         ``cultura.adapt.train`` logger (INFO; ``logging.basicConfig(level=logging.INFO)`` or
@@ -406,6 +413,10 @@ class CulturalModel:
             weight_decay=weight_decay,
             max_grad_norm=max_grad_norm,
             embedding_lr=embedding_lr,
+            adversarial=adversarial,
+            adversarial_epsilon=adversarial_epsilon,
+            pgd_steps=pgd_steps,
+            perturbation_augmentation=perturbation_augmentation,
         )
 
     # ------------------------------------------------------------------ inference

@@ -31,11 +31,12 @@ import logging
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cultura.adapt.adversarial import make_adversary, perturbation_augment
 from cultura.adapt.cda import augment
 from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR, auto_epochs
 from cultura.adapt.precision import canonical_dtype, check_training_dtype, mixed_precision
@@ -139,6 +140,8 @@ class TrainingHistory:
     restored_epoch: int | None = None
     train_examples: int = 0
     eval_examples: int = 0
+    adversarial: dict[str, Any] | None = None
+    perturbation_augmentation: dict[str, Any] | None = None
 
     def __iter__(self) -> Any:
         return iter(self.records)
@@ -231,12 +234,26 @@ def train(
     weight_decay: float = 0.01,
     max_grad_norm: float = 1.0,
     embedding_lr: float | None = DEFAULT_EMBEDDING_LR,
+    adversarial: str | None = None,
+    adversarial_epsilon: float | None = None,
+    pgd_steps: int | None = None,
+    perturbation_augmentation: bool | Sequence[str] = False,
+    penalty: Callable[[], Any] | None = None,
 ) -> TrainingHistory:
     """Train ``cm`` in place on ``train_data``; returns the :class:`TrainingHistory`.
 
     ``epochs``: ``None`` chooses by the data's size (:func:`auto_epochs`: about
     :data:`TARGET_STEPS` optimizer steps). ``embedding_lr``: the learning rate of the added
     vocabulary rows (``None``: ``lr``). The defaults are measured: docs/efficacy.md.
+
+    ``adversarial``: ``"fgm"`` or ``"pgd"`` trains against a perturbation of the input
+    embeddings' output of L2 radius ``adversarial_epsilon`` per example (default 1.0; PGD in
+    ``pgd_steps`` steps, default 3); ``perturbation_augmentation``: ``True`` adds a copy of
+    each example under each of the culture's perturbations (or a list of their ids). See
+    :mod:`cultura.adapt.adversarial` and docs/adversarial.md.
+
+    ``penalty``: a callable returning a scalar added to every batch's loss (its own backward
+    pass), e.g. the L2-SP or EWC pull toward a previous version (:mod:`cultura.adapt.continual`).
 
     ``progress``: ``None`` draws the progress bar when stderr is a terminal, ``True`` always,
     ``False`` never. The per-epoch lines go to the ``cultura.adapt.train`` logger either way
@@ -264,6 +281,11 @@ def train(
         examples = _counterfactual(cm, examples)
     if knowledge_augmentation:
         examples = _knowledge_augment(cm, examples)
+    adversary = make_adversary(adversarial, adversarial_epsilon, pgd_steps)
+    augmented = None
+    if perturbation_augmentation:
+        examples, augmented = perturbation_augment(cm, examples, perturbation_augmentation,
+                                                   seed=seed)
     if epochs is None:
         epochs = auto_epochs(len(examples), batch_size, grad_accum)
 
@@ -282,6 +304,8 @@ def train(
     for _, p in params:  # float32 master weights; the frozen base stays in ``dtype``
         p.data = p.data.float()
     embedding_hook = _cast_embeddings(model, dtype)
+    if adversary is not None:  # after the cast: the perturbation is added in ``dtype``
+        adversary.attach(model)
     rows = [p for n, p in params if _is_vocabulary_rows(n, p)]
     decay = [p for n, p in params if p.ndim >= 2 and not _is_vocabulary_rows(n, p)]
     no_decay = [p for n, p in params if p.ndim < 2 and not _is_vocabulary_rows(n, p)]
@@ -307,6 +331,8 @@ def train(
         metric=metric if eval_examples is not None else "",
         train_examples=len(examples),
         eval_examples=len(eval_examples) if eval_examples is not None else 0,
+        adversarial=adversary.settings() if adversary is not None else None,
+        perturbation_augmentation=augmented,
     )
     classifier = cm.head_type not in LM_HEAD_TYPES
     hint = _collapse_hint(cm, examples, epochs, lr) if classifier else ""
@@ -324,8 +350,13 @@ def train(
                 task = bar.add_task(f"epoch {epoch}/{epochs}", total=len(loader), loss=float("nan"))
                 for batch in loader:
                     with accelerator.accumulate(model):
-                        out = model(**batch)
-                        accelerator.backward(out.loss)
+                        if adversary is not None:  # clean and perturbed passes, half weight each
+                            out = adversary.step(model, batch, accelerator)
+                        else:
+                            out = model(**batch)
+                            accelerator.backward(out.loss)
+                        if penalty is not None:
+                            accelerator.backward(penalty())
                         if accelerator.sync_gradients and max_grad_norm:
                             accelerator.clip_grad_norm_([p for _, p in params], max_grad_norm)
                         optimizer.step()
@@ -378,6 +409,8 @@ def train(
         accelerator.free_memory()
         if embedding_hook is not None:
             embedding_hook.remove()
+        if adversary is not None:
+            adversary.detach()
         for _, p in params:  # back to the model's dtype (the best epoch's copy is cast too)
             p.data = p.data.to(dtype)
     if best_state is not None and history.best_epoch != len(history.records):
@@ -406,6 +439,8 @@ def train(
         "seed": seed,
         "counterfactual_augmentation": counterfactual_augmentation,
         "knowledge_augmentation": knowledge_augmentation,
+        "adversarial": history.adversarial,
+        "perturbation_augmentation": augmented,
         "dtype": canonical_dtype(dtype),
         "final_train_loss": history.records[-1].train_loss if history.records else None,
     }
