@@ -172,6 +172,16 @@ def tokenize_report(
                    "tag counts 3).")
 @click.option("--no-extend-vocab", is_flag=True, help="Do not add the plugins' vocabulary.")
 @click.option("--counterfactual", is_flag=True, help="Counterfactual data augmentation.")
+@click.option("--adversarial", type=click.Choice(["fgm", "pgd"]), default=None,
+              help="Adversarial training: perturb the input embeddings along the loss gradient "
+                   "(FGM: one step; PGD: --pgd-steps projected steps); docs/adversarial.md.")
+@click.option("--adv-epsilon", "adv_epsilon", default=None, type=click.FloatRange(min=0),
+              help="L2 radius of the perturbation per example (default 1.0); with --adversarial.")
+@click.option("--pgd-steps", default=None, type=click.IntRange(min=1),
+              help="Steps of --adversarial pgd (default 3).")
+@click.option("--perturbation-augmentation", is_flag=True,
+              help="Add a copy of each training example under each of the culture's "
+                   "perturbations (those cultura robustness measures), with its label.")
 @click.option("--start-from", "start_from", default=None, metavar="ADAPTER",
               help="Stack on a language adapter (task lm, same base): a registry name (zh/lm), a "
                    "Hub repo (hf:ORG/REPO) or an adapter directory (./DIR). Its LoRA is merged "
@@ -192,7 +202,9 @@ def train(
     warmup_ratio: float,
     patience: int | None, peft_method: str | None, max_length: int, knowledge: bool | None,
     knowledge_min_score: float,
-    no_extend_vocab: bool, counterfactual: bool, start_from: str | None, seed: int,
+    no_extend_vocab: bool, counterfactual: bool, adversarial: str | None,
+    adv_epsilon: float | None, pgd_steps: int | None, perturbation_augmentation: bool,
+    start_from: str | None, seed: int,
     dtype: str, license_id: str | None, overwrite: bool, as_json: bool,
 ) -> None:
     """Train a culture adapter on DATA and save it to --output.
@@ -218,7 +230,9 @@ def train(
       cultura train ner.jsonl -c zh --head token-cls --labels B-PER,I-PER,B-LOC,I-LOC,O -o ner/
       cultura train texts.txt -c zh-Hans --task lm -o zh-lm/
       cultura train train.jsonl -c zh-Hans -t sentiment --start-from ./zh-lm -o zh-sentiment/
+      cultura train train.jsonl -c zh-Hans -t sentiment --adversarial fgm -o zh-robust/
     """
+    from cultura.adapt.adversarial import make_adversary
     from cultura.adapt.artifact import ArtifactError
     from cultura.adapt.cli_data import head_labels, head_plan, read_training_data
     from cultura.adapt.model import adapt
@@ -227,6 +241,7 @@ def train(
     from cultura.core.profile import culture as get_profile
 
     out = Path(output)
+    make_adversary(adversarial, adv_epsilon, pgd_steps)  # a bad combination before anything loads
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ArtifactError(f"{out} exists and is not empty; pass --overwrite or another --output")
     check_training_dtype(dtype, _training_device())  # float16 on CPU: before anything loads
@@ -280,6 +295,10 @@ def train(
             warmup_ratio=warmup_ratio,
             early_stopping_patience=patience,
             counterfactual_augmentation=counterfactual,
+            adversarial=adversarial,
+            adversarial_epsilon=adv_epsilon,
+            pgd_steps=pgd_steps,
+            perturbation_augmentation=perturbation_augmentation,
             seed=seed,
         )
     model.save_pretrained(out, overwrite=overwrite)
