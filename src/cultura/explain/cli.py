@@ -45,6 +45,8 @@ Examples:
               help="The label to explain (default: the predicted one).")
 @click.option("--steps", default=DEFAULT_STEPS, show_default=True, type=click.IntRange(min=1),
               help="Integrated-gradients quadrature nodes.")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1),
+              help="IG path points / occluded copies per forward pass.")
 @click.option("--token", default=None, metavar="WORD|INDEX",
               help="token-cls: the word whose tag is explained (default: the first entity).")
 @click.option("--no-cross-check", is_flag=True,
@@ -60,7 +62,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def explain(
     adapter: AdapterArg, texts: tuple[str, ...], file: str | None, method: str,
-    target: str | None, steps: int, token: str | None, no_cross_check: bool,
+    target: str | None, steps: int, batch_size: int, token: str | None, no_cross_check: bool,
     compare: AdapterArg | None, html_file: str | None, png_file: str | None,
     base: str | None, offline: bool, no_knowledge: bool, as_json: bool,
 ) -> None:
@@ -78,6 +80,7 @@ def explain(
         "method": method, "target": target, "steps": steps,
         "token": int(token) if token is not None and token.isdigit() else token,
         "cross_check": not no_cross_check, "knowledge": False if no_knowledge else None,
+        "batch_size": batch_size,
     }
     columns: dict[str, list[Explanation]] = {}
     for arg in (adapter, compare) if compare is not None else (adapter,):
