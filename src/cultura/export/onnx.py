@@ -130,11 +130,18 @@ def _trace(merged: Any, names: list[str], encoded: dict[str, Any], head_type: st
 
 
 def _quantize_int8(src: Path, dst: Path) -> None:
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # its advice to pre-process is for static quantization
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.disable(previous)
 
 
 def _run(path: Path, names: Sequence[str], encoded: dict[str, Any]) -> Any:
