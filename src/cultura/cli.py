@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("cultura.adapt.cli:train", "Train a culture adapter on a data file."),
     "evaluate": ("cultura.adapt.cli:evaluate", "Evaluate a saved adapter on a data file."),
     "predict": ("cultura.adapt.cli:predict", "Predict with a saved adapter (localized labels)."),
+    "compare": ("cultura.adapt.cli_continual:compare",
+                "Compare two versions of an adapter: what the new one forgot (regression gate)."),
     "explain": ("cultura.explain.cli:explain", "Explain an adapter's decisions word by word."),
     "demo": ("cultura.adapt.demo:demo", "Run the end-to-end demo on the embedded base model."),
     # registry (cultura.registry)

@@ -436,6 +436,12 @@ class Manifest:
     ``head_type``, ``adapter_sha256`` (its ``adapter_model.safetensors``, when it was saved),
     ``lora_sha256`` (the LoRA factors merged, stored in ``file``), ``modules`` and
     ``added_tokens`` (see :mod:`cultura.adapt.lm`).
+    ``training_data`` references the data every version of the adapter was trained and
+    evaluated on, by location, sha256 and per-example hashes, never by its text
+    (:func:`_training_data`; :mod:`cultura.adapt.continual`). ``lineage`` records the version
+    this one continues (``parent``), how (``rehearsal``, ``penalty``), the earlier versions
+    (``ancestors``) and the regression ``gate`` it passed before publishing (``None`` for an
+    adapter trained from scratch and never gated).
     """
 
     culture: str
@@ -454,14 +460,22 @@ class Manifest:
     settings: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     start_from: Mapping[str, Any] | None = None
+    training_data: tuple[Mapping[str, Any], ...] = ()
+    lineage: Mapping[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
         data = asdict(self)
         data["labels"] = list(self.labels)
         data["knowledge"] = [dict(k) for k in self.knowledge]
-        if self.start_from is None:  # only adapters stacked on a language adapter have it
-            del data["start_from"]
+        data["training_data"] = [dict(d) for d in self.training_data]
+        # only adapters stacked on a language adapter, trained on referenced data or resumed
+        # from another version have these
+        for key in ("start_from", "lineage"):
+            if data[key] is None:
+                del data[key]
+        if not data["training_data"]:
+            del data["training_data"]
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -507,6 +521,8 @@ class Manifest:
             settings=_settings(check, settings),
             training=check.obj(data, "training", {}),
             start_from=_start_from(check, data, files),
+            training_data=tuple(_training_data(check, data)),
+            lineage=_lineage(check, data),
             format_version=version,
         )
 
@@ -802,6 +818,173 @@ def _start_from(
     return out
 
 
+# Bounds of ``training_data`` and ``lineage`` (cultura.adapt.continual writes them)
+#: most data references (``training_data`` entries) and earlier versions (``lineage.ancestors``)
+MAX_DATA_REFS = 256
+MAX_ANCESTORS = 256
+#: most per-example hashes one data reference holds (larger data is referenced by its sha256)
+MAX_EXAMPLE_HASHES = 200_000
+#: hex digits of a per-example hash (the first 128 bits of its sha256)
+EXAMPLE_HASH_CHARS = 32
+#: the highest version number
+MAX_VERSION = 1_000_000
+DATA_ROLES = ("train", "eval")
+PENALTY_KINDS = ("ewc", "l2sp")
+GATE_METRICS = ("accuracy", "macro_f1", "entity_f1")
+_DATA_REF_FIELDS = frozenset({
+    "role", "version", "uri", "sha256", "examples", "example_hashes", "license", "text_field",
+    "label_field",
+})
+_VERSION_FIELDS = frozenset({"name", "repo", "revision", "adapter_sha256", "version"})
+_LINEAGE_FIELDS = frozenset({"version", "parent", "rehearsal", "penalty", "ancestors", "gate"})
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}")
+_SHOWN = "a string of at most {n} characters without control characters or backticks"
+
+
+def _only(check: _Fields, found: Mapping[str, Any], allowed: frozenset[str], name: str) -> None:
+    unknown = sorted(set(found) - allowed)
+    if unknown:
+        raise check.fail(f"{name}.{unknown[0]}", f"absent ({name} holds {', '.join(sorted(allowed))})",
+                         found[unknown[0]])
+
+
+def _shown(check: _Fields, data: Mapping[str, Any], key: str, prefix: str, max_chars: int,
+           default: Any = None) -> str | None:
+    """A nullable text that is only shown (card, messages), never followed or run."""
+    return check.text(data, key, max_chars, default, prefix, pattern=_SHOWN_NAME,
+                      what=_SHOWN.format(n=max_chars) + " (or null)", nullable=True)
+
+
+def _training_data(check: _Fields, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``training_data``: where each version's data was, its sha256 and per-example hashes.
+
+    Locations are only shown (a manifest cannot make cultura read a file: rehearsal reads the
+    files the user gives and compares their hashes with these); hashes are hex of fixed length,
+    counts and lists bounded, unknown fields refused.
+    """
+    refs = check.array(data, "training_data", MAX_DATA_REFS, [])
+    out = []
+    for i, ref in enumerate(refs):
+        p = f"training_data[{i}]"
+        if not isinstance(ref, dict):
+            raise check.fail(p, "an object", ref)
+        _only(check, ref, _DATA_REF_FIELDS, p)
+        q = p + "."
+        examples = check.integer(ref, "examples", 0, None, prefix=q)
+        hashes = check.array(ref, "example_hashes", MAX_EXAMPLE_HASHES, [], q)
+        for j, digest in enumerate(hashes):
+            if not (isinstance(digest, str) and len(digest) == EXAMPLE_HASH_CHARS
+                    and _HEX.fullmatch(digest)):
+                raise check.fail(f"{q}example_hashes[{j}]",
+                                 f"{EXAMPLE_HASH_CHARS} lowercase hex digits", digest)
+        if hashes and len(hashes) != examples:
+            raise check.fail(q + "example_hashes", f"empty or one hash per example ({examples})",
+                             hashes)
+        out.append({
+            "role": check.choice(ref, "role", DATA_ROLES, prefix=q),
+            "version": check.integer(ref, "version", 1, MAX_VERSION, prefix=q),
+            "uri": _shown(check, ref, "uri", q, MAX_BASE_ID),
+            "sha256": _sha256(check, {"sha256": ref.get("sha256")}, "sha256", q, nullable=True),
+            "examples": examples,
+            "example_hashes": list(hashes),
+            "license": _shown(check, ref, "license", q, MAX_TEXT),
+            "text_field": _shown(check, ref, "text_field", q, MAX_TEXT),
+            "label_field": _shown(check, ref, "label_field", q, MAX_TEXT),
+        })
+    return out
+
+
+def _version_ref(check: _Fields, found: Any, name: str) -> dict[str, Any]:
+    """One version of an adapter (``lineage.parent``, ``lineage.ancestors[i]``)."""
+    if not isinstance(found, dict):
+        raise check.fail(name, "an object", found)
+    _only(check, found, _VERSION_FIELDS, name)
+    q = name + "."
+    repo = check.text(found, "repo", 193, None, q, pattern=_REPO_ID, nullable=True,
+                      what="a Hub repo id ORG/NAME or null")
+    revision = check.text(found, "revision", 40, None, q, pattern=_COMMIT, nullable=True,
+                          what="a commit id (40 lowercase hex digits) or null")
+    return {
+        "name": _shown(check, found, "name", q, MAX_BASE_ID),
+        "repo": repo,
+        "revision": revision,
+        "adapter_sha256": _sha256(check, {"adapter_sha256": found.get("adapter_sha256")},
+                                  "adapter_sha256", q, nullable=True),
+        "version": check.integer(found, "version", 1, MAX_VERSION, 1, q),
+    }
+
+
+def _lineage(check: _Fields, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``lineage``: the version this adapter continues and how; every field checked, unknown
+    ones refused, names only shown."""
+    if data.get("lineage") is None:
+        return None
+    found = check.obj(data, "lineage")
+    _only(check, found, _LINEAGE_FIELDS, "lineage")
+    p = "lineage."
+    out: dict[str, Any] = {
+        "version": check.integer(found, "version", 1, MAX_VERSION, prefix=p),
+        "parent": (None if found.get("parent") is None
+                   else _version_ref(check, found["parent"], p + "parent")),
+        "ancestors": [
+            _version_ref(check, a, f"{p}ancestors[{i}]")
+            for i, a in enumerate(check.array(found, "ancestors", MAX_ANCESTORS, [], p))
+        ],
+        "rehearsal": None,
+        "penalty": None,
+        "gate": None,
+    }
+    if found.get("rehearsal") is not None:
+        reh = check.obj(found, "rehearsal", prefix=p)
+        q = p + "rehearsal."
+        _only(check, reh, frozenset({"examples", "requested", "sources"}), p + "rehearsal")
+        sources = check.array(reh, "sources", MAX_DATA_REFS, [], q)
+        for i, src in enumerate(sources):
+            if not isinstance(src, dict):
+                raise check.fail(f"{q}sources[{i}]", "an object", src)
+            _only(check, src, frozenset({"version", "sha256", "examples"}), f"{q}sources[{i}]")
+            check.integer(src, "version", 1, MAX_VERSION, prefix=f"{q}sources[{i}].")
+            check.integer(src, "examples", 0, None, 0, f"{q}sources[{i}].")
+            _sha256(check, {"sha256": src.get("sha256")}, "sha256", f"{q}sources[{i}].",
+                    nullable=True)
+        out["rehearsal"] = {
+            "examples": check.integer(reh, "examples", 0, None, prefix=q),
+            "requested": check.number(reh, "requested", 0.0, q),
+            "sources": [dict(s) for s in sources],
+        }
+    if found.get("penalty") is not None:
+        pen = check.obj(found, "penalty", prefix=p)
+        q = p + "penalty."
+        _only(check, pen, frozenset({"kind", "lambda", "fisher_examples"}), p + "penalty")
+        strength = check.number(pen, "lambda", _REQUIRED, q)
+        if strength < 0:
+            raise check.fail(q + "lambda", "a number at least 0", strength)
+        out["penalty"] = {
+            "kind": check.choice(pen, "kind", PENALTY_KINDS, prefix=q),
+            "lambda": strength,
+            "fisher_examples": check.integer(pen, "fisher_examples", 0, None, 0, q),
+        }
+    if found.get("gate") is not None:
+        gate = check.obj(found, "gate", prefix=p)
+        q = p + "gate."
+        _only(check, gate, frozenset({"metric", "old", "new", "forgetting", "max_forgetting",
+                                      "passed", "examples", "data_sha256", "previous"}),
+              p + "gate")
+        out["gate"] = {
+            "metric": check.choice(gate, "metric", GATE_METRICS, prefix=q),
+            **{k: check.number(gate, k, _REQUIRED, q)
+               for k in ("old", "new", "forgetting", "max_forgetting")},
+            "passed": check.boolean(gate, "passed", _REQUIRED, q),
+            "examples": check.integer(gate, "examples", 0, None, 0, q),
+            "data_sha256": _sha256(check, {"data_sha256": gate.get("data_sha256")},
+                                   "data_sha256", q, nullable=True),
+            "previous": (None if gate.get("previous") is None
+                         else _version_ref(check, gate["previous"], q + "previous")),
+        }
+    return out
+
+
 def _settings(check: _Fields, settings: dict[str, Any]) -> dict[str, Any]:
     p = "settings."
     check.integer(settings, "max_length", 1, MAX_LENGTH, 128, p)
@@ -1057,6 +1240,18 @@ def card_metadata(manifest: Manifest) -> dict[str, Any]:
             "checks": manifest.bias.get("checks", []),
         }
         meta["tags"].append("bias-checked" if manifest.bias.get("passed") else "bias-failing")
+    lineage = manifest.lineage
+    if lineage:
+        parent = lineage.get("parent") or {}
+        meta["cultura_lineage"] = {
+            "version": lineage["version"],
+            "parent": {k: parent.get(k) for k in ("repo", "revision", "adapter_sha256")}
+            if parent else None,
+            "regression_gate": (
+                {k: lineage["gate"][k] for k in ("metric", "forgetting", "max_forgetting", "passed")}
+                if lineage.get("gate") else None
+            ),
+        }
     return meta
 
 
@@ -1128,6 +1323,74 @@ def _start_from_lines(manifest: Manifest) -> list[str]:
     ]
 
 
+def _version_name(ref: Mapping[str, Any]) -> str:
+    """A version as the card shows it: ``hf:org/repo@0123abcd…``, else its name, else the
+    first digits of its weights' sha256 (fields checked by :func:`_version_ref`)."""
+    if ref.get("repo"):
+        return f"hf:{ref['repo']}" + (f"@{ref['revision'][:12]}" if ref.get("revision") else "")
+    if ref.get("name"):
+        return str(ref["name"])
+    sha = ref.get("adapter_sha256")
+    return f"weights sha256 {sha[:16]}…" if sha else "unknown"
+
+
+def _lineage_lines(manifest: Manifest) -> list[str]:
+    """The card's ``## Versions`` section: lineage, data references, penalty, gate."""
+    lineage, refs = manifest.lineage, manifest.training_data
+    if not lineage and not refs:
+        return []
+    version = lineage["version"] if lineage else 1
+    lines = ["## Versions", "", f"This is version {version} of the adapter."]
+    if lineage and lineage.get("parent"):
+        parent = lineage["parent"]
+        sha = parent.get("adapter_sha256")
+        lines.append(
+            f"It continues version {parent['version']}, `{_version_name(parent)}`"
+            + (f" (weights sha256 `{sha[:16]}…`)" if sha else "") + "."
+        )
+        earlier = [f"`{_version_name(a)}` (v{a['version']})" for a in lineage.get("ancestors", [])]
+        if earlier:
+            lines.append(f"Earlier versions: {', '.join(earlier)}.")
+    lines.append("")
+    if lineage and lineage.get("rehearsal"):
+        reh = lineage["rehearsal"]
+        lines.append(f"- rehearsal: {reh['examples']} examples of the earlier training data "
+                     "mixed into the new data, verified against their recorded hashes")
+    elif lineage and lineage.get("parent"):
+        lines.append("- rehearsal: none")
+    if lineage and lineage.get("penalty"):
+        pen = lineage["penalty"]
+        what = {"ewc": "EWC (diagonal Fisher of the earlier data", "l2sp": "L2-SP ("}[pen["kind"]]
+        if pen["kind"] == "ewc":
+            what += f", {pen['fisher_examples']} examples)"
+        else:
+            what += "pull toward the parent's weights)"
+        lines.append(f"- penalty: {what}, lambda {pen['lambda']:g}")
+    if lineage and lineage.get("gate"):
+        gate = lineage["gate"]
+        verdict = "passed" if gate["passed"] else "FAILED"
+        lines.append(
+            f"- regression gate {verdict}: {gate['metric']} {100 * gate['old']:.1f} → "
+            f"{100 * gate['new']:.1f} on {gate['examples']} examples of the earlier evaluation "
+            f"data (forgetting {gate['forgetting']:.1f} points, at most "
+            f"{gate['max_forgetting']:g} allowed)"
+        )
+    if refs:
+        lines += ["", "Training data (referenced by sha256 and per-example hashes; the text is "
+                  "not part of this adapter):", "",
+                  "| version | role | data | sha256 | examples | licence |",
+                  "|---|---|---|---|---|---|"]
+        for ref in refs:
+            sha = f"`{ref['sha256'][:16]}…`" if ref.get("sha256") else "(records)"
+            # shown names hold no backticks or control characters; a pipe would end the cell
+            where = f"`{ref['uri']}`".replace("|", "\\|") if ref.get("uri") else "(in memory)"
+            licence = (f"`{ref['license']}`".replace("|", "\\|") if ref.get("license")
+                       else "not declared")
+            lines.append(f"| {ref['version']} | {ref['role']} | {where} | {sha} | "
+                         f"{ref['examples']} | {licence} |")
+    return [*lines, ""]
+
+
 def render_card(
     manifest: Manifest, *, bias_markdown: str | None = None, repo_id: str | None = None
 ) -> str:
@@ -1186,6 +1449,7 @@ def render_card(
         f"- knowledge sources: {', '.join(k['name'] for k in manifest.knowledge) or 'none'}",
         *_start_from_lines(manifest),
         "",
+        *_lineage_lines(manifest),
     ]
     bias = (bias_markdown or "").strip()
     if not bias.startswith("#"):

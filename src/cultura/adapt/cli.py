@@ -19,6 +19,12 @@ from cultura.adapt.cli_common import (
     load_adapter,
     parse_adapter_arg,
 )
+from cultura.adapt.cli_continual import (
+    continual_options,
+    data_references,
+    refuse_without_resume,
+    train_resumed,
+)
 from cultura.adapt.cli_data import data_options, head_options
 from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
@@ -141,7 +147,8 @@ def tokenize_report(
 
 @click.command()
 @click.argument("data")
-@click.option("--culture", "-c", required=True, help="Culture tag, e.g. zh-Hans.")
+@click.option("--culture", "-c", default=None,
+              help="Culture tag, e.g. zh-Hans (required unless --resume).")
 @click.option("--task", "-t", default=None,
               help="A task a plugin of the culture offers (its head and labels), or the name of "
                    "a head of your own (--head, --head-spec).")
@@ -191,6 +198,7 @@ def tokenize_report(
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="License of the adapter (cultura.json and the model card); default: the "
                    "licence the culture plugin gives its data, else apache-2.0.")
+@continual_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the history and metrics as JSON.")
 def train(
@@ -205,7 +213,7 @@ def train(
     no_extend_vocab: bool, counterfactual: bool, adversarial: str | None,
     adv_epsilon: float | None, pgd_steps: int | None, perturbation_augmentation: bool,
     start_from: str | None, seed: int,
-    dtype: str, license_id: str | None, overwrite: bool, as_json: bool,
+    dtype: str, license_id: str | None, overwrite: bool, as_json: bool, **continual: Any,
 ) -> None:
     """Train a culture adapter on DATA and save it to --output.
 
@@ -230,6 +238,7 @@ def train(
       cultura train ner.jsonl -c zh --head token-cls --labels B-PER,I-PER,B-LOC,I-LOC,O -o ner/
       cultura train texts.txt -c zh-Hans --task lm -o zh-lm/
       cultura train train.jsonl -c zh-Hans -t sentiment --start-from ./zh-lm -o zh-sentiment/
+      cultura train new.jsonl --resume ./zh-sentiment --rehearsal 0.2 --rehearsal-data train.jsonl -o v2/
       cultura train train.jsonl -c zh-Hans -t sentiment --adversarial fgm -o zh-robust/
     """
     from cultura.adapt.adversarial import make_adversary
@@ -240,6 +249,11 @@ def train(
     from cultura.adapt.train import log_to_stderr
     from cultura.core.profile import culture as get_profile
 
+    if continual["resume"] is not None:  # a new version of an adapter: docs/continual.md
+        return train_resumed(click.get_current_context())
+    refuse_without_resume(click.get_current_context())
+    if culture is None:
+        raise click.UsageError("Missing option '--culture' / '-c' (or --resume ADAPTER).")
     out = Path(output)
     make_adversary(adversarial, adv_epsilon, pgd_steps)  # a bad combination before anything loads
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -301,6 +315,10 @@ def train(
             perturbation_augmentation=perturbation_augmentation,
             seed=seed,
         )
+    model.training_data = data_references(  # what rehearsal checks the old data against
+        model, data, examples, eval_file, eval_examples, license=continual["data_license"],
+        text_field=text_field, label_field=label_field,
+    )
     model.save_pretrained(out, overwrite=overwrite)
     if as_json:
         emit_json({"output": str(out), "history": history.as_dict()})

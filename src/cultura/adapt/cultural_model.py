@@ -88,6 +88,10 @@ class CulturalModel:
     """
 
     start_from: LanguageStart | None = None
+    #: the data each version was trained on, and the version this one continues (manifest
+    #: ``training_data`` and ``lineage``; see :mod:`cultura.adapt.continual`)
+    training_data: tuple[Mapping[str, Any], ...] = ()
+    lineage: Mapping[str, Any] | None = None
     masking_generator: torch.Generator | None = None
     source: Mapping[str, str | None] | None = None
 
@@ -210,6 +214,8 @@ class CulturalModel:
             settings=settings,
             training=dict(self.training_summary),
             start_from=dict(self.start_from.record) if self.start_from is not None else None,
+            training_data=tuple(self.training_data),
+            lineage=self.lineage,
         )
 
     # ------------------------------------------------------------------ encoding

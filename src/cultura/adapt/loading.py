@@ -210,6 +210,7 @@ def load_pretrained(
         dtype=torch_dtype,
     )
     cm.start_from = start
+    cm.training_data, cm.lineage = manifest.training_data, manifest.lineage
     return cm
 
 
