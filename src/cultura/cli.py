@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("cultura.adapt.cli:train", "Train a culture adapter on a data file."),
     "evaluate": ("cultura.adapt.cli:evaluate", "Evaluate a saved adapter on a data file."),
     "predict": ("cultura.adapt.cli:predict", "Predict with a saved adapter (localized labels)."),
+    "prompt": ("cultura.adapt.prompt_cli:prompt", "Print a culture's few-/zero-shot prompt for a task."),
+    "zero-shot": (
+        "cultura.adapt.prompt_cli:zero_shot",
+        "Classify texts for a culture's task with a plain base model (no training).",
+    ),
     "compare": ("cultura.adapt.cli_continual:compare",
                 "Compare two versions of an adapter: what the new one forgot (regression gate)."),
     "explain": ("cultura.explain.cli:explain", "Explain an adapter's decisions word by word."),

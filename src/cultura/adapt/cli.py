@@ -426,6 +426,7 @@ def _format_metric(value: Any, digits: int = 4) -> str:
 Examples:
   cultura predict zh/sentiment "服务太差了"
   cultura predict ./out "这部电影太好看了" "服务太差了" --json
+  cultura predict zh/lm "服务太差了" --zero-shot --task sentiment
 """)
 @click.argument("adapter", type=AdapterParamType())
 @click.argument("texts", nargs=-1)
@@ -433,11 +434,15 @@ Examples:
 @click.option("--top-k", default=1, show_default=True, type=int, help="Labels per text.")
 @adapter_options
 @click.option("--no-knowledge", is_flag=True, help="Predict without knowledge injection.")
+@click.option("--zero-shot", is_flag=True, help="Classify without the trained head: verbalizer "
+              "log-likelihood (causal LMs) or label-name similarity (docs/zero-shot.md).")
+@click.option("--task", default=None, help="--zero-shot: the culture's seq-cls task (default: the adapter's).")
 @dtype_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def predict(
     adapter: AdapterArg, texts: tuple[str, ...], file: str | None, top_k: int,
-    base: str | None, offline: bool, no_knowledge: bool, dtype: str, as_json: bool,
+    base: str | None, offline: bool, no_knowledge: bool, zero_shot: bool, task: str | None,
+    dtype: str, as_json: bool,
 ) -> None:
     from cultura.core.errors import CulturaError
 
@@ -446,8 +451,11 @@ def predict(
         items += _texts_from(file)
     if not items:
         raise CulturaError("nothing to predict: pass texts as arguments or --file FILE")
+    if task is not None and not zero_shot:
+        raise CulturaError("--task names the task --zero-shot classifies for; add --zero-shot")
     model = load_adapter(adapter, base=base, offline=offline, dtype=dtype)
-    results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None)
+    results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None,
+                            zero_shot=zero_shot, task=task)
     if as_json:
         emit_json(results)
         return

@@ -479,8 +479,17 @@ class CulturalModel:
         knowledge: bool | None = None,
         knowledge_top_k: int | None = None,
         max_new_tokens: int = 32,
+        zero_shot: bool = False,
+        task: str | None = None,
+        shots: Any = (),
     ) -> list[dict[str, Any]]:
         """Predictions with localized labels, one dict per input.
+
+        ``zero_shot=True`` classifies for the culture's ``task`` (default: this model's own
+        seq-cls task) without a trained classifier head, in the seq-cls format: a causal LM
+        scores the task's verbalizers by log-likelihood after a prompt with ``shots`` and the
+        knowledge retrieved (``knowledge``, ``knowledge_top_k``), an encoder compares the text
+        with the label names (:class:`cultura.adapt.prompting.ZeroShotClassifier`).
 
         * ``seq-cls``: ``{"text", "label", "score", "top": [{"label", "score"}, ...]}``
           (``top`` holds the ``top_k`` best labels);
@@ -499,6 +508,12 @@ class CulturalModel:
         """
         if isinstance(texts, str):
             texts = [texts]
+        if zero_shot:
+            from cultura.adapt.prompting import DEFAULT_K, ZeroShotClassifier
+
+            k = DEFAULT_K if knowledge_top_k is None else knowledge_top_k
+            classifier = ZeroShotClassifier(self, task, shots=shots, knowledge=knowledge is not False, k=k)
+            return classifier.predict(_as_texts(texts), top_k, batch_size=batch_size)
         if self.head_type == "masked-lm":
             from cultura.adapt.lm import fill_mask
 

@@ -18,7 +18,7 @@ from cultura.core.declarative import (
     VocabularyFile,
     category_pair_checks,
 )
-from cultura.core.types import CultureInfo, Normalizer, PeftSpec
+from cultura.core.types import CultureInfo, Normalizer, PeftSpec, PromptTemplate
 from cultura_ja.normalize import fold_dashes, fold_tildes, fold_width, remove_spaces
 from cultura_ja.perturb import PERTURBATIONS
 
@@ -68,7 +68,7 @@ class Japanese(Plugin):
     """Japanese: neologdn-style normalizers, kana and kanji, honorifics knowledge, sentiment, NER,
     bias."""
 
-    CULTURA_API_VERSION = "1.2"  # perturbations
+    CULTURA_API_VERSION = "1.3"  # perturbations (1.2), head prompts (1.3)
     cultures = CultureInfo("ja", native_name="日本語", description="Japanese")
     data_license = "CC-BY-4.0"
     probes = "probes.txt"  # edge cases of the script, fed to every normalizer by the conformance suite
@@ -95,6 +95,11 @@ class Japanese(Plugin):
             "sentiment", "seq-cls", labels=("肯定的", "否定的", "中立"),  # positive, negative, neutral
             peft=PeftSpec(r=8, alpha=16, dropout=0.1), sample_data="sentiment.jsonl",
             description="感情分類：肯定的 / 否定的 / 中立",
+            prompt=PromptTemplate(  # plugin API 1.3
+                "次の文の感情を{labels}のどれか一つで答えてください。", "文：{text}\n感情：{label}", label_separator="・",
+                descriptions={"肯定的": "肯定的：満足、好き、称賛", "否定的": "否定的：不満、失望、批判",
+                              "中立": "中立：事実の説明、評価なし"},
+            ),
         ),
         Head(  # ner.jsonl is built by scripts/build_ner_sample.py from its authored sentences
             "ner", "token-cls", labels=NER_LABELS, sample_data="ner.jsonl",

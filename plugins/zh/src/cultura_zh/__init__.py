@@ -15,7 +15,13 @@ from __future__ import annotations
 from cultura import hookimpl
 from cultura.core.declarative import Head, KnowledgeFile, Plugin, VocabularyFile
 from cultura.core.tags import Culture
-from cultura.core.types import CultureInfo, EmbeddingSource, Normalizer, Perturbation
+from cultura.core.types import (
+    CultureInfo,
+    EmbeddingSource,
+    Normalizer,
+    Perturbation,
+    PromptTemplate,
+)
 from cultura_zh.bias import bias_checks
 from cultura_zh.glosses import gloss_lookup
 from cultura_zh.normalize import OPENCC_PROFILES, fold_width, opencc_convert
@@ -56,9 +62,23 @@ def _glosses(*, traditional: bool) -> EmbeddingSource:
     )
 
 
-def _sentiment(labels: tuple[str, str, str], sample_data: str) -> Head:
-    """Three-way sentiment with labels in the culture's script."""
-    return Head("sentiment", "seq-cls", labels=labels, sample_data=sample_data,
+#: the sentiment prompt per script (plugin API 1.3): instruction, example layout and label
+#: descriptions (what encoder zero-shot compares texts with)
+SENTIMENT_PROMPTS: dict[str, PromptTemplate] = {
+    "zh": PromptTemplate(
+        "判断下面这段话的情感，只回答{labels}之一。", "评论：{text}\n情感：{label}", label_separator="、",
+        descriptions={"正面": "正面：满意、喜欢、称赞", "负面": "负面：失望、不满、批评", "中性": "中性：陈述事实，没有褒贬"},
+    ),
+    "zh-Hant": PromptTemplate(
+        "判斷下面這段話的情感，只回答{labels}之一。", "評論：{text}\n情感：{label}", label_separator="、",
+        descriptions={"正面": "正面：滿意、喜歡、稱讚", "負面": "負面：失望、不滿、批評", "中性": "中性：陳述事實，沒有褒貶"},
+    ),
+}
+
+
+def _sentiment(labels: tuple[str, str, str], sample_data: str, script: str) -> Head:
+    """Three-way sentiment with labels (and the prompt) in the culture's script."""
+    return Head("sentiment", "seq-cls", labels=labels, sample_data=sample_data, prompt=SENTIMENT_PROMPTS[script],
                 description=f"three-way sentiment of everyday reviews and statements ({'/'.join(labels)})")
 
 
@@ -89,7 +109,7 @@ class Chinese(Plugin):
     """Chinese: OpenCC script conversion per level, common characters, knowledge, sentiment,
     NER, bias."""
 
-    CULTURA_API_VERSION = "1.2"  # word_rules (1.1), perturbations (1.2)
+    CULTURA_API_VERSION = "1.3"  # word_rules (1.1), perturbations (1.2), head prompts (1.3)
     cultures = (
         CultureInfo("zh", description="Chinese, Simplified script (mainland convention)"),
         CultureInfo("zh-Hant", description="Chinese, Traditional script (OpenCC standard)"),
@@ -113,8 +133,8 @@ class Chinese(Plugin):
     # the *_hant.jsonl files are the Simplified ones converted with OpenCC s2t (texts and labels);
     # ner*.jsonl are built by scripts/build_ner_sample.py from its authored sentences
     heads = {
-        "zh": (_sentiment(("正面", "负面", "中性"), "sentiment.jsonl"), _ner(NER_LABELS["zh"], "ner.jsonl")),
-        "zh-Hant": (_sentiment(("正面", "負面", "中性"), "sentiment_hant.jsonl"),
+        "zh": (_sentiment(("正面", "负面", "中性"), "sentiment.jsonl", "zh"), _ner(NER_LABELS["zh"], "ner.jsonl")),
+        "zh-Hant": (_sentiment(("正面", "負面", "中性"), "sentiment_hant.jsonl", "zh-Hant"),
                     _ner(NER_LABELS["zh-Hant"], "ner_hant.jsonl")),
     }
     bias = bias_checks("zh")
