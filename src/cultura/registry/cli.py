@@ -8,11 +8,15 @@ printed as one ``error:`` line by :func:`cultura.cli.main`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cultura.cli import emit_json
 from cultura.robustness.cli import gate_options
+
+if TYPE_CHECKING:
+    from cultura.adapt.continual import Comparison
 
 OFFLINE_HELP = "Use only the local registry (also HF_HUB_OFFLINE=1 or CULTURA_OFFLINE=1)."
 
@@ -67,6 +71,17 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
                    "--min-accuracy under its culture's perturbations on this labelled file "
                    "(as cultura robustness measures it).")
 @gate_options
+@click.option("--regression-data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="Refuse to publish when the adapter forgets more than --max-forgetting points "
+                   "on this labelled file (the earlier version's evaluation data) compared with "
+                   "--previous (as cultura compare measures it).")
+@click.option("--max-forgetting", type=click.FloatRange(min=0), default=None, metavar="POINTS",
+              help="With --regression-data: the most points of the head's metric the new "
+                   "version may lose (e.g. 2).")
+@click.option("--previous", default=None, metavar="ADAPTER",
+              help="With --regression-data: the version to compare with (default: what --repo "
+                   "holds now on --revision, i.e. the version this one replaces).")
 @click.option("--message", "-m", default=None, help="Commit message.")
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="Licence of the published adapter (SPDX id, e.g. cc-by-4.0); default: the "
@@ -77,6 +92,7 @@ def publish(
     allow_bias_failures: bool, bias_data: tuple[Path, ...], bias_threshold: float | None,
     min_lms: float | None, min_icat: float | None, robustness_data: Path | None,
     max_flip_rate: float | None, max_drop: float | None, min_accuracy: float | None,
+    regression_data: Path | None, max_forgetting: float | None, previous: str | None,
     message: str | None, license_id: str | None, as_json: bool,
 ) -> None:
     """Publish the adapter in DIRECTORY to the Hub, in one commit.
@@ -92,12 +108,16 @@ def publish(
           --min-lms 80 --min-icat 60
       cultura publish ./zh-sentiment --repo my-org/zh-sentiment \\
           --robustness-data test.jsonl --max-flip-rate 0.1
+      cultura publish ./zh-sentiment-v2 --repo my-org/zh-sentiment \\
+          --regression-data old-test.jsonl --max-forgetting 2
     """
     from cultura.registry.hub import BiasOptionsError
     from cultura.registry.hub import publish as do_publish
 
     robustness = _robustness_gate(directory, robustness_data, max_flip_rate=max_flip_rate,
                                   max_drop=max_drop, min_accuracy=min_accuracy)
+    regression = _regression_gate(directory, repo_id, revision, regression_data,
+                                  max_forgetting, previous)
     try:
         result = do_publish(
             directory, repo_id, private=private, revision=revision,
@@ -105,6 +125,7 @@ def publish(
             bias_threshold=bias_threshold, min_lms=min_lms, min_icat=min_icat,
             commit_message=message, license=license_id,
             echo=lambda text: click.echo(text, err=True),
+            regression=regression.gate_record() if regression is not None else None,
         )
     except BiasOptionsError as exc:
         raise click.UsageError(str(exc)) from None
@@ -113,6 +134,7 @@ def publish(
             "repo_id": result.repo_id, "url": result.url, "commit": result.commit,
             "commit_url": result.commit_url, "revision": result.revision,
             "files": list(result.files), "bias": result.bias, "robustness": robustness,
+            "regression": regression.as_dict() if regression is not None else None,
         })
         return
     click.echo(f"published {directory} to {result.url}")
@@ -147,6 +169,45 @@ def _robustness_gate(directory: Path, data: Path | None, **thresholds: float | N
         )
     click.echo(f"robustness gate passed ({limits}) on {data}", err=True)
     return {**gate.as_dict(), "report": report.as_dict()}
+
+
+def _regression_gate(directory: Path, repo_id: str, revision: str | None, data: Path | None,
+                     max_forgetting: float | None, previous: str | None) -> Comparison | None:
+    """Run ``cultura compare``'s gate against the previous version before publishing (``None``
+    without --regression-data); :class:`~cultura.adapt.continual.RegressionError` stops the
+    command before anything is uploaded."""
+    if data is None:
+        if max_forgetting is not None or previous is not None:
+            raise click.UsageError("--max-forgetting and --previous need --regression-data FILE "
+                                   "(the earlier version's labelled evaluation data)")
+        return None
+    if max_forgetting is None:
+        raise click.UsageError("--regression-data needs --max-forgetting POINTS (e.g. 2)")
+    if previous is None:  # the version this one replaces: the branch's head commit
+        from cultura.registry.download import fetch_manifest
+        from cultura.registry.errors import HubError
+
+        branch = revision or "main"
+        try:
+            head, commit = fetch_manifest(repo_id, branch)
+        except HubError as exc:
+            if exc.status != 404:
+                raise
+            head = None
+        if head is None:
+            raise click.UsageError(
+                f"--regression-data compares with the version {repo_id}@{branch} holds now, and "
+                "it holds no cultura adapter; pass --previous ADAPTER (the earlier version)"
+            )
+        previous = f"hf:{repo_id}@{commit}"
+    from cultura.adapt.cli_continual import adapter_for
+    from cultura.adapt.continual import regression_gate
+
+    old = adapter_for(previous, base=None, offline=False, dtype="auto")
+    result = regression_gate(old, str(directory), data, max_forgetting=max_forgetting)
+    click.echo(f"regression gate passed against {previous} on {data}: {result.message()}",
+               err=True)
+    return result
 
 
 @click.command()

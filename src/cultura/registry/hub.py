@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from cultura.adapt.artifact import (
     CARD,
     MANIFEST,
+    PEFT_WEIGHTS,
     ArtifactError,
     Manifest,
     render_card,
@@ -266,6 +267,7 @@ def publish(
     manager: PluginManager | None = None,
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
+    regression: Mapping[str, Any] | None = None,
 ) -> PublishResult:
     """Publish the adapter artifact in ``directory`` to the Hub repo ``repo_id``, in one commit.
 
@@ -284,6 +286,12 @@ def publish(
     StereoSet row must also reach this language-model score / ICAT (checks ``<id>.lms``,
     ``<id>.icat``). A threshold out of range or without a StereoSet file raises
     :class:`BiasOptionsError` before the artifact is loaded or the Hub is asked anything.
+
+    Versions are the repo's commits: an adapter that continues another (``lineage`` in its
+    manifest, :mod:`cultura.adapt.continual`) whose parent is what ``revision`` holds now gets
+    that repo and commit recorded as its parent. ``regression``: the regression gate's result
+    (:meth:`cultura.adapt.continual.Comparison.gate_record`), recorded as ``lineage.gate`` in
+    the manifest and shown in the card.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
@@ -315,7 +323,8 @@ def publish(
         progress=progress, data=data, min_lms=min_lms, min_icat=min_icat,
     )
     say(note)
-    final = replace(manifest, bias=summary, license=license or manifest.license)
+    lineage = _published_lineage(manifest, repo_id, branch, regression, endpoint, token)
+    final = replace(manifest, bias=summary, license=license or manifest.license, lineage=lineage)
     manifest_bytes = final.to_json().encode("utf-8")
     card_bytes = render_card(final, bias_markdown=bias_md, repo_id=repo_id).encode("utf-8")
     files = sorted(set(final.files) | {MANIFEST, CARD})
@@ -361,6 +370,31 @@ def publish(
         files=tuple(files),
         bias=summary,
     )
+
+
+def _published_lineage(
+    manifest: Manifest, repo_id: str, branch: str, regression: Mapping[str, Any] | None,
+    endpoint: str, token: str | None,
+) -> dict[str, Any] | None:
+    """The lineage the published manifest records: the gate's result, and the parent's repo
+    and commit when the parent is the adapter ``branch`` holds now (same weights sha256)."""
+    lineage = dict(manifest.lineage) if manifest.lineage else None
+    if regression is not None:
+        lineage = lineage or {"version": 1, "parent": None, "ancestors": [], "rehearsal": None,
+                              "penalty": None}
+        lineage["gate"] = dict(regression)
+    parent = (lineage or {}).get("parent")
+    if lineage is None or not parent or parent.get("revision") or not parent.get("adapter_sha256"):
+        return lineage
+    try:
+        head, commit = fetch_manifest(repo_id, branch, token=token, endpoint=endpoint)
+    except HubError as exc:
+        if exc.status != 404:  # a repo or branch not there yet has no parent to find
+            raise
+        return lineage
+    if head is not None and head.files.get(PEFT_WEIGHTS) == parent["adapter_sha256"]:
+        lineage["parent"] = {**parent, "repo": repo_id, "revision": commit}
+    return lineage
 
 
 # --------------------------------------------------------------------------- pull
