@@ -54,7 +54,7 @@ _EXPORTS: dict[str, str] = {
     "RegressionError": "cultura.adapt.continual:RegressionError",
     "prompt": "cultura.adapt.prompting:prompt",
     "Prompt": "cultura.adapt.prompting:Prompt",
-    "zero_shot": "cultura.adapt.prompting:zero_shot",
+    "zero_shot": "cultura.adapt.zeroshot:zero_shot",
     "ZeroShotClassifier": "cultura.adapt.prompting:ZeroShotClassifier",
     "load": "cultura.registry.resolve:load",
     "publish": "cultura.registry.hub:publish",

@@ -28,9 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("cultura.adapt.cli:train", "Train a culture adapter on a data file."),
     "evaluate": ("cultura.adapt.cli:evaluate", "Evaluate a saved adapter on a data file."),
     "predict": ("cultura.adapt.cli:predict", "Predict with a saved adapter (localized labels)."),
-    "prompt": ("cultura.adapt.prompt_cli:prompt", "Print a culture's few-/zero-shot prompt for a task."),
+    "prompt": ("cultura.adapt.cli_prompt:prompt", "Print a culture's few-/zero-shot prompt for a task."),
     "zero-shot": (
-        "cultura.adapt.prompt_cli:zero_shot",
+        "cultura.adapt.cli_prompt:zero_shot",
         "Classify texts for a culture's task with a plain base model (no training).",
     ),
     "compare": ("cultura.adapt.cli_continual:compare",

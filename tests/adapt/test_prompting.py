@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 import cultura
 from cultura.adapt.knowledge import KnowledgeInjector
-from cultura.adapt.prompting import DEFAULT_TEMPLATE, Prompter, Shot, ZeroShotClassifier, zero_shot
+from cultura.adapt.prompting import DEFAULT_TEMPLATE, Prompter, Shot, ZeroShotClassifier
+from cultura.adapt.zeroshot import zero_shot
 from cultura.cli import cli, main
 from cultura.core.declarative import Head, Plugin
 from cultura.core.errors import CulturaError, DataError, RegistrationError
@@ -213,6 +214,11 @@ def test_real_plugins_give_prompts_in_their_language() -> None:
     assert tw.verbalizers == ("正面", "負面", "中性") and tw.text.startswith("判斷")
     ja = cultura.prompt("ja", "sentiment", text="料理が冷めていた")
     assert ja.verbalizers == ("肯定的", "否定的", "中立") and ja.text.endswith("文：料理が冷めていた\n感情：")
+    # docs/zero-shot.md's worked example is what the command prints
+    doc = (Path(__file__).parents[2] / "docs" / "zero-shot.md").read_text(encoding="utf-8")
+    command = '$ cultura prompt zh sentiment --text "中秋节我们一家人一起吃月饼，真开心" --shots 3\n'
+    shown = doc[doc.index(command, doc.index("### Worked example")) + len(command):].split("\n```")[0]
+    assert shown == cultura.prompt("zh", "sentiment", text="中秋节我们一家人一起吃月饼，真开心", shots=3).text
 
 
 # ------------------------------------------------------------------------------ loglik
@@ -395,11 +401,26 @@ def test_cli_zero_shot_and_predict_zero_shot_json(as_default: PluginManager, tin
     assert loglik[0]["label"] in LABELS
     directory = tmp_path / "adapter"
     adapt(tiny["bert"], "zh", "sentiment", extend_vocab=False).save_pretrained(directory)
-    predicted = json.loads(_run(["predict", str(directory), "差", "--zero-shot", "--json"]))
-    assert predicted[0]["label"] == "差" and set(predicted[0]) == {"text", "label", "score", "top"}
+    predicted = json.loads(_run(["predict", str(directory), "差", "没有 特别", "--zero-shot", "--json"]))
+    assert set(predicted[0]) == {"text", "label", "score", "top"}
+    # the adapter read back from its directory gets the plugin's template (the description of 一般)
+    assert [p["label"] for p in predicted] == ["差", "一般"]
     with pytest.raises(SystemExit):
         main(["predict", str(directory), "差", "--task", "sentiment"])
     assert "add --zero-shot" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["prompt", "zh", "sentiment", "--shots", "missing.jsonl"])
     assert "neither a number of shots nor an existing data file" in capsys.readouterr().err
+
+
+def test_cultura_prompt_imports_no_model_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cultura.cli import main\n"
+        "main(['prompt', 'zh', 'sentiment', '--text', '中秋节吃月饼', '--shots', '2', '--json'])\n"
+        "print('HEAVY', [m for m in ('torch', 'transformers', 'peft') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout and '"festival.midautumn"' in out.stdout

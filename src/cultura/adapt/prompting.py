@@ -21,7 +21,7 @@
   (:meth:`CulturalModel.predict <cultura.adapt.cultural_model.CulturalModel.predict>`); the
   ``score`` is a softmax over the labels' scores (the cosines divided by
   :data:`SIMILARITY_TEMPERATURE`).
-* :func:`zero_shot` (``cultura.zero_shot``) wraps a plain base model (a Hub id or path, e.g. an
+* :func:`~cultura.adapt.zeroshot.zero_shot` (``cultura.zero_shot``) wraps a plain base model (a Hub id or path, e.g. an
   instruction-tuned ``Qwen/Qwen2.5-0.5B-Instruct``) with the culture's normalizers and returns
   a :class:`ZeroShotClassifier`; ``CulturalModel.predict(texts, zero_shot=True)`` does the same
   with an adapter's network.
@@ -59,7 +59,6 @@ __all__ = [
     "Shot",
     "ZeroShotClassifier",
     "prompt",
-    "zero_shot",
 ]
 
 #: the prompt of a head whose plugin gives none (plugins give one in their language)
@@ -335,7 +334,7 @@ class ZeroShotClassifier:
     trained classifier head (see the module docstring).
 
     Args:
-        model: the network (an adapter, or :func:`zero_shot`'s wrapped base model).
+        model: the network (an adapter, or :func:`cultura.zero_shot`'s wrapped base model).
         task: the culture's ``seq-cls`` task to classify for (or its spec); default: the
             model's own task when it is a ``seq-cls`` head.
         method: ``"loglik"`` (needs a causal LM) or ``"similarity"``; default: ``loglik`` for
@@ -363,7 +362,7 @@ class ZeroShotClassifier:
                     f"name the task to classify for (task=...): this model's own task "
                     f"{model.spec.task!r} is a {model.head_type} head"
                 )
-            spec = model.spec
+            spec = _with_offered_prompt(model)
         elif isinstance(task, AdapterHeadSpec):
             spec = task
         else:
@@ -467,9 +466,8 @@ class ZeroShotClassifier:
         import numpy as np
         import torch
 
-        from cultura.adapt.cultural_model import _base_model
-
-        config = _base_model(self.model.model).config
+        net = self.model.model
+        config = (net.get_base_model() if hasattr(net, "get_base_model") else net).config
         limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         pad = self.model.tokenizer.pad_token_id or 0
         rows: list[tuple[int, int, list[int], int]] = []  # (text, label, ids, prompt length)
@@ -541,47 +539,20 @@ class ZeroShotClassifier:
         return (self._embed(normalized, batch_size) @ labels.T).double().numpy()
 
 
+def _with_offered_prompt(model: CulturalModel) -> AdapterHeadSpec:
+    """The model's own spec, with the prompt of the culture's head of the same task and labels
+    (a spec read back from ``cultura.json`` has no prompt)."""
+    spec = model.spec
+    offered = next((c.value for c in model.profile.heads if c.key == spec.task), None)
+    if spec.prompt is None and offered is not None and offered.prompt is not None \
+            and offered.labels == spec.labels:
+        return dataclasses.replace(spec, prompt=offered.prompt)
+    return spec
+
+
 def _texts(texts: Sequence[str] | str) -> list[str]:
     items = [texts] if isinstance(texts, str) else list(texts)
     bad = next((i for i, t in enumerate(items) if not isinstance(t, str)), None)
     if bad is not None:
         raise CulturaError(f"texts[{bad}] is a {type(items[bad]).__name__}; pass strings")
     return items
-
-
-def zero_shot(
-    base: Any,
-    culture: str,
-    task: str,
-    *,
-    method: str | None = None,
-    shots: ShotsArg = (),
-    knowledge: bool = True,
-    k: int = DEFAULT_K,
-    template: PromptTemplate | None = None,
-    normalization: str = "mean",
-    tokenizer: Any = None,
-    revision: str | None = None,
-    dtype: Any = "auto",
-    max_length: int = 128,
-    manager: PluginManager | None = None,
-) -> ZeroShotClassifier:
-    """A zero-/few-shot classifier for ``culture``'s ``task`` on a plain ``base`` model.
-
-    The base (a Hub id, path, embedded alias, or a loaded model with ``tokenizer=``) is loaded
-    as the built-in language-model head (``causal-lm`` on decoders: ``loglik`` scoring;
-    ``masked-lm`` on encoders: ``similarity``) with the culture's normalizers on its tokenizer
-    and no added vocabulary (new rows would be untrained). The LoRA wrapped around it is
-    untrained, so it computes exactly what the base computes. ``max_length``: truncation of
-    the texts and label names ``similarity`` embeds (prompts use the model's position limit).
-    Other arguments: :class:`ZeroShotClassifier`.
-    """
-    from cultura.adapt import lm
-    from cultura.adapt.build import adapt
-
-    spec = lm.builtin_spec(base, revision)
-    model = adapt(base, culture, head=spec, knowledge=False, extend_vocab=False,
-                  tokenizer=tokenizer, revision=revision, dtype=dtype, max_length=max_length,
-                  manager=manager)
-    return ZeroShotClassifier(model, task, method=method, shots=shots, knowledge=knowledge, k=k,
-                              template=template, normalization=normalization)

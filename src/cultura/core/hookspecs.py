@@ -152,7 +152,7 @@ def cultura_adapter_heads(culture: Culture, requested: Culture) -> list[AdapterH
         def cultura_adapter_heads(culture):
             return [AdapterHeadSpec(
                 "sentiment", "seq-cls", labels=("正面", "负面", "中性"),
-                prompt=PromptTemplate("判断评论的情感（{labels}）。", "评论：{text}\\n情感：{label}"),
+                prompt=cultura.PromptTemplate("判断评论的情感（{labels}）。", "评论：{text}\\n情感：{label}"),
             )]
 
     .. versionadded:: 1.0

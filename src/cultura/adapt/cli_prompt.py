@@ -102,7 +102,7 @@ def zero_shot(culture: str, task: str, texts: tuple[str, ...], file: str | None,
               method: str | None, normalization: str, shots: int | Path, no_knowledge: bool,
               k: int, top_k: int, dtype: str, as_json: bool) -> None:
     from cultura.adapt.cli import _texts_from
-    from cultura.adapt.prompting import zero_shot as build
+    from cultura.adapt.zeroshot import zero_shot as build
     from cultura.core.errors import CulturaError
 
     items = list(texts) + (_texts_from(file) if file is not None else [])
