@@ -10,7 +10,9 @@ trained (or loaded with ``--adapter``), exported with :func:`cultura.export.expo
   user calls it) at batch 64, with 1 and 2 threads (torch ``set_num_threads``, onnxruntime
   ``intra_op_num_threads``): passes interleaved round-robin after a warm-up, the fastest of
   ``--repeats`` counts (background load on a shared machine only adds time);
-* the ratio of each to PyTorch float32 at the same thread count, and the model file sizes.
+* the ratio of each to PyTorch float32 at the same thread count, and the model file sizes;
+  also rows per CPU-second of the process (at 1 thread, what other load on the machine does
+  not change: time the process waited for a core is not counted).
 
     python benchmarks/export.py [--n-train 1000] [--seed 0] [--adapter DIR] [--save-adapter DIR]
         [--timing-rows 512] [--repeats 3] [--no-download] [--out benchmarks/results/export.json]
@@ -127,16 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         timing = texts[: args.timing_rows]
         for threads in THREADS:
             best = {key: float("inf") for key in runners}
+            best_cpu = {key: float("inf") for key in runners}
             order = list(runners)
             for key in order:  # warm-up
                 proba(key, threads, timing[:BATCH])
             for r in range(args.repeats):
                 for key in order[r % len(order):] + order[: r % len(order)]:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     proba(key, threads, timing)
                     best[key] = min(best[key], time.perf_counter() - t0)
+                    best_cpu[key] = min(best_cpu[key], time.process_time() - c0)
             for key in runners:
                 results[key]["rows_per_s"][str(threads)] = len(timing) / best[key]
+                results[key].setdefault("rows_per_cpu_s", {})[str(threads)] = len(timing) / best_cpu[key]
             print(f"{threads} thread(s): " + ", ".join(
                 f"{k} {len(timing) / best[k]:.0f} rows/s" for k in runners), file=sys.stderr)
     for key in runners:
@@ -169,14 +174,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(report: dict[str, Any]) -> str:
     """The results as a markdown table (ratios against PyTorch float32)."""
-    rows = ["| model | accuracy | macro-F1 | max prob. diff | rows/s, 1 thread | rows/s, 2 threads | file |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| model | accuracy | macro-F1 | max prob. diff | rows/s, 1 thread | rows/s, 2 threads "
+            "| rows per CPU-s, 1 thread | file |", "|---|---|---|---|---|---|---|---|"]
+    cpu_ref = report["results"]["pytorch-fp32"]["rows_per_cpu_s"]["1"]
     sizes = {"pytorch-fp32": None, **report["model_bytes"]}
     for key, r in report["results"].items():
         speed = [f"{r['rows_per_s'][t]:.0f} ({r['speedup_vs_pytorch'][t]:.2f}×)" for t in ("1", "2")]
         size = f"{sizes[key] / 1e6:.1f} MB" if sizes.get(key) else "–"
         rows.append(f"| {key} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
-                    f"{r['max_abs_prob_diff_vs_pytorch']:.2g} | {speed[0]} | {speed[1]} | {size} |")
+                    f"{r['max_abs_prob_diff_vs_pytorch']:.2g} | {speed[0]} | {speed[1]} | "
+                    f"{r['rows_per_cpu_s']['1']:.0f} ({r['rows_per_cpu_s']['1'] / cpu_ref:.2f}×) | {size} |")
     return "\n".join(rows)
 
 
