@@ -172,24 +172,7 @@ def load_pretrained(
     peft_model.eval()
     peft_model.to(torch_dtype)  # base, adapter, head and added rows alike
     settings = dict(manifest.settings)
-    know = dict(settings.get("knowledge", {}))
-    injector = None
-    if know.get("enabled") and profile.knowledge:
-        injector = KnowledgeInjector.from_profile(
-            profile,
-            spec.head_type,
-            top_k=int(know.get("top_k", 2)),
-            max_chars=int(know.get("max_chars", 256)),
-            min_score=float(know.get("min_score", 0.0)),
-        )
-        _check_knowledge(manifest, injector, directory)
-    elif know.get("enabled"):
-        warnings.warn(
-            f"{directory} was trained with knowledge injection, but no installed plugin gives "
-            f"{profile.tag} knowledge now; predictions will differ",
-            CulturaWarning,
-            stacklevel=2,
-        )
+    injector = restore_knowledge(manifest, profile, spec.head_type, directory)
     row_training = str(settings.get("row_training", ""))
     if row_training == ROW_TRAINING_MASK and added.tokens:  # so training can continue
         mask_row_gradients(peft_model.get_base_model(), added.token_ids, untied)
@@ -380,3 +363,31 @@ def _check_knowledge(manifest: Manifest, injector: KnowledgeInjector, directory:
             CulturaWarning,
             stacklevel=3,
         )
+
+
+def restore_knowledge(manifest: Any, profile: Any, head_type: str, directory: Any) -> Any:
+    """The knowledge injector an adapter was trained with, rebuilt from its manifest's settings
+    and the installed plugins' knowledge (checked against what was recorded), or ``None``.
+
+    Warns when the adapter was trained with knowledge that no installed plugin gives now.
+    """
+    know = dict(dict(manifest.settings).get("knowledge", {}))
+    if know.get("enabled") and profile.knowledge:
+        injector = KnowledgeInjector.from_profile(
+            profile,
+            head_type,
+            top_k=int(know.get("top_k", 2)),
+            max_chars=int(know.get("max_chars", 256)),
+            min_score=float(know.get("min_score", 0.0)),
+        )
+        _check_knowledge(manifest, injector, directory)
+        return injector
+    if know.get("enabled"):
+        warnings.warn(
+            f"{directory} was trained with knowledge injection, but no installed plugin gives "
+            f"{profile.tag} knowledge now; predictions will differ",
+            CulturaWarning,
+            stacklevel=3,
+        )
+    return None
+

@@ -403,16 +403,9 @@ class BiasReport:
 
         Needs matplotlib (``pip install 'cultura[plot]'``).
         """
-        try:
-            import matplotlib
+        from cultura.core.plotting import pyplot
 
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise CulturaError(
-                "BiasReport.to_png needs matplotlib, which is not installed; install the "
-                "plotting extra: pip install 'cultura[plot]'"
-            ) from None
+        plt = pyplot("BiasReport.to_png")
         ran = [r for r in self.results if r.score is not None]
         path = Path(path)
         fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(ran), 1) + 1.4))

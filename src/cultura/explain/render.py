@@ -234,17 +234,12 @@ def to_png(data: Explanations, path: str | Path, *, dpi: int = 120) -> Path:
 
     Needs matplotlib. Characters without a glyph in the installed fonts are drawn as boxes and
     reported with one :class:`RenderWarning` (see the module docstring)."""
-    try:
-        import matplotlib
+    from cultura.core.plotting import pyplot
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-        from matplotlib import font_manager
-    except ImportError:
-        raise CulturaError(
-            "the PNG rendering needs matplotlib, which is not installed; install the plotting "
-            "extra: pip install 'cultura[plot]'"
-        ) from None
+    plt = pyplot("the PNG rendering")
+    import matplotlib
+    from matplotlib import font_manager
+
     cols = columns(data)
     rows = len(cols[0][1])
     installed = {f.name for f in font_manager.fontManager.ttflist}

@@ -204,16 +204,9 @@ class RobustnessReport:
 
         Needs matplotlib (``pip install 'cultura[plot]'``).
         """
-        try:
-            import matplotlib
+        from cultura.core.plotting import pyplot
 
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise CulturaError(
-                "RobustnessReport.to_png needs matplotlib, which is not installed; install the "
-                "plotting extra: pip install 'cultura[plot]'"
-            ) from None
+        plt = pyplot("RobustnessReport.to_png")
         ran = self.measured
         path = Path(path)
         names = [r.id + ("" if r.status == "ok" else f" ({r.status})") for r in ran]

@@ -21,7 +21,6 @@ untied LM head with added rows, a synthesized manifest without tokenizer files) 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,10 +168,9 @@ def read_adapter(
     from safetensors.torch import load_file
 
     from cultura.adapt.build import check_fast_tokenizer, culture_profile
-    from cultura.adapt.cultural_model import CulturalModel, CulturaWarning
+    from cultura.adapt.cultural_model import CulturalModel
     from cultura.adapt.heads import quiet_transformers
-    from cultura.adapt.knowledge import KnowledgeInjector
-    from cultura.adapt.loading import _check_knowledge, _check_normalizers, _checked_manifest
+    from cultura.adapt.loading import _check_normalizers, _checked_manifest, restore_knowledge
     from cultura.adapt.tokenizer import AddedVocabulary, wrap_tokenizer
     from cultura.core.types import AdapterHeadSpec, PeftSpec
 
@@ -246,24 +244,7 @@ def read_adapter(
     _check_normalizers(manifest, profile, directory)
     wrap_tokenizer(tok, profile)
     settings = dict(manifest.settings)
-    know = dict(settings.get("knowledge", {}))
-    injector = None
-    if know.get("enabled") and profile.knowledge:
-        injector = KnowledgeInjector.from_profile(
-            profile,
-            spec.head_type,
-            top_k=int(know.get("top_k", 2)),
-            max_chars=int(know.get("max_chars", 256)),
-            min_score=float(know.get("min_score", 0.0)),
-        )
-        _check_knowledge(manifest, injector, directory)
-    elif know.get("enabled"):
-        warnings.warn(
-            f"{directory} was trained with knowledge injection, but no installed plugin gives "
-            f"{profile.tag} knowledge now; predictions will differ",
-            CulturaWarning,
-            stacklevel=3,
-        )
+    injector = restore_knowledge(manifest, profile, spec.head_type, directory)
     encoder = CulturalModel(
         None,
         tok,
