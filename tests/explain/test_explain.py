@@ -108,7 +108,8 @@ def test_a_broken_attribution_fails_completeness(keyword_model: Any) -> None:
     from cultura.adapt.cultural_model import _base_model
 
     (e,) = keyword_model.explain(HELD_OUT[:1], target="yes", steps=STEPS)
-    enc = keyword_model.encode(HELD_OUT[:1])
+    device = next(keyword_model.model.parameters()).device
+    enc = {k: v.to(device) for k, v in keyword_model.encode(HELD_OUT[:1]).items()}
     embeddings = _base_model(keyword_model.model).get_input_embeddings()
     with torch.no_grad():
         x = embeddings(enc["input_ids"])
@@ -116,13 +117,13 @@ def test_a_broken_attribution_fails_completeness(keyword_model: Any) -> None:
         baseline[0, 1:-1] = keyword_model.tokenizer.pad_token_id
         x0 = embeddings(baseline)
     nodes, weights = np.polynomial.legendre.leggauss(STEPS)
-    alphas = torch.tensor((nodes + 1) / 2, dtype=x.dtype).view(-1, 1, 1)
+    alphas = torch.tensor((nodes + 1) / 2, dtype=x.dtype, device=device).view(-1, 1, 1)
     points = (x0 + alphas * (x - x0)).requires_grad_(True)
     out = keyword_model.model(inputs_embeds=points,
                               attention_mask=enc["attention_mask"].expand(STEPS, -1),
                               token_type_ids=enc["token_type_ids"].expand(STEPS, -1))
     (grads,) = torch.autograd.grad(out.logits[:, 0].sum(), points)
-    total = (grads * torch.tensor(weights / 2, dtype=x.dtype).view(-1, 1, 1)).sum(dim=0)
+    total = (grads * torch.tensor(weights / 2, dtype=x.dtype, device=device).view(-1, 1, 1)).sum(dim=0)
     broken = float((x[0] * total).sum())
     right = float(((x - x0)[0] * total).sum())
     gap = e.logit - e.baseline_logit

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cultura.adapt.cli_common import ADAPTER_HELP, AdapterArg, AdapterParamType, adapter_options
+from cultura.adapt.precision import dtype_option
 from cultura.cli import emit_json
 from cultura.explain.attribution import DEFAULT_STEPS, METHODS
 
@@ -58,13 +59,14 @@ Examples:
 @click.option("--png", "png_file", default=None, type=click.Path(dir_okay=False),
               help="Write a PNG bar chart (needs matplotlib: pip install 'cultura[plot]').")
 @adapter_options
+@dtype_option
 @click.option("--no-knowledge", is_flag=True, help="Explain without knowledge injection.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def explain(
     adapter: AdapterArg, texts: tuple[str, ...], file: str | None, method: str,
     target: str | None, steps: int, batch_size: int, token: str | None, no_cross_check: bool,
     compare: AdapterArg | None, html_file: str | None, png_file: str | None,
-    base: str | None, offline: bool, no_knowledge: bool, as_json: bool,
+    base: str | None, offline: bool, dtype: str, no_knowledge: bool, as_json: bool,
 ) -> None:
     from cultura.adapt.cli import _texts_from
     from cultura.adapt.cli_common import load_adapter
@@ -84,7 +86,7 @@ def explain(
     }
     columns: dict[str, list[Explanation]] = {}
     for arg in (adapter, compare) if compare is not None else (adapter,):
-        model = load_adapter(arg, base=base, offline=offline)
+        model = load_adapter(arg, base=base, offline=offline, dtype=dtype)
         title = f"{arg.text} ({model.culture}/{model.spec.task})"
         if title in columns:
             title += " (2)"
