@@ -156,7 +156,7 @@ def reference(artifacts: dict[str, Path], serve_env: PluginManager) -> Callable[
 
     def get(culture: str) -> Any:
         if culture not in cache:
-            cache[culture] = load_pretrained(artifacts[culture], manager=serve_env)
+            cache[culture] = load_pretrained(artifacts[culture], manager=serve_env, dtype="float32")
         return cache[culture]
 
     return get

@@ -60,7 +60,7 @@ def test_a_mixed_batch_generates_what_each_culture_alone_does(lm, engine) -> Non
     texts, cultures = mixed()
     got = server.generate(texts, cultures, max_new_tokens=NEW)
     assert server.stats["generate_batches"] == 1  # twelve rows, three cultures: one decode loop
-    references = {c: load_pretrained(d, manager=make_manager()) for c, d in lm["artifacts"].items()}
+    references = {c: load_pretrained(d, manager=make_manager(), dtype="float32") for c, d in lm["artifacts"].items()}
     added = 0
     for text, culture, row in zip(texts, cultures, got, strict=True):
         want = references[culture].predict([text], max_new_tokens=NEW)[0]

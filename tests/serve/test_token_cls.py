@@ -93,7 +93,7 @@ def test_a_mixed_batch_tags_every_row_as_its_culture_alone(ner_artifacts, tiny_b
     texts, cultures = rows()
     assert len(set(cultures[:3])) == 3  # no culture is contiguous
     got = server.predict(texts, cultures)
-    references = {c: load_pretrained(ner_artifacts[c], manager=ner_manager()) for c in NER}
+    references = {c: load_pretrained(ner_artifacts[c], manager=ner_manager(), dtype="float32") for c in NER}
     entities = 0
     for text, culture, result in zip(texts, cultures, got, strict=True):
         want = references[culture].predict([text])[0]
@@ -118,7 +118,7 @@ def test_more_cultures_than_slots_and_the_peft_engine(ner_artifacts, tiny_base) 
     # PEFT mixes only same-shaped heads: fr and es (3 labels each)
     peft = serve({c: ner_artifacts[c] for c in ("fr", "es")}, tiny_base, engine="peft")
     pairs = [(t, c) for t, c in zip(texts, cultures, strict=True) if c != "de"]
-    references = {c: load_pretrained(ner_artifacts[c], manager=ner_manager()) for c in NER}
+    references = {c: load_pretrained(ner_artifacts[c], manager=ner_manager(), dtype="float32") for c in NER}
     for result, text, culture in zip(one_slot.predict(texts, cultures), texts, cultures, strict=True):
         assert_same(result, references[culture].predict([text])[0])
     got = peft.predict([t for t, _ in pairs], [c for _, c in pairs])
