@@ -424,3 +424,19 @@ def test_cultura_prompt_imports_no_model_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout and '"festival.midautumn"' in out.stdout
+
+
+def test_narrowing_a_head_s_labels_narrows_its_prompt() -> None:
+    """adapt(..., labels=[two of three]) on a head with a prompt (cultura-zh's sentiment):
+    the prompt keeps the chosen labels' verbalizers and descriptions only."""
+    from cultura.adapt.build import _with_labels
+    from cultura.core.profile import culture
+
+    profile = culture("zh-Hans")
+    spec = profile.head("sentiment")
+    assert spec.prompt is not None and "中性" in spec.prompt.descriptions
+    narrowed = _with_labels(spec, ["正面", "负面"], profile)
+    assert narrowed.labels == ("正面", "负面")
+    assert set(narrowed.prompt.descriptions) == {"正面", "负面"}
+    assert set(narrowed.prompt.verbalizers) <= {"正面", "负面"}
+    assert narrowed.prompt.instruction == spec.prompt.instruction

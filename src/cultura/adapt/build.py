@@ -156,7 +156,8 @@ def _with_labels(
             f"{spec.head_type} head"
         )
     found = resolve_labels(labels, spec.labels, normalize=profile.normalize, what="labels=")
-    return dataclasses.replace(spec, labels=found)
+    prompt = spec.prompt.for_labels(found) if spec.prompt is not None else None
+    return dataclasses.replace(spec, labels=found, prompt=prompt)
 
 
 #: the licence an adapter gets when neither the user nor the head's plugin names one

@@ -17,7 +17,7 @@ import re
 import reprlib
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -670,6 +670,16 @@ class PromptTemplate:
         for name in ("label_separator", "separator"):
             if not isinstance(getattr(self, name), str):
                 raise _fail(self, name, f"must be a string, got {getattr(self, name)!r}")
+
+    def for_labels(self, labels: Sequence[str]) -> PromptTemplate:
+        """This template for a head narrowed to ``labels`` (``adapt(..., labels=...)``): the
+        verbalizers and descriptions of the other labels left out."""
+        keep = set(labels)
+        return replace(
+            self,
+            verbalizers={k: v for k, v in self.verbalizers.items() if k in keep},
+            descriptions={k: v for k, v in self.descriptions.items() if k in keep},
+        )
 
     def query(self, text: str) -> str:
         """The example for ``text`` cut before its label: where the model answers."""
