@@ -251,6 +251,38 @@ def test_augmentation_adds_perturbed_copies_with_their_labels(tiny, perturbing_m
     assert len(only) == len(examples) + len(english)
 
 
+def test_a_hanging_perturbation_is_stopped_and_named_not_waited_for(
+    tiny, perturbing_manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Perturbations are plugin code: augmentation runs them under the plugin time limit, as
+    cultura robustness does, and names the one that hung."""
+    import threading
+
+    from cultura.core.perturb import PerturbationFailure
+
+    release = threading.Event()
+
+    def hangs(text: str) -> str:
+        release.wait(30)
+        return text
+
+    import dataclasses
+
+    from cultura.core.profile import Contribution
+
+    cm = _model(tiny, perturbing_manager)
+    monkeypatch.setenv("CULTURA_PLUGIN_TIMEOUT", "0.5")
+    hung = Perturbation("test.hangs", hangs, "never returns", kind="casing")
+    given = cm.profile.perturbations[0]
+    cm.profile = dataclasses.replace(cm.profile, perturbations=(
+        Contribution("test.hangs", hung, given.provenance, given.level),))
+    try:
+        with pytest.raises(PerturbationFailure, match=r"'test.hangs'.*within 0.5 s"):
+            perturbation_augment(cm, cm.examples(toy_sentiment(1)))
+    finally:
+        release.set()
+
+
 def test_train_with_augmentation_records_it(tiny, perturbing_manager, tmp_path: Path) -> None:
     from cultura.adapt.artifact import read_manifest
 

@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cultura.core.errors import CulturaError
+from cultura.core.perturb import perturb
 
 if TYPE_CHECKING:
     import torch
@@ -359,7 +360,7 @@ def perturbation_augment(
     added: list[Example] = []
     record = []
     for p, provenance in found:
-        perturbed = p.apply(texts, seed=seed)
+        perturbed = perturb(p, texts, seed=seed)  # isolated and time-limited, as in robustness
         normalized = cm.tokenizer.normalize(perturbed)
         copies = [
             replace(e, text=text, where=f"{e.where} ({p.id})")
