@@ -329,3 +329,15 @@ def test_cli_errors(saved: Any, with_test_plugin: Any) -> None:
     assert result.exit_code != 0 and "nothing to explain" in str(result.exception)
     result = CliRunner().invoke(cli, ["explain", str(saved.zh), "x", "--method", "lime"])
     assert result.exit_code == 2 and "lime" in result.output
+
+
+def test_auto_steps_double_until_the_attributions_converge(keyword_model: Any) -> None:
+    fixed = keyword_model.explain(HELD_OUT[:4], target="yes", steps=50, cross_check=False)
+    auto = keyword_model.explain(HELD_OUT[:4], target="yes", cross_check=False)  # the default
+    for f, a in zip(fixed, auto, strict=True):
+        assert a.steps in (50, 100, 200, 400, 800)
+        assert render.converged(a) or a.steps == 800
+        assert (a.steps == 50) == render.converged(f)  # more steps only where 50 fell short
+    assert any(a.steps > 50 for a in auto), "no text needed more than 50 steps: nothing tested"
+    with pytest.raises(CulturaError, match="positive integer or 'auto'"):
+        keyword_model.explain(HELD_OUT[:1], steps="fast")

@@ -531,7 +531,7 @@ class CulturalModel:
         *,
         method: str = "ig",
         target: str | int | None = None,
-        steps: int = 50,
+        steps: int | str = "auto",
         token: int | str | None = None,
         cross_check: bool = True,
         knowledge: bool | None = None,

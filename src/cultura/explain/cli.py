@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from cultura.explain.attribution import Explanation
 
 
+def _steps(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
+    if value == "auto":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise click.BadParameter(f"{value!r} is neither 'auto' nor a positive integer", ctx=ctx,
+                             param=param)
+
+
 @click.command(help=f"""Explain ADAPTER's decisions on TEXTS (or --file), word by word.
 
 Integrated gradients on the input embeddings (baseline: every text piece replaced by the pad
@@ -44,8 +53,9 @@ Examples:
               help="The method the scores show (the other one runs as a cross-check).")
 @click.option("--target", default=None, metavar="LABEL",
               help="The label to explain (default: the predicted one).")
-@click.option("--steps", default=DEFAULT_STEPS, show_default=True, type=click.IntRange(min=1),
-              help="Integrated-gradients quadrature nodes.")
+@click.option("--steps", default=str(DEFAULT_STEPS), show_default=True, callback=_steps,
+              help="Integrated-gradients quadrature nodes, or auto: 50, doubled until the "
+                   "attributions converge (at most 800).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1),
               help="IG path points / occluded copies per forward pass.")
 @click.option("--token", default=None, metavar="WORD|INDEX",
@@ -64,7 +74,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def explain(
     adapter: AdapterArg, texts: tuple[str, ...], file: str | None, method: str,
-    target: str | None, steps: int, batch_size: int, token: str | None, no_cross_check: bool,
+    target: str | None, steps: int | str, batch_size: int, token: str | None, no_cross_check: bool,
     compare: AdapterArg | None, html_file: str | None, png_file: str | None,
     base: str | None, offline: bool, dtype: str, no_knowledge: bool, as_json: bool,
 ) -> None:

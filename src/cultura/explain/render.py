@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from cultura.core.errors import CulturaError
-from cultura.explain.attribution import Explanation, WordAttribution
+from cultura.explain.attribution import (
+    CONVERGED_SHARE,
+    Explanation,
+    WordAttribution,
+    within_tolerance,
+)
 
 __all__ = ["CONVERGED_SHARE", "RenderWarning", "columns", "converged", "summary", "to_html", "to_png", "to_rich", "to_text"]
 
@@ -83,7 +88,6 @@ def summary(explanation: Explanation) -> str:
 
 
 #: :func:`converged`: the largest |convergence delta| accepted, as a share of |f(x) - f(x')|
-CONVERGED_SHARE = 0.05
 
 
 def converged(explanation: Explanation) -> bool:
@@ -91,8 +95,8 @@ def converged(explanation: Explanation) -> bool:
     difference it splits (plus 1e-3 for a difference near zero); ``True`` without IG."""
     if explanation.convergence_delta is None or explanation.baseline_logit is None:
         return True
-    gap = abs(explanation.logit - explanation.baseline_logit)
-    return abs(explanation.convergence_delta) <= CONVERGED_SHARE * gap + 1e-3
+    return within_tolerance(explanation.convergence_delta,
+                            explanation.logit - explanation.baseline_logit)
 
 
 def _scale(explanation: Explanation) -> float:
