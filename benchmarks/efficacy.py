@@ -61,7 +61,9 @@ TEST_SEED = 20_240_601
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "efficacy.json"
 QUICK_OUT = ROOT / "benchmarks" / "results" / "efficacy-quick.json"
-ALL_SYSTEMS = ("classical", "peft", "cultura")
+ALL_SYSTEMS = ("classical", "peft", "cultura", "cultura-wide")
+#: systems that only classify (skipped on the NER data sets)
+CLASSIFIERS_ONLY = frozenset({"cultura-wide"})
 DEFAULT_SIZES = (200, 1000, 5000)
 DEFAULT_SEEDS = (0, 1, 2)
 #: longest NER sentence, in tokens (characters for zh); longer ones are split (split_long)
@@ -890,6 +892,33 @@ def run_cultura(corpus: Corpus, train: list[Any], test: list[Any], seed: int, co
     return result
 
 
+def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: int,
+                     config: Config) -> dict[str, Any]:
+    """:func:`cultura.adapt.wide.fit_wide_deep` with its defaults (character n-grams and the
+    frozen base's embedding of the gloss view, C and the deep weight chosen by cross-validation
+    on the training set), then ``evaluate``. Classification only."""
+    from cultura.adapt.wide import fit_wide_deep
+
+    if corpus.kind != "classification":
+        raise BenchmarkError(f"cultura-wide classifies texts; {corpus.name} is {corpus.kind}")
+    culture = config.culture or corpus.culture
+    start = _now()
+    clf = fit_wide_deep([{"text": t, "label": y} for t, y in train], culture,
+                        labels=list(corpus.labels), base=config.base, seed=seed,
+                        manager=config.manager)
+    train_s, train_cpu_s = _elapsed(start)
+    start = _now()
+    metrics = clf.evaluate([{"text": t, "label": y} for t, y in test])
+    predict_s, predict_cpu_s = _elapsed(start)
+    return {
+        "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+        "per_label_f1": metrics["per_label_f1"], "train_s": train_s, "predict_s": predict_s,
+        "train_cpu_s": train_cpu_s, "predict_cpu_s": predict_cpu_s,
+        "settings": {"C": clf.C, "deep_weight": clf.deep_weight, "cv": clf.cv,
+                     "gloss_sources": list(clf.gloss_sources), "ngrams": len(clf.ngrams.vocabulary)},
+    }
+
+
 def _word_tags(cm: Any, words: Sequence[str], output: dict[str, Any], back: dict[str, str]) -> list[str]:
     """One tag per input word from a token-cls ``predict`` result: its words are matched to
     the input by their character offsets (a word cut off by truncation, or without any piece,
@@ -913,6 +942,7 @@ SYSTEMS: dict[str, Callable[[Corpus, list[Any], list[Any], int, Config], dict[st
     "cultura": run_cultura,
     # not in the default run: measures the knowledge-injection default (off for classifiers)
     "cultura-knowledge": functools.partial(run_cultura, knowledge=True),
+    "cultura-wide": run_cultura_wide,
 }
 
 
@@ -1033,6 +1063,8 @@ def run_benchmark(
         wanted = (sizes_by_dataset or {}).get(corpus.name, sizes)
         for n in corpus.sizes(wanted):
             for system in systems:
+                if system in CLASSIFIERS_ONLY and corpus.kind != "classification":
+                    continue
                 for seed in seeds:
                     plan.append((corpus, system, n, seed, n_test))
     for i, (corpus, system, n, seed, n_test) in enumerate(plan, start=1):
@@ -1081,11 +1113,14 @@ def aggregate(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for system, values in by_system.items():
                 mean, std = _mean_std(list(values.values()))
                 row["systems"][system] = {"mean": mean, "std": std, "seeds": len(values)}
-            a, b = by_system.get("cultura", {}), by_system.get("classical", {})
-            paired = [a[s] - b[s] for s in sorted(set(a) & set(b))]
-            if paired:
-                mean, std = _mean_std(paired)
-                row["cultura_minus_classical"] = {"mean": mean, "std": std, "seeds": len(paired)}
+            b = by_system.get("classical", {})
+            for system in sorted(s for s in by_system if s.startswith("cultura")):
+                a = by_system[system]
+                paired = [a[s] - b[s] for s in sorted(set(a) & set(b))]
+                if paired:
+                    mean, std = _mean_std(paired)
+                    key = "cultura_minus_classical" if system == "cultura" else f"{system}_minus_classical"
+                    row[key] = {"mean": mean, "std": std, "seeds": len(paired)}
             rows.append(row)
     return rows
 
@@ -1110,19 +1145,21 @@ def markdown(data: dict[str, Any], systems: Sequence[str] = tuple(SYSTEMS)) -> s
     if not cells:
         return "(no results yet)\n"
     present = [s for s in systems if any(c["system"] == s for c in cells)]
+    compared = [s for s in present if s.startswith("cultura")]
     lines = [
-        "| data set | n | metric | " + " | ".join(present) + " | cultura − classical |",
-        "|---|---:|---|" + "---:|" * len(present) + "---:|",
+        "| data set | n | metric | " + " | ".join(present) + " | "
+        + " | ".join(f"{s} − classical" for s in compared) + " |",
+        "|---|---:|---|" + "---:|" * (len(present) + len(compared)),
     ]
     for row in aggregate(cells):
         values = []
         for s in present:
             v = row["systems"].get(s)
             values.append(f"{v['mean']:.1f} ± {v['std']:.1f}" if v else "–")
-        d = row.get("cultura_minus_classical")
-        diff = f"{d['mean']:+.1f} ± {d['std']:.1f}" if d else "–"
-        lines.append(f"| {row['dataset']} | {row['n']} | {row['metric']} | "
-                     + " | ".join(values) + f" | {diff} |")
+        for s in compared:
+            d = row.get("cultura_minus_classical" if s == "cultura" else f"{s}_minus_classical")
+            values.append(f"{d['mean']:+.1f} ± {d['std']:.1f}" if d else "–")
+        lines.append(f"| {row['dataset']} | {row['n']} | {row['metric']} | " + " | ".join(values) + " |")
     lines += ["", "| data set | n | system | seeds | test items | train s | predict s |",
               "|---|---:|---|---:|---:|---:|---:|"]
     for t in timing(cells):
@@ -1135,7 +1172,7 @@ def markdown(data: dict[str, Any], systems: Sequence[str] = tuple(SYSTEMS)) -> s
 #: ``--quick``: what runs in under 15 minutes on a 2-core CPU (see docs/efficacy.md)
 QUICK: dict[str, Any] = {
     "datasets": ("zh-sentiment",),
-    "systems": ("classical", "cultura"),
+    "systems": ("classical", "cultura", "cultura-wide"),
     "sizes": {"zh-sentiment": (200,)},
     "seeds": (0, 1, 2),
 }
@@ -1156,7 +1193,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--datasets", type=_csv, default=None,
                    help=f"comma-separated, of {','.join(DATASETS)} (default: all)")
     p.add_argument("--systems", type=_csv, default=None,
-                   help="comma-separated, of classical,peft,cultura (default: all)")
+                   help="comma-separated, of classical,peft,cultura,cultura-wide,cultura-knowledge "
+                        "(default: all but cultura-knowledge)")
     p.add_argument("--sizes", type=lambda s: _csv(s, int), default=None,
                    help="training sizes (default 200,1000,5000; capped by the data)")
     p.add_argument("--seeds", type=lambda s: _csv(s, int), default=None,

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "cultura.adapt.cli_prompt:zero_shot",
         "Classify texts for a culture's task with a plain base model (no training).",
     ),
+    "wide": ("cultura.adapt.cli_wide:wide",
+             "Fit and use wide-and-deep classifiers (n-grams + the base reading glosses)."),
     "compare": ("cultura.adapt.cli_continual:compare",
                 "Compare two versions of an adapter: what the new one forgot (regression gate)."),
     "explain": ("cultura.explain.cli:explain", "Explain an adapter's decisions word by word."),

@@ -225,6 +225,35 @@ def test_aggregation_means_stds_and_paired_differences() -> None:
     assert "| zh-sentiment | 200 | cultura | 3 | 100 | 2.0 | 1.0 |" in table
 
 
+def test_every_cultura_system_is_paired_with_the_classical_model() -> None:
+    cells = [cell("zh-sentiment", "classical", 200, s, accuracy=a, macro_f1=a)
+             for s, a in enumerate((0.80, 0.82))]
+    cells += [cell("zh-sentiment", "cultura", 200, s, accuracy=0.70, macro_f1=0.70) for s in (0, 1)]
+    cells += [cell("zh-sentiment", "cultura-wide", 200, s, accuracy=a, macro_f1=a)
+              for s, a in enumerate((0.81, 0.85))]
+    acc = next(r for r in eff.aggregate(cells) if r["metric"] == "accuracy")
+    assert acc["cultura-wide_minus_classical"]["mean"] == pytest.approx(2.0)
+    assert acc["cultura_minus_classical"]["mean"] == pytest.approx(-11.0)
+    table = eff.markdown({"cells": cells})
+    assert "| cultura − classical | cultura-wide − classical |" in table
+    assert "| 81.0 ± 1.4 | 70.0 ± 0.0 | 83.0 ± 2.8 | -11.0 ± 1.4 | +2.0 ± 1.4 |" in table
+
+
+def test_classifier_only_systems_skip_the_ner_data(tmp_path: Path, monkeypatch: Any) -> None:
+    ran: list[str] = []
+
+    def fake(corpus: Any, train: list[Any], test: list[Any], seed: int, config: Any) -> dict[str, Any]:
+        ran.append(corpus.name)
+        return {"entity_f1": 0.5, "train_s": 0.0, "predict_s": 0.0}
+
+    monkeypatch.setitem(eff.SYSTEMS, "classical", fake)
+    sentences = [(("北", "京"), ("B-LOC", "I-LOC"))] * 30
+    corpus = eff.Corpus("toy-ner", "ner", eff.bio_labels(["LOC"]), sentences, sentences[:5])
+    eff.run_benchmark([corpus], ["classical", "cultura-wide"], [20], [0], tmp_path / "r.json",
+                      log=lambda line: None)
+    assert ran == ["toy-ner"]
+
+
 def test_resume_skips_cells_already_measured(sentiment_corpus: Any, tmp_path: Path, monkeypatch: Any) -> None:
     calls: list[tuple[int, int]] = []
 
@@ -407,7 +436,7 @@ def test_quick_runs_the_documented_subset(sentiment_corpus: Any, tmp_path: Path,
     assert eff.main(["--quick", "--out", str(out)]) == 0
     cells = json.loads(out.read_text())["cells"]
     assert {(c["dataset"], c["system"], c["seed"]) for c in cells} == {
-        ("zh-sentiment", s, seed) for s in ("classical", "cultura") for seed in (0, 1, 2)
+        ("zh-sentiment", s, seed) for s in ("classical", "cultura", "cultura-wide") for seed in (0, 1, 2)
     }
     # the sizes are capped at the synthetic pool (70 items)
     assert {c["n"] for c in cells} == {70}

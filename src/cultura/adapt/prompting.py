@@ -58,6 +58,7 @@ __all__ = [
     "Prompter",
     "Shot",
     "ZeroShotClassifier",
+    "mean_pooled",
     "prompt",
 ]
 
@@ -509,25 +510,7 @@ class ZeroShotClassifier:
 
     # ------------------------------------------------------------------ similarity
     def _embed(self, texts: list[str], batch_size: int) -> Any:
-        """Mean-pooled last hidden states (over non-padding tokens), L2-normalized."""
-        import torch
-
-        model = self.model.model
-        model.eval()
-        device = self.model.device
-        tok = self.model.tokenizer
-        rows = []
-        for start in range(0, len(texts), batch_size):
-            with tok.normalized_input():
-                enc = tok(texts[start : start + batch_size], padding=True, truncation=True,
-                          max_length=self.model.max_length, return_tensors="pt")
-            inputs = {k: v.to(device) for k, v in enc.items()}
-            with torch.no_grad():
-                hidden = model(**inputs, output_hidden_states=True).hidden_states[-1].float()
-            mask = inputs["attention_mask"][..., None].to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
-        return torch.cat(rows) if rows else torch.zeros((0, 1))
+        return mean_pooled(self.model, texts, batch_size)
 
     def _similarity(self, texts: list[str], batch_size: int) -> np.ndarray:
         normalized = self.model.profile.normalize(texts) if texts else []
@@ -537,6 +520,29 @@ class ZeroShotClassifier:
 
             return np.zeros((0, len(self.labels)))
         return (self._embed(normalized, batch_size) @ labels.T).double().numpy()
+
+
+def mean_pooled(model: CulturalModel, texts: Sequence[str], batch_size: int = 64) -> Any:
+    """``model``'s mean-pooled last hidden states of normalized ``texts`` (over non-padding
+    tokens), L2-normalized: a float32 ``[len(texts), hidden]`` tensor on the CPU."""
+    import torch
+
+    net = model.model
+    net.eval()
+    device = model.device
+    tok = model.tokenizer
+    rows = []
+    for start in range(0, len(texts), batch_size):
+        with tok.normalized_input():
+            enc = tok(list(texts[start : start + batch_size]), padding=True, truncation=True,
+                      max_length=model.max_length, return_tensors="pt")
+        inputs = {k: v.to(device) for k, v in enc.items()}
+        with torch.no_grad():
+            hidden = net(**inputs, output_hidden_states=True).hidden_states[-1].float()
+        mask = inputs["attention_mask"][..., None].to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        rows.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
+    return torch.cat(rows) if rows else torch.zeros((0, 1))
 
 
 def _with_offered_prompt(model: CulturalModel) -> AdapterHeadSpec:

@@ -42,6 +42,7 @@ from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
     from cultura.core.profile import CultureProfile
+    from cultura.core.types import EmbeddingSource, Provenance
 
 __all__ = [
     "AddedVocabulary",
@@ -51,6 +52,7 @@ __all__ = [
     "extend_vocabulary",
     "is_wrapped",
     "plan_vocabulary",
+    "source_texts",
     "tokenize_report",
     "tokenize_stats",
     "unwrap_tokenizer",
@@ -306,8 +308,6 @@ def _source_texts(
 ) -> dict[str, tuple[str, tuple[str, ...]]]:
     """token -> (source label, texts) from each extension's ``init_from`` sources, first
     source that covers a token wins. A source that raises is named with its plugin."""
-    from cultura.core.errors import PluginError, describe_exception
-
     by_ext: dict[str, list[str]] = {}
     for token, ext_id in tokens:
         by_ext.setdefault(ext_id, []).append(token)
@@ -318,20 +318,33 @@ def _source_texts(
             todo = [t for t in todo if t not in found]
             if not todo:
                 break
-            try:
-                texts = source.texts(todo)
-            except Exception as exc:  # a plugin's lookup: name it, keep the cause
-                prov = contribution.provenance
-                raise PluginError(
-                    prov.plugin,
-                    f"embedding source {source.label!r} of vocabulary {contribution.key!r} failed: "
-                    f"{describe_exception(exc)}. Fix the plugin, or build without added "
-                    f"vocabulary (extend_vocab=False / --no-vocab)",
-                    distribution=str(prov),
-                ) from exc
+            texts = source_texts(
+                source, todo, contribution.provenance,
+                f"vocabulary {contribution.key!r}",
+                "or build without added vocabulary (extend_vocab=False / --no-vocab)",
+            )
             for token, token_texts in texts.items():
                 found[token] = (source.label, token_texts)
     return found
+
+
+def source_texts(
+    source: EmbeddingSource, tokens: Sequence[str], provenance: Provenance, used_by: str,
+    instead: str = "or uninstall it",
+) -> dict[str, tuple[str, ...]]:
+    """``source.texts(tokens)``; anything it raises becomes a :class:`PluginError` naming the
+    plugin (``provenance``), the source and what used it (``used_by``)."""
+    from cultura.core.errors import PluginError, describe_exception
+
+    try:
+        return source.texts(tokens)
+    except Exception as exc:  # a plugin's lookup: name it, keep the cause
+        raise PluginError(
+            provenance.plugin,
+            f"embedding source {source.label!r} of {used_by} failed: "
+            f"{describe_exception(exc)}. Fix the plugin, {instead}",
+            distribution=str(provenance),
+        ) from exc
 
 
 def add_tokens(tokenizer: Any, tokens: Sequence[str]) -> list[int]:

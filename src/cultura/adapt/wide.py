@@ -1,0 +1,492 @@
+"""A wide-and-deep text classifier for a base model that has not read the culture's script.
+
+On real Chinese reviews with the embedded English MiniLM, a fine-tuned LoRA adapter loses to a
+character n-gram logistic regression, and what it learns adds nothing to that model
+(docs/efficacy.md). What does add to it is the base's English reading of the text's **gloss
+view** (:mod:`cultura.adapt.glossview`: each word replaced by its dictionary gloss). So this
+classifier is one multinomial logistic regression over
+
+* **wide**: the normalized text's character 1-2-gram TF-IDF (sublinear tf, smoothed idf, L2
+  rows), the strongest simple model on this data; and
+* **deep**: the frozen base encoder's mean-pooled, L2-normalized embedding of the gloss view,
+  scaled by a weight ``w``;
+
+with the L2 penalty ``C`` and the weight ``w`` chosen together by stratified 3-fold
+cross-validation (macro-F1) on the training data only. The fit is convex (L-BFGS) and takes
+seconds after the encoder has read the texts once. Nothing of the base is trained.
+
+It is measured in docs/efficacy.md (system ``cultura-wide``) and described in docs/wide.md.
+Saved as a directory: ``wide.json`` (labels, culture, base, the n-gram vocabulary, the chosen
+settings, the sha256 of the weights) and ``wide.safetensors`` (idf, coefficients); loading
+checks both as untrusted data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cultura.core.errors import CulturaError
+
+if TYPE_CHECKING:
+    import torch
+
+    from cultura.adapt.cultural_model import CulturalModel
+    from cultura.adapt.glossview import GlossView
+    from cultura.core.plugins import PluginManager
+
+__all__ = [
+    "C_GRID",
+    "CV_FOLDS",
+    "DEEP_WEIGHTS",
+    "FORMAT_VERSION",
+    "CharNgrams",
+    "WideDeepClassifier",
+    "fit_wide_deep",
+]
+
+#: the L2 penalties tried (larger: weaker penalty), as in scikit-learn's ``C``
+C_GRID: tuple[float, ...] = (0.5, 1.5, 5.0, 15.0)
+#: the scales of the deep features tried (0: the n-grams alone)
+DEEP_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
+CV_FOLDS = 3
+FORMAT_VERSION = 1
+#: bounds on a saved classifier (it is untrusted data)
+MAX_NGRAMS = 2_000_000
+MAX_LABELS = 1_000
+MAX_DEEP_DIM = 65_536
+_WHITESPACE = re.compile(r"\s\s+")
+
+
+# --------------------------------------------------------------------------- n-grams
+@dataclass(frozen=True)
+class CharNgrams:
+    """Character n-gram TF-IDF: lower-cased text, runs of whitespace as one space, n-grams of
+    ``low``..``high`` characters, tf as ``1 + log(count)``, idf ``log((1 + n) / (1 + df)) + 1``,
+    rows scaled to unit L2 norm (scikit-learn's ``TfidfVectorizer(analyzer="char",
+    sublinear_tf=True)``)."""
+
+    vocabulary: Mapping[str, int]
+    idf: tuple[float, ...]
+    low: int = 1
+    high: int = 2
+
+    @staticmethod
+    def grams(text: str, low: int = 1, high: int = 2) -> Counter[str]:
+        text = _WHITESPACE.sub(" ", text.lower())
+        return Counter(text[i : i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1))
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], low: int = 1, high: int = 2) -> CharNgrams:
+        df: Counter[str] = Counter()
+        for text in texts:
+            df.update(cls.grams(text, low, high).keys())
+        vocabulary = {g: i for i, g in enumerate(sorted(df))}
+        n = len(texts)
+        idf = tuple(math.log((1 + n) / (1 + df[g])) + 1 for g in vocabulary)
+        return cls(vocabulary, idf, low, high)
+
+    def transform(self, texts: Sequence[str]) -> torch.Tensor:
+        """A sparse ``[len(texts), len(vocabulary)]`` float64 matrix (n-grams not in the
+        vocabulary are ignored)."""
+        import torch
+
+        rows, cols, values = [], [], []
+        for r, text in enumerate(texts):
+            found = [(self.vocabulary[g], (1 + math.log(c)) * self.idf[self.vocabulary[g]])
+                     for g, c in self.grams(text, self.low, self.high).items() if g in self.vocabulary]
+            norm = math.sqrt(sum(v * v for _, v in found)) or 1.0
+            for col, value in found:
+                rows.append(r)
+                cols.append(col)
+                values.append(value / norm)
+        return torch.sparse_coo_tensor(
+            torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
+            torch.tensor(values, dtype=torch.float64),
+            (len(texts), len(self.vocabulary)), check_invariants=True,
+        ).coalesce()
+
+
+# --------------------------------------------------------------------------- the regression
+@dataclass
+class _Linear:
+    sparse: torch.Tensor  # [n-grams, labels]
+    dense: torch.Tensor  # [deep dim, labels]
+    bias: torch.Tensor  # [labels]
+
+    def logits(self, x: torch.Tensor, deep: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return torch.sparse.mm(x, self.sparse) + deep @ self.dense + self.bias
+
+
+def _fit_logreg(x: torch.Tensor, deep: torch.Tensor, y: torch.Tensor, labels: int, c: float,
+                max_iter: int = 500) -> _Linear:
+    """Multinomial logistic regression, ``C * sum(cross-entropy) + |W|^2 / 2`` (no penalty on
+    the bias), by full-batch L-BFGS, from zero."""
+    import torch
+
+    model = _Linear(torch.zeros(x.shape[1], labels, dtype=torch.float64, requires_grad=True),
+                    torch.zeros(deep.shape[1], labels, dtype=torch.float64, requires_grad=True),
+                    torch.zeros(labels, dtype=torch.float64, requires_grad=True))
+    params = [model.sparse, model.dense, model.bias]
+    n = max(1, x.shape[0])
+    opt = torch.optim.LBFGS(params, lr=1, max_iter=max_iter, tolerance_grad=1e-6,
+                            tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model.logits(x, deep), y, reduction="sum")
+        # divided by C * n: the same minimum, better conditioned
+        total = (loss + (model.sparse.pow(2).sum() + model.dense.pow(2).sum()) / (2 * c)) / n
+        total.backward()
+        return total
+
+    opt.step(closure)
+    return _Linear(*(p.detach() for p in params))
+
+
+def _folds(y: Sequence[int], k: int, seed: int) -> list[int]:
+    """A stratified fold number per example: each label's examples shuffled by ``seed``, then
+    dealt to the folds in turn."""
+    import random
+
+    fold = [0] * len(y)
+    rng = random.Random(seed)
+    for label in sorted(set(y)):
+        members = [i for i, v in enumerate(y) if v == label]
+        rng.shuffle(members)
+        for position, i in enumerate(members):
+            fold[i] = position % k
+    return fold
+
+
+def _rows(x: torch.Tensor, index: Sequence[int]) -> torch.Tensor:
+    import torch
+
+    return torch.index_select(x, 0, torch.tensor(list(index), dtype=torch.long)).coalesce()
+
+
+def _select(x: torch.Tensor, deep: torch.Tensor, y: Sequence[int], labels: int, seed: int,
+            folds: int) -> tuple[float, float, list[dict[str, float]]]:
+    """(C, w, the cross-validation table): every (w, C) pair of the grids scored by mean
+    macro-F1 over ``folds`` stratified folds; the best pair wins, the first in grid order on a
+    tie."""
+    import torch
+
+    from cultura.adapt.metrics import classification_metrics
+
+    names = [str(k) for k in range(labels)]
+    fold = _folds(y, folds, seed)
+    target = torch.tensor(list(y), dtype=torch.long)
+    table = []
+    for w in DEEP_WEIGHTS:
+        for c in C_GRID:
+            scores = []
+            for f in range(folds):
+                train = [i for i, v in enumerate(fold) if v != f]
+                held = [i for i, v in enumerate(fold) if v == f]
+                if not held or not train:
+                    continue
+                model = _fit_logreg(_rows(x, train), deep[train] * w, target[train], labels, c)
+                pred = model.logits(_rows(x, held), deep[held] * w).argmax(1).tolist()
+                gold = [y[i] for i in held]
+                scores.append(float(classification_metrics(gold, pred, names)["macro_f1"]))
+            table.append({"deep_weight": w, "C": c, "macro_f1": sum(scores) / max(1, len(scores))})
+    best = max(table, key=lambda row: row["macro_f1"])  # max keeps the first of equal scores
+    return best["C"], best["deep_weight"], table
+
+
+# --------------------------------------------------------------------------- the classifier
+@dataclass
+class WideDeepClassifier:
+    """A fitted wide-and-deep classifier (module docstring); build one with
+    :func:`fit_wide_deep`, or :meth:`load` a saved one.
+
+    Attributes:
+        culture / base / labels: the culture tag, the portable base id and the labels in id order.
+        ngrams: the fitted :class:`CharNgrams`.
+        deep_weight / C: the settings cross-validation chose; ``cv``: its table.
+        gloss_sources: the gloss sources the view used (``"gloss:cc-cedict"``).
+        encoder: the frozen base (a :class:`~cultura.adapt.cultural_model.CulturalModel`
+            without added vocabulary, whose untrained LoRA computes what the base computes).
+    """
+
+    culture: str
+    base: str
+    labels: tuple[str, ...]
+    ngrams: CharNgrams
+    deep_weight: float
+    C: float
+    weights: _Linear = field(repr=False)
+    encoder: CulturalModel = field(repr=False)
+    view: GlossView = field(repr=False)
+    gloss_sources: tuple[str, ...] = ()
+    cv: list[dict[str, float]] = field(default_factory=list, repr=False)
+    batch_size: int = 64
+
+    # ------------------------------------------------------------------ features
+    def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The wide (sparse TF-IDF) and deep (unscaled) features of raw ``texts``."""
+        return _features(self.encoder, self.view, self.ngrams, texts, self.batch_size)
+
+    def predict_proba(self, texts: Sequence[str] | str) -> tuple[Any, list[str]]:
+        """Class probabilities ``[n, labels]`` (numpy) and the label names."""
+        import torch
+
+        items = _texts(texts)
+        x, deep = self.features(items)
+        probs = torch.softmax(self.weights.logits(x, deep * self.deep_weight), dim=-1)
+        return probs.numpy(), list(self.labels)
+
+    def predict(self, texts: Sequence[str] | str, *, top_k: int = 1) -> list[dict[str, Any]]:
+        """One ``{"text", "label", "score", "top"}`` per text, as ``CulturalModel.predict``
+        gives for a ``seq-cls`` head."""
+        items = _texts(texts)
+        probs, labels = self.predict_proba(items)
+        out = []
+        for text, row in zip(items, probs, strict=True):
+            order = sorted(range(len(labels)), key=lambda k: -row[k])
+            top = [{"label": labels[k], "score": float(row[k])} for k in order[: max(1, top_k)]]
+            out.append({"text": text, "label": top[0]["label"], "score": top[0]["score"], "top": top})
+        return out
+
+    def evaluate(self, data: Any, *, text_field: str | None = None, label_field: str | None = None,
+                 label_map: Mapping[Any, str] | None = None) -> dict[str, Any]:
+        """``accuracy``, ``macro_f1``, ``n`` and ``per_label_f1`` on labelled data (read as
+        ``CulturalModel.evaluate`` reads it)."""
+        from cultura.adapt.metrics import classification_metrics
+
+        examples = _examples(self.encoder, data, self.labels, text_field, label_field, label_map)
+        probs, _ = self.predict_proba([e.text for e in examples])
+        pred = probs.argmax(1).tolist()
+        return classification_metrics([e.label for e in examples], pred, self.labels)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, directory: str | Path) -> Path:
+        """Write ``wide.json`` and ``wide.safetensors`` to ``directory`` (created)."""
+        from safetensors.torch import save
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        blob = save({
+            "idf": _tensor(self.ngrams.idf),
+            "sparse": self.weights.sparse.contiguous(),
+            "dense": self.weights.dense.contiguous(),
+            "bias": self.weights.bias.contiguous(),
+        })
+        meta = {
+            "format": "cultura-wide-deep", "format_version": FORMAT_VERSION,
+            "culture": self.culture, "base": self.base, "labels": list(self.labels),
+            "ngram_range": [self.ngrams.low, self.ngrams.high],
+            "ngrams": sorted(self.ngrams.vocabulary, key=self.ngrams.vocabulary.__getitem__),
+            "deep_weight": self.deep_weight, "C": self.C, "gloss_sources": list(self.gloss_sources),
+            "cv": self.cv, "weights_sha256": hashlib.sha256(blob).hexdigest(),
+        }
+        (directory / "wide.safetensors").write_bytes(blob)
+        (directory / "wide.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, *, manager: PluginManager | None = None,
+             dtype: Any = "auto") -> WideDeepClassifier:
+        """Read a saved classifier; every field is checked (it is untrusted data) and the
+        weights must match the recorded sha256. The base is resolved from the recorded id
+        (embedded alias, Hub id or absolute model directory) as adapters' bases are."""
+        from safetensors.torch import load
+
+        from cultura.adapt.base import resolve_recorded_base
+
+        directory = Path(directory)
+        meta_path, weights_path = directory / "wide.json", directory / "wide.safetensors"
+        for path in (meta_path, weights_path):
+            if not path.is_file() or path.is_symlink():
+                raise CulturaError(f"{path}: missing (or a link); save the classifier with "
+                                   "WideDeepClassifier.save")
+        meta = _read_meta(meta_path)
+        blob = weights_path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
+            raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
+                               "the file was changed or damaged")
+        tensors = load(blob)
+        n, k = len(meta["ngrams"]), len(meta["labels"])
+        expected = {"idf": (n,), "sparse": (n, k), "bias": (k,)}
+        for name, shape in expected.items():
+            if name not in tensors or tuple(tensors[name].shape) != shape:
+                raise CulturaError(f"{weights_path}: tensor {name!r} must have shape {shape}")
+        dense = tensors.get("dense")
+        if dense is None or dense.dim() != 2 or dense.shape[1] != k or dense.shape[0] > MAX_DEEP_DIM:
+            raise CulturaError(f"{weights_path}: tensor 'dense' must have shape (dim, {k})")
+        low, high = meta["ngram_range"]
+        ngrams = CharNgrams({g: i for i, g in enumerate(meta["ngrams"])},
+                            tuple(tensors["idf"].double().tolist()), low, high)
+        base, _ = resolve_recorded_base(meta["base"], f"{meta_path} field 'base'")
+        encoder, view = _encoder(base, meta["culture"], manager, dtype, portable=meta["base"])
+        if tuple(view.labels) != tuple(meta["gloss_sources"]):
+            raise CulturaError(
+                f"{meta_path}: fitted with gloss sources {meta['gloss_sources']}, the installed "
+                f"plugins give {list(view.labels)}; install the plugin versions it was fitted with"
+            )
+        weights = _Linear(tensors["sparse"].double(), dense.double(), tensors["bias"].double())
+        clf = cls(meta["culture"], meta["base"], tuple(meta["labels"]), ngrams, meta["deep_weight"],
+                  meta["C"], weights, encoder, view, tuple(meta["gloss_sources"]), meta["cv"])
+        _, deep_dim = clf.features(["x"])[1].shape
+        if deep_dim != dense.shape[0]:
+            raise CulturaError(f"{weights_path}: 'dense' has {dense.shape[0]} rows, the base "
+                               f"{meta['base']} gives {deep_dim} features")
+        return clf
+
+
+def _texts(texts: Sequence[str] | str) -> list[str]:
+    items = [texts] if isinstance(texts, str) else list(texts)
+    bad = next((i for i, t in enumerate(items) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise CulturaError(f"texts[{bad}] is a {type(items[bad]).__name__}; pass strings")
+    return items
+
+
+def _tensor(values: Sequence[float]) -> torch.Tensor:
+    import torch
+
+    return torch.tensor(list(values), dtype=torch.float64)
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``wide.json``, checked field by field."""
+    if path.stat().st_size > 256 * 1024 * 1024:
+        raise CulturaError(f"{path}: larger than 256 MiB; not a classifier cultura wrote")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CulturaError(f"{path}: not valid UTF-8 JSON ({exc})") from None
+
+    def fail(name: str, what: str) -> CulturaError:
+        return CulturaError(f"{path}: field {name!r} {what}")
+
+    if not isinstance(meta, dict) or meta.get("format") != "cultura-wide-deep":
+        raise CulturaError(f"{path}: not a cultura wide-and-deep classifier (format)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise fail("format_version", f"must be {FORMAT_VERSION}; upgrade cultura to read newer ones")
+    for name in ("culture", "base", "weights_sha256"):
+        if not isinstance(meta.get(name), str) or not meta[name]:
+            raise fail(name, "must be a non-empty string")
+    if not re.fullmatch(r"[0-9a-f]{64}", meta["weights_sha256"]):
+        raise fail("weights_sha256", "must be 64 lower-case hex digits")
+    labels = meta.get("labels")
+    if (not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS
+            or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
+        raise fail("labels", f"must list 2 to {MAX_LABELS} distinct non-empty strings")
+    grams = meta.get("ngram_range")
+    if (not isinstance(grams, list) or len(grams) != 2 or not all(type(g) is int for g in grams)
+            or not 1 <= grams[0] <= grams[1] <= 8):
+        raise fail("ngram_range", "must be [low, high] with 1 <= low <= high <= 8")
+    ngrams = meta.get("ngrams")
+    if (not isinstance(ngrams, list) or len(ngrams) > MAX_NGRAMS
+            or not all(isinstance(g, str) and grams[0] <= len(g) <= grams[1] for g in ngrams)
+            or len(set(ngrams)) != len(ngrams)):
+        raise fail("ngrams", f"must list at most {MAX_NGRAMS:,} distinct strings of "
+                   f"{grams[0]}-{grams[1]} characters")
+    for name in ("deep_weight", "C"):
+        value = meta.get(name)
+        if type(value) not in (int, float) or not 0 < value < 1e6:
+            raise fail(name, "must be a positive number")
+    if not isinstance(meta.get("gloss_sources"), list) or not all(
+            isinstance(s, str) for s in meta["gloss_sources"]):
+        raise fail("gloss_sources", "must be a list of strings")
+    if not isinstance(meta.get("cv", []), list):
+        raise fail("cv", "must be a list")
+    meta.setdefault("cv", [])
+    return meta
+
+
+def _encoder(base: Any, culture: str, manager: PluginManager | None, dtype: Any,
+             portable: str | None = None) -> tuple[CulturalModel, GlossView]:
+    from cultura.adapt import lm
+    from cultura.adapt.build import adapt
+    from cultura.adapt.glossview import gloss_view
+
+    encoder = adapt(base, culture, head=lm.builtin_spec(base, None), knowledge=False,
+                    extend_vocab=False, manager=manager, dtype=dtype, base_id=portable)
+    view = gloss_view(encoder.profile)
+    if view is None:
+        raise CulturaError(
+            f"no installed plugin gives {culture} a gloss source (an EmbeddingSource of kind "
+            "'gloss' on a vocabulary extension), which the wide-and-deep classifier reads the "
+            "text through; install the culture's plugin (e.g. cultura-zh) or train an adapter"
+        )
+    return encoder, view
+
+
+def _features(encoder: CulturalModel, view: GlossView, ngrams: CharNgrams, texts: Sequence[str],
+              batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from cultura.adapt.prompting import mean_pooled
+
+    normalized = encoder.profile.normalize(list(texts)) if texts else []
+    deep = mean_pooled(encoder, view(normalized), batch_size).double()
+    return ngrams.transform(normalized), deep
+
+
+def _examples(encoder: CulturalModel, data: Any, labels: Sequence[str], text_field: str | None,
+              label_field: str | None, label_map: Mapping[Any, str] | None) -> list[Any]:
+    from cultura.adapt.data import load_examples
+
+    return load_examples(data, "seq-cls", labels, text_field=text_field, label_field=label_field,
+                         label_map=label_map, normalize=encoder.profile.normalize)
+
+
+def fit_wide_deep(
+    data: Any,
+    culture: str,
+    *,
+    labels: Sequence[str] | None = None,
+    base: Any = "all-MiniLM-L6-v2",
+    seed: int = 0,
+    folds: int = CV_FOLDS,
+    text_field: str | None = None,
+    label_field: str | None = None,
+    label_map: Mapping[Any, str] | None = None,
+    dtype: Any = "auto",
+    manager: PluginManager | None = None,
+) -> WideDeepClassifier:
+    """Fit a :class:`WideDeepClassifier` on labelled ``data`` (a file, records or a Dataset,
+    read as ``cultura train`` reads it) for ``culture``.
+
+    ``labels``: the labels in id order (default: the data's, sorted). ``seed``: the
+    cross-validation folds. ``base``: the frozen encoder (default: the embedded MiniLM).
+    """
+    import torch
+
+    from cultura.adapt.base import resolve_base
+    from cultura.adapt.data import labels_from_data
+
+    if folds < 2:
+        raise CulturaError(f"folds must be at least 2, got {folds!r}")
+    path, portable = resolve_base(base) if isinstance(base, str) else (base, None)
+    encoder, view = _encoder(path, culture, manager, dtype, portable=portable)
+    if labels is None:
+        labels = labels_from_data(data, label_field=label_field, label_map=label_map,
+                                  normalize=encoder.profile.normalize)
+    labels = tuple(labels)
+    examples = _examples(encoder, data, labels, text_field, label_field, label_map)
+    counts = Counter(e.label for e in examples)
+    if len(counts) < 2 or min(counts.values()) < folds:
+        raise CulturaError(
+            f"the training data needs at least {folds} examples of each of two or more labels "
+            f"for {folds}-fold cross-validation; it has {dict(sorted(counts.items()))} (by label id)"
+        )
+    texts = [e.text for e in examples]
+    normalized = encoder.profile.normalize(texts)
+    ngrams = CharNgrams.fit(normalized)
+    x, deep = _features(encoder, view, ngrams, texts, 64)
+    y = [e.label for e in examples]
+    c, w, table = _select(x, deep, y, len(labels), seed, folds)
+    weights = _fit_logreg(x, deep * w, torch.tensor(y, dtype=torch.long), len(labels), c)
+    return WideDeepClassifier(str(encoder.culture), str(encoder.base.id), labels, ngrams, w, c,
+                              weights, encoder, view, view.labels, table)
