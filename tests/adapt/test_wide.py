@@ -167,7 +167,7 @@ def _rows(repeat: int = 2) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def fitted(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
     manager = _manager()
-    clf = fit_wide_deep(_rows(), "zh", base=str(tiny["bert"]), manager=manager)
+    clf = fit_wide_deep(_rows(), "zh", base=str(tiny["bert"]), manager=manager, progress=True)
     directory = clf.save(tmp_path_factory.mktemp("wide") / "clf")
     return types.SimpleNamespace(clf=clf, manager=manager, directory=directory)
 
@@ -185,6 +185,14 @@ def test_fit_learns_and_records_the_cross_validation(fitted: Any) -> None:
     out = clf.predict("服务态度很好", top_k=2)
     assert out[0]["label"] == "正面" and [t["label"] for t in out[0]["top"]] == ["正面", "负面"]
     assert out[0]["score"] == pytest.approx(sum(t["score"] for t in out[0]["top"][:1]))
+
+
+def test_no_texts_no_predictions(fitted: Any) -> None:
+    probs, labels = fitted.clf.predict_proba([])
+    assert probs.shape == (0, 2) and labels == ["正面", "负面"]
+    assert fitted.clf.predict([]) == []
+    with pytest.raises(CulturaError, match="texts\\[1\\] is a int"):
+        fitted.clf.predict(["好", 3])
 
 
 def test_deep_features_read_the_gloss_view(fitted: Any) -> None:

@@ -29,7 +29,7 @@ import math
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +199,8 @@ def _rows(x: torch.Tensor, index: Sequence[int]) -> torch.Tensor:
 
 
 def _select(x: torch.Tensor, deep: torch.Tensor, y: Sequence[int], labels: int, seed: int,
-            folds: int) -> tuple[float, float, list[dict[str, float]]]:
+            folds: int, on_fit: Callable[[], None] = lambda: None,
+            ) -> tuple[float, float, list[dict[str, float]]]:
     """(C, w, the cross-validation table): every (w, C) pair of the grids scored by mean
     macro-F1 over ``folds`` stratified folds; the best pair wins, the first in grid order on a
     tie."""
@@ -223,6 +224,7 @@ def _select(x: torch.Tensor, deep: torch.Tensor, y: Sequence[int], labels: int, 
                 pred = model.logits(_rows(x, held), deep[held] * w).argmax(1).tolist()
                 gold = [y[i] for i in held]
                 scores.append(float(classification_metrics(gold, pred, names)["macro_f1"]))
+                on_fit()
             table.append({"deep_weight": w, "C": c, "macro_f1": sum(scores) / max(1, len(scores))})
     best = max(table, key=lambda row: row["macro_f1"])  # max keeps the first of equal scores
     return best["C"], best["deep_weight"], table
@@ -449,12 +451,39 @@ def _encoder(base: Any, culture: str, manager: PluginManager | None, dtype: Any,
 
 
 def _features(encoder: CulturalModel, view: GlossView, ngrams: CharNgrams, texts: Sequence[str],
-              batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+              batch_size: int, on_batch: Callable[[int], None] = lambda n: None,
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     from cultura.adapt.prompting import mean_pooled
 
     normalized = encoder.profile.normalize(list(texts)) if texts else []
-    deep = mean_pooled(encoder, view(normalized), batch_size).double()
+    chunks = []
+    for start in range(0, len(normalized), batch_size):
+        chunk = normalized[start : start + batch_size]
+        chunks.append(mean_pooled(encoder, view(chunk), batch_size).double())
+        on_batch(len(chunk))
+    dim = chunks[0].shape[1] if chunks else int(getattr(encoder.model.config, "hidden_size", 1))
+    deep = torch.cat(chunks) if chunks else torch.zeros((0, dim), dtype=torch.float64)
     return ngrams.transform(normalized), deep
+
+
+def _bar(show: bool) -> Any:
+    """The progress bar of a fit on stderr (it disappears when the fit ends)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from cultura.adapt.train import _stderr_console
+
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=_stderr_console(), transient=True, disable=not show)
 
 
 def _examples(encoder: CulturalModel, data: Any, labels: Sequence[str], text_field: str | None,
@@ -470,29 +499,35 @@ def fit_wide_deep(
     culture: str,
     *,
     labels: Sequence[str] | None = None,
-    base: Any = "all-MiniLM-L6-v2",
+    base: str = "all-MiniLM-L6-v2",
     seed: int = 0,
     folds: int = CV_FOLDS,
     text_field: str | None = None,
     label_field: str | None = None,
     label_map: Mapping[Any, str] | None = None,
     dtype: Any = "auto",
+    progress: bool | None = None,
     manager: PluginManager | None = None,
 ) -> WideDeepClassifier:
     """Fit a :class:`WideDeepClassifier` on labelled ``data`` (a file, records or a Dataset,
     read as ``cultura train`` reads it) for ``culture``.
 
     ``labels``: the labels in id order (default: the data's, sorted). ``seed``: the
-    cross-validation folds. ``base``: the frozen encoder (default: the embedded MiniLM).
+    cross-validation folds. ``base``: the frozen encoder, a Hub id, local path or embedded
+    alias (default: the embedded MiniLM). ``progress``: the bar of the encoder's reading and
+    of the cross-validation on stderr (``None``: when stderr is a terminal).
     """
     import torch
 
     from cultura.adapt.base import resolve_base
     from cultura.adapt.data import labels_from_data
+    from cultura.adapt.train import _show_progress, _stderr_console
 
     if folds < 2:
         raise CulturaError(f"folds must be at least 2, got {folds!r}")
-    path, portable = resolve_base(base) if isinstance(base, str) else (base, None)
+    if not isinstance(base, str):
+        raise CulturaError(f"base must be a Hub id, a local path or an embedded alias, got {type(base).__name__}")
+    path, portable = resolve_base(base)
     encoder, view = _encoder(path, culture, manager, dtype, portable=portable)
     if labels is None:
         labels = labels_from_data(data, label_field=label_field, label_map=label_map,
@@ -508,9 +543,12 @@ def fit_wide_deep(
     texts = [e.text for e in examples]
     normalized = encoder.profile.normalize(texts)
     ngrams = CharNgrams.fit(normalized)
-    x, deep = _features(encoder, view, ngrams, texts, 64)
     y = [e.label for e in examples]
-    c, w, table = _select(x, deep, y, len(labels), seed, folds)
+    with _bar(_show_progress(progress, _stderr_console())) as bar:
+        reading = bar.add_task("reading the gloss view", total=len(texts))
+        x, deep = _features(encoder, view, ngrams, texts, 64, lambda n: bar.advance(reading, n))
+        fits = bar.add_task("cross-validation", total=len(DEEP_WEIGHTS) * len(C_GRID) * folds)
+        c, w, table = _select(x, deep, y, len(labels), seed, folds, lambda: bar.advance(fits))
     weights = _fit_logreg(x, deep * w, torch.tensor(y, dtype=torch.long), len(labels), c)
     return WideDeepClassifier(str(encoder.culture), str(encoder.base.id), labels, ngrams, w, c,
                               weights, encoder, view, view.labels, table)
