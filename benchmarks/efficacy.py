@@ -1200,10 +1200,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=lambda s: _csv(s, int), default=None,
                    help="seeds (default 0,1,2)")
     p.add_argument("--quick", action="store_true",
-                   help="a subset for about 15 minutes on a 2-core CPU: classical and cultura "
-                        "on zh-sentiment (500 test reviews) and zh-ner (300 test sentences), "
-                        "n=200, seeds 0,1,2 (--systems, --sizes, --seeds override); results go "
-                        "to benchmarks/results/efficacy-quick.json")
+                   help="a subset for about 12 minutes on a 2-core CPU: classical, cultura and "
+                        "cultura-wide on zh-sentiment (500 test reviews), n=200, seeds 0,1,2 "
+                        "(--systems, --sizes, --seeds override); results go to "
+                        "benchmarks/results/efficacy-quick.json")
     p.add_argument("--test-size", type=int, default=None,
                    help="use the first N items of each fixed test set")
     p.add_argument("--out", type=Path, default=None,
