@@ -18,7 +18,7 @@ from cultura.adapt.glossview import gloss_view
 from cultura.adapt.wide import (
     C_GRID,
     DEEP_WEIGHTS,
-    CharNgrams,
+    Ngrams,
     WideDeepClassifier,
     _fit_logreg,
     fit_wide_deep,
@@ -123,13 +123,17 @@ def test_a_failing_gloss_source_is_named() -> None:
 
 
 # ------------------------------------------------------------------------- the linear model
-def test_char_ngrams_equal_scikit_learn_tfidf() -> None:
+@pytest.mark.parametrize(("analyzer", "options"), [
+    ("char", {}),
+    ("word", {"token_pattern": r"\S+"}),
+])
+def test_ngrams_equal_scikit_learn_tfidf(analyzer: str, options: dict[str, Any]) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    train = ["服务态度很差", "我喜欢这电影  真的", "Good MOVIE, 好!", "好好好 电影"]
-    test = ["电影很好", "bad 服务", "unseen 字"]
-    ours = CharNgrams.fit(train)
-    ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True).fit(train)
+    train = ["服务态度很差", "我喜欢这电影  真的", "Good MOVIE, 好!", "好好好 电影", "good movie very good"]
+    test = ["电影很好", "bad 服务", "unseen 字", "very good movie"]
+    ours = Ngrams.fit(train, analyzer=analyzer)
+    ref = TfidfVectorizer(analyzer=analyzer, ngram_range=(1, 2), sublinear_tf=True, **options).fit(train)
     assert sorted(ours.vocabulary) == sorted(ref.vocabulary_)
     order = [ours.vocabulary[g] for g in sorted(ref.vocabulary_, key=ref.vocabulary_.__getitem__)]
     got = ours.transform(test).to_dense()[:, order].numpy()
@@ -195,13 +199,22 @@ def test_no_texts_no_predictions(fitted: Any) -> None:
         fitted.clf.predict(["好", 3])
 
 
-def test_deep_features_read_the_gloss_view(fitted: Any) -> None:
-    """Two texts with the same characters' n-grams but different glosses differ only in the
-    deep part; the deep part is the frozen base's embedding of the view."""
+def test_features_read_the_text_and_its_gloss_view(fitted: Any) -> None:
+    """Sparse: the text's character n-grams, then the view's word n-grams; deep: the frozen
+    base's embedding of the view, then of the text."""
     from cultura.adapt.prompting import mean_pooled
 
-    _, deep = fitted.clf.features(["我喜欢这电影"])
-    assert torch.allclose(deep, mean_pooled(fitted.clf.encoder, ["我 like 这 movie"]).double())
+    clf = fitted.clf
+    sparse, deep = clf.features(["我喜欢这电影"])
+    view = "我 like 这 movie"
+    expected = torch.cat([mean_pooled(clf.encoder, [view]), mean_pooled(clf.encoder, ["我喜欢这电影"])], 1)
+    assert torch.allclose(deep, expected.double())
+    chars, words = len(clf.ngrams.vocabulary), len(clf.view_ngrams.vocabulary)
+    assert sparse.shape == (1, chars + words)
+    dense = sparse.to_dense()[0]
+    assert torch.allclose(dense[:chars], clf.ngrams.transform(["我喜欢这电影"]).to_dense()[0])
+    assert torch.allclose(dense[chars:], clf.view_ngrams.transform([view]).to_dense()[0])
+    assert {"like", "这 movie"} <= set(clf.view_ngrams.vocabulary)
 
 
 def test_save_and_load_give_the_same_predictions(fitted: Any) -> None:
@@ -237,6 +250,9 @@ def _copy(fitted: Any, tmp_path: Path) -> Path:
     ("labels", ["a", "a"], "labels"),
     ("ngram_range", [1, 10_000], "ngram_range"),
     ("ngrams", ["abc"], "ngrams"),
+    ("view_ngrams", ["a b c"], "view_ngrams"),
+    ("view_ngrams", [" a"], "view_ngrams"),
+    ("view_ngram_range", [0, 2], "view_ngram_range"),
     ("C", -1, "'C'"),
     ("deep_weight", "1", "deep_weight"),
     ("weights_sha256", "../../x", "weights_sha256"),

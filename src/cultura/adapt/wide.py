@@ -6,19 +6,22 @@ character n-gram logistic regression, and what it learns adds nothing to that mo
 view** (:mod:`cultura.adapt.glossview`: each word replaced by its dictionary gloss). So this
 classifier is one multinomial logistic regression over
 
-* **wide**: the normalized text's character 1-2-gram TF-IDF (sublinear tf, smoothed idf, L2
-  rows), the strongest simple model on this data; and
-* **deep**: the frozen base encoder's mean-pooled, L2-normalized embedding of the gloss view,
-  scaled by a weight ``w``;
+* **wide**: TF-IDF (sublinear tf, smoothed idf, unit rows) of the normalized text's character
+  1-2-grams, the strongest simple model on this data, and of the gloss view's word 1-2-grams
+  (the dictionary's translation as features); and
+* **deep**: the frozen base encoder's mean-pooled, L2-normalized embeddings of the gloss view
+  and of the text itself, scaled by a weight ``w``;
 
 with the L2 penalty ``C`` and the weight ``w`` chosen together by stratified 3-fold
 cross-validation (macro-F1) on the training data only. The fit is convex (L-BFGS) and takes
-seconds after the encoder has read the texts once. Nothing of the base is trained.
+seconds after the encoder has read the texts once. Nothing of the base is trained. Which
+features to use was decided on a development split of the benchmark's training pool, never
+on its test set (docs/efficacy.md).
 
 It is measured in docs/efficacy.md (system ``cultura-wide``) and described in docs/wide.md.
-Saved as a directory: ``wide.json`` (labels, culture, base, the n-gram vocabulary, the chosen
-settings, the sha256 of the weights) and ``wide.safetensors`` (idf, coefficients); loading
-checks both as untrusted data.
+Saved as a directory: ``wide.json`` (labels, culture, base, the n-gram vocabularies, the
+chosen settings, the sha256 of the weights) and ``wide.safetensors`` (idf, coefficients);
+loading checks both as untrusted data.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ __all__ = [
     "CV_FOLDS",
     "DEEP_WEIGHTS",
     "FORMAT_VERSION",
-    "CharNgrams",
+    "Ngrams",
     "WideDeepClassifier",
     "fit_wide_deep",
 ]
@@ -69,31 +72,40 @@ _WHITESPACE = re.compile(r"\s\s+")
 
 # --------------------------------------------------------------------------- n-grams
 @dataclass(frozen=True)
-class CharNgrams:
-    """Character n-gram TF-IDF: lower-cased text, runs of whitespace as one space, n-grams of
-    ``low``..``high`` characters, tf as ``1 + log(count)``, idf ``log((1 + n) / (1 + df)) + 1``,
-    rows scaled to unit L2 norm (scikit-learn's ``TfidfVectorizer(analyzer="char",
-    sublinear_tf=True)``)."""
+class Ngrams:
+    """N-gram TF-IDF as scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` computes it: tf
+    as ``1 + log(count)``, idf ``log((1 + n) / (1 + df)) + 1``, rows scaled to unit L2 norm,
+    over lower-cased text.
+
+    ``analyzer="char"``: n-grams of ``low``..``high`` characters, runs of whitespace read as one
+    space (``analyzer="char"``); ``"word"``: n-grams of ``low``..``high`` whitespace-separated
+    words joined by a space (``analyzer="word", token_pattern=r"\\S+"``).
+    """
 
     vocabulary: Mapping[str, int]
     idf: tuple[float, ...]
     low: int = 1
     high: int = 2
+    analyzer: str = "char"
 
     @staticmethod
-    def grams(text: str, low: int = 1, high: int = 2) -> Counter[str]:
+    def grams(text: str, low: int = 1, high: int = 2, analyzer: str = "char") -> Counter[str]:
+        if analyzer == "word":
+            words = text.lower().split()
+            return Counter(" ".join(words[i : i + n]) for n in range(low, high + 1)
+                           for i in range(len(words) - n + 1))
         text = _WHITESPACE.sub(" ", text.lower())
         return Counter(text[i : i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1))
 
     @classmethod
-    def fit(cls, texts: Sequence[str], low: int = 1, high: int = 2) -> CharNgrams:
+    def fit(cls, texts: Sequence[str], low: int = 1, high: int = 2, analyzer: str = "char") -> Ngrams:
         df: Counter[str] = Counter()
         for text in texts:
-            df.update(cls.grams(text, low, high).keys())
+            df.update(cls.grams(text, low, high, analyzer).keys())
         vocabulary = {g: i for i, g in enumerate(sorted(df))}
         n = len(texts)
         idf = tuple(math.log((1 + n) / (1 + df[g])) + 1 for g in vocabulary)
-        return cls(vocabulary, idf, low, high)
+        return cls(vocabulary, idf, low, high, analyzer)
 
     def transform(self, texts: Sequence[str]) -> torch.Tensor:
         """A sparse ``[len(texts), len(vocabulary)]`` float64 matrix (n-grams not in the
@@ -102,8 +114,9 @@ class CharNgrams:
 
         rows, cols, values = [], [], []
         for r, text in enumerate(texts):
+            grams = self.grams(text, self.low, self.high, self.analyzer)
             found = [(self.vocabulary[g], (1 + math.log(c)) * self.idf[self.vocabulary[g]])
-                     for g, c in self.grams(text, self.low, self.high).items() if g in self.vocabulary]
+                     for g, c in grams.items() if g in self.vocabulary]
             norm = math.sqrt(sum(v * v for _, v in found)) or 1.0
             for col, value in found:
                 rows.append(r)
@@ -131,7 +144,7 @@ class _Linear:
 @contextmanager
 def _own_sparse() -> Iterator[None]:
     """Sparse CSR conversions without torch's invariant checks and its "CSR is in beta"
-    warning: every sparse tensor here is built by :meth:`CharNgrams.transform` (checked
+    warning: every sparse tensor here is built by :meth:`Ngrams.transform` (checked
     there), never read from a file."""
     import torch
 
@@ -238,7 +251,8 @@ class WideDeepClassifier:
 
     Attributes:
         culture / base / labels: the culture tag, the portable base id and the labels in id order.
-        ngrams: the fitted :class:`CharNgrams`.
+        ngrams / view_ngrams: the fitted :class:`Ngrams` of the text's characters and of the
+            gloss view's words.
         deep_weight / C: the settings cross-validation chose; ``cv``: its table.
         gloss_sources: the gloss sources the view used (``"gloss:cc-cedict"``).
         encoder: the frozen base (a :class:`~cultura.adapt.cultural_model.CulturalModel`
@@ -248,7 +262,8 @@ class WideDeepClassifier:
     culture: str
     base: str
     labels: tuple[str, ...]
-    ngrams: CharNgrams
+    ngrams: Ngrams
+    view_ngrams: Ngrams
     deep_weight: float
     C: float
     weights: _Linear = field(repr=False)
@@ -261,7 +276,8 @@ class WideDeepClassifier:
     # ------------------------------------------------------------------ features
     def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """The wide (sparse TF-IDF) and deep (unscaled) features of raw ``texts``."""
-        return _features(self.encoder, self.view, self.ngrams, texts, self.batch_size)
+        return _features(self.encoder, self.view, (self.ngrams, self.view_ngrams), texts,
+                         self.batch_size)
 
     def predict_proba(self, texts: Sequence[str] | str) -> tuple[Any, list[str]]:
         """Class probabilities ``[n, labels]`` (numpy) and the label names."""
@@ -304,6 +320,7 @@ class WideDeepClassifier:
         directory.mkdir(parents=True, exist_ok=True)
         blob = save({
             "idf": _tensor(self.ngrams.idf),
+            "view_idf": _tensor(self.view_ngrams.idf),
             "sparse": self.weights.sparse.contiguous(),
             "dense": self.weights.dense.contiguous(),
             "bias": self.weights.bias.contiguous(),
@@ -313,6 +330,8 @@ class WideDeepClassifier:
             "culture": self.culture, "base": self.base, "labels": list(self.labels),
             "ngram_range": [self.ngrams.low, self.ngrams.high],
             "ngrams": sorted(self.ngrams.vocabulary, key=self.ngrams.vocabulary.__getitem__),
+            "view_ngram_range": [self.view_ngrams.low, self.view_ngrams.high],
+            "view_ngrams": sorted(self.view_ngrams.vocabulary, key=self.view_ngrams.vocabulary.__getitem__),
             "deep_weight": self.deep_weight, "C": self.C, "gloss_sources": list(self.gloss_sources),
             "cv": self.cv, "weights_sha256": hashlib.sha256(blob).hexdigest(),
         }
@@ -342,17 +361,18 @@ class WideDeepClassifier:
             raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
                                "the file was changed or damaged")
         tensors = load(blob)
-        n, k = len(meta["ngrams"]), len(meta["labels"])
-        expected = {"idf": (n,), "sparse": (n, k), "bias": (k,)}
+        n, m, k = len(meta["ngrams"]), len(meta["view_ngrams"]), len(meta["labels"])
+        expected = {"idf": (n,), "view_idf": (m,), "sparse": (n + m, k), "bias": (k,)}
         for name, shape in expected.items():
             if name not in tensors or tuple(tensors[name].shape) != shape:
                 raise CulturaError(f"{weights_path}: tensor {name!r} must have shape {shape}")
         dense = tensors.get("dense")
         if dense is None or dense.dim() != 2 or dense.shape[1] != k or dense.shape[0] > MAX_DEEP_DIM:
             raise CulturaError(f"{weights_path}: tensor 'dense' must have shape (dim, {k})")
-        low, high = meta["ngram_range"]
-        ngrams = CharNgrams({g: i for i, g in enumerate(meta["ngrams"])},
-                            tuple(tensors["idf"].double().tolist()), low, high)
+        ngrams = Ngrams({g: i for i, g in enumerate(meta["ngrams"])},
+                        tuple(tensors["idf"].double().tolist()), *meta["ngram_range"], "char")
+        view_ngrams = Ngrams({g: i for i, g in enumerate(meta["view_ngrams"])},
+                             tuple(tensors["view_idf"].double().tolist()), *meta["view_ngram_range"], "word")
         base, _ = resolve_recorded_base(meta["base"], f"{meta_path} field 'base'")
         encoder, view = _encoder(base, meta["culture"], manager, dtype, portable=meta["base"])
         if tuple(view.labels) != tuple(meta["gloss_sources"]):
@@ -361,8 +381,9 @@ class WideDeepClassifier:
                 f"plugins give {list(view.labels)}; install the plugin versions it was fitted with"
             )
         weights = _Linear(tensors["sparse"].double(), dense.double(), tensors["bias"].double())
-        clf = cls(meta["culture"], meta["base"], tuple(meta["labels"]), ngrams, meta["deep_weight"],
-                  meta["C"], weights, encoder, view, tuple(meta["gloss_sources"]), meta["cv"])
+        clf = cls(meta["culture"], meta["base"], tuple(meta["labels"]), ngrams, view_ngrams,
+                  meta["deep_weight"], meta["C"], weights, encoder, view,
+                  tuple(meta["gloss_sources"]), meta["cv"])
         _, deep_dim = clf.features(["x"])[1].shape
         if deep_dim != dense.shape[0]:
             raise CulturaError(f"{weights_path}: 'dense' has {dense.shape[0]} rows, the base "
@@ -409,16 +430,28 @@ def _read_meta(path: Path) -> dict[str, Any]:
     if (not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS
             or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
         raise fail("labels", f"must list 2 to {MAX_LABELS} distinct non-empty strings")
-    grams = meta.get("ngram_range")
-    if (not isinstance(grams, list) or len(grams) != 2 or not all(type(g) is int for g in grams)
-            or not 1 <= grams[0] <= grams[1] <= 8):
-        raise fail("ngram_range", "must be [low, high] with 1 <= low <= high <= 8")
-    ngrams = meta.get("ngrams")
-    if (not isinstance(ngrams, list) or len(ngrams) > MAX_NGRAMS
-            or not all(isinstance(g, str) and grams[0] <= len(g) <= grams[1] for g in ngrams)
-            or len(set(ngrams)) != len(ngrams)):
-        raise fail("ngrams", f"must list at most {MAX_NGRAMS:,} distinct strings of "
-                   f"{grams[0]}-{grams[1]} characters")
+    total = 0
+    for name, unit in (("ngrams", "characters"), ("view_ngrams", "words")):
+        grams = meta.get(f"{name[:-1]}_range")
+        if (not isinstance(grams, list) or len(grams) != 2 or not all(type(g) is int for g in grams)
+                or not 1 <= grams[0] <= grams[1] <= 8):
+            raise fail(f"{name[:-1]}_range", "must be [low, high] with 1 <= low <= high <= 8")
+        values = meta.get(name)
+        def fits(g: object, low: int = grams[0], high: int = grams[1], chars: bool = unit == "characters") -> bool:
+            if not isinstance(g, str) or not g:
+                return False
+            if chars:
+                return low <= len(g) <= high
+            return g.split() == g.split(" ") and low <= len(g.split(" ")) <= high
+
+        if (not isinstance(values, list) or len(values) > MAX_NGRAMS
+                or not all(fits(g) for g in values)
+                or len(set(values)) != len(values)):
+            raise fail(name, f"must list at most {MAX_NGRAMS:,} distinct n-grams of "
+                       f"{grams[0]}-{grams[1]} {unit}")
+        total += len(values)
+    if total > MAX_NGRAMS:
+        raise fail("view_ngrams", f"the two vocabularies hold more than {MAX_NGRAMS:,} n-grams")
     for name in ("deep_weight", "C"):
         value = meta.get(name)
         if type(value) not in (int, float) or not 0 < value < 1e6:
@@ -450,22 +483,31 @@ def _encoder(base: Any, culture: str, manager: PluginManager | None, dtype: Any,
     return encoder, view
 
 
-def _features(encoder: CulturalModel, view: GlossView, ngrams: CharNgrams, texts: Sequence[str],
-              batch_size: int, on_batch: Callable[[int], None] = lambda n: None,
+def _features(encoder: CulturalModel, view: GlossView, ngrams: tuple[Ngrams, Ngrams],
+              texts: Sequence[str], batch_size: int, on_batch: Callable[[int], None] = lambda n: None,
               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sparse features (the text's character n-grams, then the view's word n-grams) and
+    the deep ones (the base's embedding of the view, then of the text itself), unscaled."""
     import torch
 
     from cultura.adapt.prompting import mean_pooled
 
     normalized = encoder.profile.normalize(list(texts)) if texts else []
+    viewed: list[str] = []
     chunks = []
     for start in range(0, len(normalized), batch_size):
         chunk = normalized[start : start + batch_size]
-        chunks.append(mean_pooled(encoder, view(chunk), batch_size).double())
+        glossed = view(chunk)
+        viewed += glossed
+        chunks.append(torch.cat([mean_pooled(encoder, glossed, batch_size),
+                                 mean_pooled(encoder, chunk, batch_size)], dim=1).double())
         on_batch(len(chunk))
-    dim = chunks[0].shape[1] if chunks else int(getattr(encoder.model.config, "hidden_size", 1))
+    dim = chunks[0].shape[1] if chunks else 2 * int(getattr(encoder.model.config, "hidden_size", 1))
     deep = torch.cat(chunks) if chunks else torch.zeros((0, dim), dtype=torch.float64)
-    return ngrams.transform(normalized), deep
+    chars, words = ngrams
+    with _own_sparse():
+        sparse = torch.cat([chars.transform(normalized), words.transform(viewed)], dim=1).coalesce()
+    return sparse, deep
 
 
 def _bar(show: bool) -> Any:
@@ -542,13 +584,15 @@ def fit_wide_deep(
         )
     texts = [e.text for e in examples]
     normalized = encoder.profile.normalize(texts)
-    ngrams = CharNgrams.fit(normalized)
+    ngrams = Ngrams.fit(normalized)
+    view_ngrams = Ngrams.fit(view(normalized), analyzer="word")
     y = [e.label for e in examples]
     with _bar(_show_progress(progress, _stderr_console())) as bar:
         reading = bar.add_task("reading the gloss view", total=len(texts))
-        x, deep = _features(encoder, view, ngrams, texts, 64, lambda n: bar.advance(reading, n))
+        x, deep = _features(encoder, view, (ngrams, view_ngrams), texts, 64,
+                            lambda n: bar.advance(reading, n))
         fits = bar.add_task("cross-validation", total=len(DEEP_WEIGHTS) * len(C_GRID) * folds)
         c, w, table = _select(x, deep, y, len(labels), seed, folds, lambda: bar.advance(fits))
     weights = _fit_logreg(x, deep * w, torch.tensor(y, dtype=torch.long), len(labels), c)
-    return WideDeepClassifier(str(encoder.culture), str(encoder.base.id), labels, ngrams, w, c,
+    return WideDeepClassifier(str(encoder.culture), str(encoder.base.id), labels, ngrams, view_ngrams, w, c,
                               weights, encoder, view, view.labels, table)
