@@ -24,7 +24,7 @@ test: install
 bench: install
 	$(PY) benchmarks/run.py
 
-# efficacy on real data (docs/efficacy.md): `make eval EVAL_ARGS=--quick` for the 12-minute subset
+# efficacy on real data (docs/efficacy.md): `make eval EVAL_ARGS=--quick` for the 13-minute subset
 eval: install
 	$(PY) benchmarks/efficacy.py $(EVAL_ARGS)
 
