@@ -915,7 +915,8 @@ def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: in
         "per_label_f1": metrics["per_label_f1"], "train_s": train_s, "predict_s": predict_s,
         "train_cpu_s": train_cpu_s, "predict_cpu_s": predict_cpu_s,
         "settings": {"C": clf.C, "deep_weight": clf.deep_weight, "cv": clf.cv,
-                     "gloss_sources": list(clf.gloss_sources), "ngrams": len(clf.ngrams.vocabulary)},
+                     "gloss_sources": list(clf.gloss_sources), "ngrams": len(clf.ngrams.vocabulary),
+                     "view_ngrams": len(clf.view_ngrams.vocabulary)},
     }
 
 

@@ -56,7 +56,8 @@ def fit(data: Path, culture: str, out: Path, base: str, labels: str | None, text
     clf.save(out)
     summary = {"directory": str(out), "culture": clf.culture, "base": clf.base,
                "labels": list(clf.labels), "C": clf.C, "deep_weight": clf.deep_weight,
-               "ngrams": len(clf.ngrams.vocabulary), "gloss_sources": list(clf.gloss_sources)}
+               "ngrams": len(clf.ngrams.vocabulary) + len(clf.view_ngrams.vocabulary),
+               "gloss_sources": list(clf.gloss_sources)}
     if as_json:
         emit_json(summary)
         return
