@@ -580,7 +580,8 @@ def fit_wide_deep(
     if len(counts) < 2 or min(counts.values()) < folds:
         raise CulturaError(
             f"the training data needs at least {folds} examples of each of two or more labels "
-            f"for {folds}-fold cross-validation; it has {dict(sorted(counts.items()))} (by label id)"
+            f"for {folds}-fold cross-validation; it has "
+            + ", ".join(f"{labels[k]}: {counts.get(k, 0)}" for k in range(len(labels)))
         )
     texts = [e.text for e in examples]
     normalized = encoder.profile.normalize(texts)
