@@ -639,8 +639,9 @@ def _show_progress(progress: bool | None, console: Any) -> bool:
     return bool(console.is_terminal or console.is_jupyter)
 
 
-def _progress(show: bool, console: Any) -> Any:
-    """The bar of one epoch on ``console`` (stderr); it disappears when the epoch ends."""
+def _progress(show: bool, console: Any, *, loss: bool = True) -> Any:
+    """The bar of one epoch on ``console`` (stderr), with its running ``loss`` field unless
+    ``loss=False`` (a wide-and-deep fit's bars); it disappears when the work ends."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -654,7 +655,7 @@ def _progress(show: bool, console: Any) -> Any:
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
+        *([TextColumn("loss {task.fields[loss]:.4f}")] if loss else []),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,

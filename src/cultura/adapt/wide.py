@@ -283,6 +283,8 @@ class WideDeepClassifier:
         """Class probabilities ``[n, labels]`` (numpy) and the label names."""
         import torch
 
+        from cultura.adapt.prompting import _texts
+
         items = _texts(texts)
         x, deep = self.features(items)
         probs = torch.softmax(self.weights.logits(x, deep * self.deep_weight), dim=-1)
@@ -291,6 +293,8 @@ class WideDeepClassifier:
     def predict(self, texts: Sequence[str] | str, *, top_k: int = 1) -> list[dict[str, Any]]:
         """One ``{"text", "label", "score", "top"}`` per text, as ``CulturalModel.predict``
         gives for a ``seq-cls`` head."""
+        from cultura.adapt.prompting import _texts
+
         items = _texts(texts)
         probs, labels = self.predict_proba(items)
         out = []
@@ -389,14 +393,6 @@ class WideDeepClassifier:
             raise CulturaError(f"{weights_path}: 'dense' has {dense.shape[0]} rows, the base "
                                f"{meta['base']} gives {deep_dim} features")
         return clf
-
-
-def _texts(texts: Sequence[str] | str) -> list[str]:
-    items = [texts] if isinstance(texts, str) else list(texts)
-    bad = next((i for i, t in enumerate(items) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise CulturaError(f"texts[{bad}] is a {type(items[bad]).__name__}; pass strings")
-    return items
 
 
 def _tensor(values: Sequence[float]) -> torch.Tensor:
@@ -510,24 +506,6 @@ def _features(encoder: CulturalModel, view: GlossView, ngrams: tuple[Ngrams, Ngr
     return sparse, deep
 
 
-def _bar(show: bool) -> Any:
-    """The progress bar of a fit on stderr (it disappears when the fit ends)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from cultura.adapt.train import _stderr_console
-
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=_stderr_console(), transient=True, disable=not show)
-
-
 def _examples(encoder: CulturalModel, data: Any, labels: Sequence[str], text_field: str | None,
               label_field: str | None, label_map: Mapping[Any, str] | None) -> list[Any]:
     from cultura.adapt.data import load_examples
@@ -563,7 +541,7 @@ def fit_wide_deep(
 
     from cultura.adapt.base import resolve_base
     from cultura.adapt.data import labels_from_data
-    from cultura.adapt.train import _show_progress, _stderr_console
+    from cultura.adapt.train import _progress, _show_progress, _stderr_console
 
     if folds < 2:
         raise CulturaError(f"folds must be at least 2, got {folds!r}")
@@ -588,7 +566,8 @@ def fit_wide_deep(
     ngrams = Ngrams.fit(normalized)
     view_ngrams = Ngrams.fit(view(normalized), analyzer="word")
     y = [e.label for e in examples]
-    with _bar(_show_progress(progress, _stderr_console())) as bar:
+    console = _stderr_console()
+    with _progress(_show_progress(progress, console), console, loss=False) as bar:
         reading = bar.add_task("reading the gloss view", total=len(texts))
         x, deep = _features(encoder, view, (ngrams, view_ngrams), texts, 64,
                             lambda n: bar.advance(reading, n))
