@@ -62,8 +62,6 @@ DEFAULT_BASE = "all-MiniLM-L6-v2"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "efficacy.json"
 QUICK_OUT = ROOT / "benchmarks" / "results" / "efficacy-quick.json"
 ALL_SYSTEMS = ("classical", "peft", "cultura", "cultura-wide")
-#: systems that only classify (skipped on the NER data sets)
-CLASSIFIERS_ONLY = frozenset({"cultura-wide"})
 DEFAULT_SIZES = (200, 1000, 5000)
 DEFAULT_SEEDS = (0, 1, 2)
 #: longest NER sentence, in tokens (characters for zh); longer ones are split (split_long)
@@ -894,14 +892,16 @@ def run_cultura(corpus: Corpus, train: list[Any], test: list[Any], seed: int, co
 
 def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: int,
                      config: Config) -> dict[str, Any]:
-    """:func:`cultura.adapt.wide.fit_wide_deep` with its defaults (character n-grams and the
-    frozen base's embedding of the gloss view, C and the deep weight chosen by cross-validation
-    on the training set), then ``evaluate``. Classification only."""
+    """cultura's wide models with their defaults. Classification:
+    :func:`cultura.adapt.wide.fit_wide_deep` (character n-grams and the frozen base's
+    embedding of the gloss view, C and the deep weight chosen by cross-validation on the
+    training set), then ``evaluate``. NER: :func:`cultura.adapt.tagger.fit_wide_tagger` (a
+    CRF over window, word and gloss features), then ``tag``, scored as the other systems are."""
+    culture = config.culture or corpus.culture
+    if corpus.kind != "classification":
+        return _run_wide_tagger(corpus, train, test, culture, config)
     from cultura.adapt.wide import fit_wide_deep
 
-    if corpus.kind != "classification":
-        raise BenchmarkError(f"cultura-wide classifies texts; {corpus.name} is {corpus.kind}")
-    culture = config.culture or corpus.culture
     start = _now()
     clf = fit_wide_deep([{"text": t, "label": y} for t, y in train], culture,
                         labels=list(corpus.labels), base=config.base, seed=seed,
@@ -918,6 +918,25 @@ def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: in
                      "gloss_sources": list(clf.gloss_sources), "ngrams": len(clf.ngrams.vocabulary),
                      "view_ngrams": len(clf.view_ngrams.vocabulary)},
     }
+
+
+def _run_wide_tagger(corpus: Corpus, train: list[Any], test: list[Any], culture: str,
+                     config: Config) -> dict[str, Any]:
+    from cultura.adapt.tagger import fit_wide_tagger
+
+    start = _now()
+    tagger = fit_wide_tagger([{"tokens": list(t), "tags": list(y)} for t, y in train], culture,
+                             labels=list(corpus.labels), manager=config.manager)
+    train_s, train_cpu_s = _elapsed(start)
+    start = _now()
+    pred = [[tag for tag, _ in row] for row in tagger.tag([list(t) for t, _ in test])]
+    predict_s, predict_cpu_s = _elapsed(start)
+    result = _score(corpus, test, pred)
+    result.update(train_s=train_s, predict_s=predict_s, train_cpu_s=train_cpu_s,
+                  predict_cpu_s=predict_cpu_s,
+                  settings={**tagger.settings, **tagger.features.sources,
+                            "features": len(tagger.crf.features)})
+    return result
 
 
 def _word_tags(cm: Any, words: Sequence[str], output: dict[str, Any], back: dict[str, str]) -> list[str]:
@@ -1048,12 +1067,14 @@ def run_benchmark(
     config: Config | None = None,
     test_sizes: dict[str, int] | None = None,
     sizes_by_dataset: dict[str, Sequence[int]] | None = None,
+    systems_by_dataset: dict[str, Sequence[str]] | None = None,
     force: bool = False,
     header: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run every (data set, system, n, seed) cell not yet in ``out`` (or all with ``force``),
-    saving after each; returns the results."""
+    saving after each; returns the results. ``sizes_by_dataset`` / ``systems_by_dataset``
+    replace ``sizes`` / ``systems`` for the data sets they name."""
     config = config or Config()
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     data = load_results(out)
@@ -1063,9 +1084,7 @@ def run_benchmark(
         n_test = min((test_sizes or {}).get(corpus.name, len(corpus.test)), len(corpus.test))
         wanted = (sizes_by_dataset or {}).get(corpus.name, sizes)
         for n in corpus.sizes(wanted):
-            for system in systems:
-                if system in CLASSIFIERS_ONLY and corpus.kind != "classification":
-                    continue
+            for system in (systems_by_dataset or {}).get(corpus.name, systems):
                 for seed in seeds:
                     plan.append((corpus, system, n, seed, n_test))
     for i, (corpus, system, n, seed, n_test) in enumerate(plan, start=1):
@@ -1172,9 +1191,11 @@ def markdown(data: dict[str, Any], systems: Sequence[str] = tuple(SYSTEMS)) -> s
 # ---------------------------------------------------------------------------- command line
 #: ``--quick``: what runs in under 15 minutes on a 2-core CPU (see docs/efficacy.md)
 QUICK: dict[str, Any] = {
-    "datasets": ("zh-sentiment",),
+    "datasets": ("zh-sentiment", "zh-ner"),
     "systems": ("classical", "cultura", "cultura-wide"),
-    "sizes": {"zh-sentiment": (200,)},
+    # the LoRA NER adapter takes minutes a cell: only the fast systems on zh-ner
+    "systems_by_dataset": {"zh-ner": ("classical", "cultura-wide")},
+    "sizes": {"zh-sentiment": (200,), "zh-ner": (200,)},
     "seeds": (0, 1, 2),
 }
 
@@ -1202,7 +1223,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="seeds (default 0,1,2)")
     p.add_argument("--quick", action="store_true",
                    help="a subset for about 13 minutes on a 2-core CPU: classical, cultura and "
-                        "cultura-wide on zh-sentiment (500 test reviews), n=200, seeds 0,1,2 "
+                        "cultura-wide on zh-sentiment (500 test reviews), classical and "
+                        "cultura-wide on zh-ner (300 test sentences), n=200, seeds 0,1,2 "
                         "(--systems, --sizes, --seeds override); results go to "
                         "benchmarks/results/efficacy-quick.json")
     p.add_argument("--test-size", type=int, default=None,
@@ -1238,6 +1260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     systems = args.systems or list(QUICK["systems"] if args.quick else ALL_SYSTEMS)
     sizes = args.sizes or list(DEFAULT_SIZES)
     sizes_by_dataset = None if args.sizes or not args.quick else dict(QUICK["sizes"])
+    systems_by_dataset = None if args.systems or not args.quick else dict(QUICK["systems_by_dataset"])
     test_sizes = {}
     for name in datasets:
         spec = DATASETS[name]
@@ -1266,7 +1289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         data = run_benchmark(
             corpora, systems, sizes, seeds, out, config=Config(base=args.base),
-            test_sizes=test_sizes, sizes_by_dataset=sizes_by_dataset, force=args.force,
+            test_sizes=test_sizes, sizes_by_dataset=sizes_by_dataset,
+            systems_by_dataset=systems_by_dataset, force=args.force,
             header=header,
         )
     except BenchmarkError as exc:

@@ -239,19 +239,25 @@ def test_every_cultura_system_is_paired_with_the_classical_model() -> None:
     assert "| 81.0 ± 1.4 | 70.0 ± 0.0 | 83.0 ± 2.8 | -11.0 ± 1.4 | +2.0 ± 1.4 |" in table
 
 
-def test_classifier_only_systems_skip_the_ner_data(tmp_path: Path, monkeypatch: Any) -> None:
-    ran: list[str] = []
+def test_systems_by_dataset_replace_the_systems_for_the_data_sets_they_name(tmp_path: Path, monkeypatch: Any) -> None:
+    ran: list[tuple[str, str]] = []
 
-    def fake(corpus: Any, train: list[Any], test: list[Any], seed: int, config: Any) -> dict[str, Any]:
-        ran.append(corpus.name)
-        return {"entity_f1": 0.5, "train_s": 0.0, "predict_s": 0.0}
+    def fake(name: str) -> Any:
+        def run(corpus: Any, train: list[Any], test: list[Any], seed: int, config: Any) -> dict[str, Any]:
+            ran.append((corpus.name, name))
+            return {"entity_f1": 0.5, "train_s": 0.0, "predict_s": 0.0}
+        return run
 
-    monkeypatch.setitem(eff.SYSTEMS, "classical", fake)
+    for system in ("classical", "cultura", "cultura-wide"):
+        monkeypatch.setitem(eff.SYSTEMS, system, fake(system))
     sentences = [(("北", "京"), ("B-LOC", "I-LOC"))] * 30
-    corpus = eff.Corpus("toy-ner", "ner", eff.bio_labels(["LOC"]), sentences, sentences[:5])
-    eff.run_benchmark([corpus], ["classical", "cultura-wide"], [20], [0], tmp_path / "r.json",
+    ner = eff.Corpus("toy-ner", "ner", eff.bio_labels(["LOC"]), sentences, sentences[:5])
+    other = eff.Corpus("other-ner", "ner", eff.bio_labels(["LOC"]), sentences, sentences[:5])
+    eff.run_benchmark([ner, other], ["classical", "cultura", "cultura-wide"], [20], [0],
+                      tmp_path / "r.json", systems_by_dataset={"toy-ner": ("classical", "cultura-wide")},
                       log=lambda line: None)
-    assert ran == ["toy-ner"]
+    assert ran == [("toy-ner", "classical"), ("toy-ner", "cultura-wide"), ("other-ner", "classical"),
+                   ("other-ner", "cultura"), ("other-ner", "cultura-wide")]
 
 
 def test_resume_skips_cells_already_measured(sentiment_corpus: Any, tmp_path: Path, monkeypatch: Any) -> None:
@@ -418,8 +424,9 @@ def test_model_systems_run_end_to_end_on_a_tiny_model(tiny_setup: Any, system: s
 
 def test_quick_runs_the_documented_subset(sentiment_corpus: Any, tmp_path: Path, monkeypatch: Any,
                                           capsys: Any) -> None:
-    """``--quick``: classical and cultura, zh-sentiment, n=200, seeds 0-2, the first 500 items
-    of the fixed test set (faked here: no data, no model)."""
+    """``--quick``: classical, cultura and cultura-wide on zh-sentiment (the first 500 items of
+    the fixed test set), classical and cultura-wide on zh-ner (300), n=200, seeds 0-2 (faked
+    here: no data, no model)."""
     def fake_corpus(name: str, cache_dir: Any = None, *, download: bool = True) -> Any:
         corpus = sentiment_corpus()
         corpus.name = name
@@ -437,8 +444,35 @@ def test_quick_runs_the_documented_subset(sentiment_corpus: Any, tmp_path: Path,
     cells = json.loads(out.read_text())["cells"]
     assert {(c["dataset"], c["system"], c["seed"]) for c in cells} == {
         ("zh-sentiment", s, seed) for s in ("classical", "cultura", "cultura-wide") for seed in (0, 1, 2)
-    }
+    } | {("zh-ner", s, seed) for s in ("classical", "cultura-wide") for seed in (0, 1, 2)}
     # the sizes are capped at the synthetic pool (70 items)
     assert {c["n"] for c in cells} == {70}
-    assert {c["dataset"]: c["n_test"] for c in cells} == {"zh-sentiment": 500}
+    assert {c["dataset"]: c["n_test"] for c in cells} == {"zh-sentiment": 500, "zh-ner": 300}
     assert "| zh-sentiment | 70 | accuracy |" in capsys.readouterr().out
+
+
+def test_cultura_wide_tags_the_ner_data_with_the_installed_zh_plugin() -> None:
+    """The cultura-wide NER cell: cultura-zh's jieba words and CC-CEDICT glosses through the
+    wide tagger, scored as the other systems are."""
+    def sentence(frame: str, place: str | None, noun: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        word = place or noun
+        text = frame.format(word)
+        tags = ["O"] * len(text)
+        if place:
+            at = text.index(place)
+            tags[at:at + len(place)] = ["B-LOC"] + ["I-LOC"] * (len(place) - 1)
+        return tuple(text), tuple(tags)
+
+    frames = ("我在{}工作", "他们去{}旅游", "朋友住在{}")
+    train = [sentence(f, p, "") for f in frames for p in ("北京", "上海", "广州")] + [
+        sentence(f, None, n) for f in frames for n in ("公司", "学校", "医院")]
+    test = [sentence(f, p, "") for f in frames for p in ("巴黎", "伦敦")] + [
+        sentence(f, None, n) for f in frames for n in ("工厂", "银行")]
+    corpus = eff.Corpus("toy-zh-ner", "ner", eff.bio_labels(["LOC"]), train, test,
+                        culture="zh-Hans", task="ner")
+    result = eff.run_cell(corpus, "cultura-wide", len(train), 0, eff.Config(), len(test))
+    assert result["system"] == "cultura-wide" and result["entity_support"] == 6
+    assert result["settings"]["word_rules"] == "zh.words"
+    assert result["settings"]["gloss_sources"] == ["gloss:cc-cedict"]
+    # places never seen in training, found through their capitalized glosses (Paris, London)
+    assert result["entity_f1"] == pytest.approx(1.0)

@@ -114,11 +114,19 @@ def zero_shot(culture: str, task: str, texts: tuple[str, ...], file: str | None,
 
 
 def print_predictions(results: list[dict[str, Any]], as_json: bool) -> None:
-    """seq-cls predictions as JSON or one line per text (label, score, the runners-up)."""
+    """seq-cls predictions as JSON or one line per text (label, score, the runners-up);
+    token-cls ones as the text and its entities (or its tagged words)."""
     if as_json:
         emit_json(results)
         return
     for result in results:
+        if "entities" in result:
+            spans = ", ".join(f"{e['text']}/{e['type']}" for e in result["entities"])
+            click.echo(f"{result['text']}\t{spans or '(no entities)'}")
+            continue
+        if "words" in result:
+            click.echo(" ".join(f"{w['word']}/{w['label']}" for w in result["words"]))
+            continue
         extra = ", ".join(f"{t['label']} {t['score']:.3f}" for t in result["top"][1:])
         click.echo(f"{result['label']} {result['score']:.3f}\t{result['text']}"
                    + (f"\t({extra})" if extra else ""))

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from cultura.core.profile import CultureProfile
 from cultura.core.types import EmbeddingSource, Provenance, WordRules
 
-__all__ = ["MAX_PIECE", "GlossView", "gloss_view"]
+__all__ = ["MAX_PIECE", "GlossView", "gloss_view", "segmenter"]
 
 #: the longest piece of an unknown word that is looked up
 MAX_PIECE = 4
@@ -64,21 +64,26 @@ class GlossView:
             return self.rules.split(list(texts))
         return [_DEFAULT_WORDS.findall(text) for text in texts]
 
-    def glosses(self, words: Sequence[str]) -> dict[str, str]:
-        """word -> its first gloss's first sense, for the words some source knows."""
+    def senses(self, words: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """word -> the glosses of the first source that knows it (its senses, in the source's
+        order), for the words some source knows."""
         from cultura.adapt.tokenizer import source_texts
 
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, ...]] = {}
         todo = list(dict.fromkeys(w for w in words if w.strip()))
         for source, plugin in self.sources:
             todo = [w for w in todo if w not in found]
             if not todo:
                 break
             for word, texts in source_texts(source, todo, plugin, "the gloss view").items():
-                sense = texts[0].split(";", 1)[0].strip()
-                if sense:
-                    found[word] = sense
+                kept = tuple(t for t in texts if t.strip())
+                if kept and kept[0].split(";", 1)[0].strip():
+                    found[word] = kept
         return found
+
+    def glosses(self, words: Sequence[str]) -> dict[str, str]:
+        """word -> its first gloss's first sense, for the words some source knows."""
+        return {w: s[0].split(";", 1)[0].strip() for w, s in self.senses(words).items()}
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
         split = self.words(texts)
@@ -138,5 +143,9 @@ def gloss_view(profile: CultureProfile) -> GlossView | None:
                 sources.append((source, contribution.provenance))
     if not sources:
         return None
-    rules = next((c.value for c in profile.word_rules if c.value.segment is not None), None)
-    return GlossView(tuple(sources), rules)
+    return GlossView(tuple(sources), segmenter(profile))
+
+
+def segmenter(profile: CultureProfile) -> WordRules | None:
+    """The first of ``profile``'s word rules that has a segmenter (``None``: none has)."""
+    return next((c.value for c in profile.word_rules if c.value.segment is not None), None)
