@@ -338,3 +338,141 @@ def test_cli_fits_predicts_and_evaluates_a_tagger(fitted: WideTagger, tmp_path: 
         assert isinstance(again.exception, CulturaError) and "exists" in str(again.exception)
     finally:
         reset_plugin_manager(None)
+
+
+# ------------------------------------------------------------------------- as an adapter
+def _saved(fitted: WideTagger, tmp_path: Path) -> Path:
+    return fitted.save_pretrained(tmp_path / "adapter", task="place", training={"n_train": 32})
+
+
+def test_a_tagger_saved_as_an_adapter_loads_like_one(fitted: WideTagger, tmp_path: Path) -> None:
+    from cultura.adapt.artifact import verify_artifact
+    from cultura.adapt.loading import load_pretrained
+
+    directory = _saved(fitted, tmp_path)
+    manifest = verify_artifact(directory)
+    assert (manifest.kind, manifest.head_type, manifest.task) == ("wide", "token-cls", "place")
+    assert manifest.base_model.id == "" and manifest.labels == fitted.labels
+    assert set(manifest.files) == {"tagger.json", "tagger.safetensors"}
+    assert manifest.training["word_rules"] == "t.words" and manifest.training["n_train"] == 32
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    assert "A wide tagger for culture `zh`" in card and "base_model" not in card
+    assert "- gloss sources: gloss:tag-dict" in card and "library_name: cultura" in card
+    loaded = load_pretrained(directory, manager=_manager())
+    assert isinstance(loaded, WideTagger) and loaded.task == "place"
+    sentences = [list("我在巴黎工作"), list("朋友住在纽约")]
+    assert [[t for t, _ in r] for r in loaded.tag(sentences)] == [[t for t, _ in r] for r in fitted.tag(sentences)]
+    # a PEFT manifest is written without "kind", as before wide adapters existed
+    assert json.loads((directory / "cultura.json").read_text(encoding="utf-8"))["kind"] == "wide"
+
+
+def _rewrite(directory: Path, **fields: Any) -> None:
+    path = directory / "cultura.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in fields.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _relabel(directory: Path) -> None:
+    """tagger.json with other labels, its hash in the manifest updated to match."""
+    import hashlib
+
+    meta_path = directory / "tagger.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["labels"] = [f"X{i}" for i in range(len(meta["labels"]))]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    manifest = json.loads((directory / "cultura.json").read_text(encoding="utf-8"))
+    manifest["files"]["tagger.json"] = hashlib.sha256(meta_path.read_bytes()).hexdigest()
+    (directory / "cultura.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda d: _rewrite(d, kind="pickle"), "kind"),
+    (lambda d: _rewrite(d, head_type="causal-lm"), "head_type"),
+    (lambda d: _rewrite(d, kind=None), "base_model.id"),  # a PEFT adapter names its base
+    (lambda d: _rewrite(d, kind=None, base_model={"id": "x"}), "does not list adapter_config.json"),
+    (lambda d: (d / "tagger.safetensors").unlink(), "missing tagger.safetensors"),
+    (lambda d: (d / "extra.json").write_text("{}", encoding="utf-8"), "unexpected file extra.json"),
+    (lambda d: (d / "tagger.json").write_text("{}", encoding="utf-8"), "tagger.json changed"),
+    (_relabel, "field 'labels'"),
+])
+def test_a_damaged_tagger_adapter_is_refused_before_loading(
+        fitted: WideTagger, tmp_path: Path, damage: Any, message: str) -> None:
+    from cultura.adapt.artifact import ArtifactError, verify_artifact
+    from cultura.adapt.loading import load_pretrained
+
+    directory = _saved(fitted, tmp_path)
+    damage(directory)
+    with pytest.raises(ArtifactError, match=message):
+        verify_artifact(directory)
+    with pytest.raises(ArtifactError, match=message):
+        load_pretrained(directory, manager=_manager())
+
+
+def test_the_tagger_metadata_is_checked_even_without_hashes(fitted: WideTagger, tmp_path: Path) -> None:
+    from cultura.adapt.artifact import ArtifactError
+    from cultura.adapt.loading import load_pretrained
+
+    directory = _saved(fitted, tmp_path)
+    _relabel(directory)
+    with pytest.raises(ArtifactError, match="field 'labels'"):
+        load_pretrained(directory, verify=False, manager=_manager())
+
+
+def test_train_fits_a_wide_tagger_by_default_where_glosses_exist(tmp_path: Path) -> None:
+    from cultura.core.plugins import reset_plugin_manager
+
+    data = tmp_path / "ner.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _data(TRAIN_PLACES)),
+                    encoding="utf-8")
+    out = tmp_path / "adapter"
+    reset_plugin_manager(_manager())
+    try:
+        def run(args: list[str]) -> Any:
+            return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+        trained = run(["train", str(data), "-c", "zh", "-t", "place", "--head", "token-cls",
+                       "--labels-from-data", "-o", str(out), "--eval", str(data), "--json"])
+        assert trained.exit_code == 0, trained.output
+        assert "method: wide" in trained.stderr
+        summary = json.loads(trained.stdout)
+        assert summary["method"] == "wide" and summary["training"]["eval"]["entity_f1"] == 1.0
+        predicted = run(["predict", str(out), "我在巴黎工作"])
+        assert predicted.exit_code == 0 and predicted.stdout.split() == ["我在巴黎工作", "巴黎/LOC"]
+        evaluated = run(["evaluate", str(out), str(data), "--json"])
+        assert json.loads(evaluated.stdout)["entity_f1"] == 1.0
+        for refused in (["export", str(out), "--format", "onnx", "-o", str(tmp_path / "x")],
+                        ["explain", str(out), "我在巴黎工作"],
+                        ["robustness", str(out), str(data)]):
+            result = CliRunner().invoke(cli, refused)
+            assert result.exit_code != 0
+            assert "needs a PEFT adapter" in str(result.exception) + result.output, refused
+        both = CliRunner().invoke(cli, ["train", str(data), "-c", "zh", "-t", "place", "--head",
+                                        "token-cls", "--labels-from-data", "-o", str(tmp_path / "y"),
+                                        "--method", "wide", "--epochs", "3"])
+        assert both.exit_code != 0 and "--epochs" in str(both.exception) + both.output
+    finally:
+        reset_plugin_manager(None)
+
+
+def test_choose_method() -> None:
+    from cultura.adapt.wide_adapter import choose_method
+
+    glossed = build_profile("zh", manager=_manager())
+    plain = build_profile("zh", manager=_manager(gloss=False))
+    assert choose_method("auto", glossed, "token-cls")[0] == "wide"
+    assert choose_method("auto", glossed, "seq-cls")[0] == "wide"
+    assert choose_method("auto", glossed, "causal-lm") == ("peft", "a causal-lm head")
+    assert choose_method("auto", plain, "seq-cls")[0] == "peft"
+    assert choose_method("auto", glossed, "seq-cls", ["--epochs"]) == ("peft", "--epochs given")
+    assert choose_method("peft", glossed, "seq-cls")[0] == "peft"
+    assert choose_method("wide", plain, "token-cls")[0] == "wide"  # a tagger needs no glosses
+    for args, message in (((plain, "seq-cls"), "glosses"), ((glossed, "masked-lm"), "masked-lm")):
+        with pytest.raises(CulturaError, match=message):
+            choose_method("wide", *args)
+    with pytest.raises(CulturaError, match="--lr"):
+        choose_method("wide", glossed, "seq-cls", ["--lr"])

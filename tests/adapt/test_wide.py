@@ -302,6 +302,33 @@ def test_a_linked_file_is_refused(fitted: Any, tmp_path: Path) -> None:
         WideDeepClassifier.load(directory, manager=fitted.manager)
 
 
+# ------------------------------------------------------------------------- as an adapter
+def test_a_classifier_saved_as_an_adapter_loads_like_one(fitted: Any, tiny: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    from cultura.adapt.artifact import verify_artifact
+    from cultura.adapt.loading import load_pretrained
+    from cultura.bias.engine import resolve_target
+
+    directory = fitted.clf.save_pretrained(tmp_path / "adapter", task="sentiment")
+    manifest = verify_artifact(directory)
+    assert (manifest.kind, manifest.head_type, manifest.task) == ("wide", "seq-cls", "sentiment")
+    # the base as the encoder records it: the registry tells which bases it fits
+    assert manifest.base_model.id == fitted.clf.base and manifest.base_model.fingerprint
+    assert set(manifest.files) == {"wide.json", "wide.safetensors"}
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    assert "A wide classifier for culture `zh`" in card and f"base_model: {fitted.clf.base}" in card
+    loaded = load_pretrained(directory, manager=fitted.manager)
+    assert isinstance(loaded, WideDeepClassifier) and loaded.task == "sentiment"
+    texts = ["我喜欢好电影", "我讨厌坏电影"]
+    assert loaded.predict_proba(texts)[0] == pytest.approx(fitted.clf.predict_proba(texts)[0], abs=1e-6)
+    again = load_pretrained(directory, manager=fitted.manager, base=str(tiny["bert"]))
+    assert [p["label"] for p in again.predict(texts)] == ["正面", "负面"]
+    # the bias engine checks it as any classifier, through its class probabilities
+    target = resolve_target(loaded)
+    assert target.kind == "classifier" and target.predict_proba is not None
+    assert target.name == "zh/sentiment"
+
+
 # ------------------------------------------------------------------------- command line
 def test_cli_fit_predict_evaluate(tiny: dict[str, Path], tmp_path: Path) -> None:
     from click.testing import CliRunner

@@ -55,6 +55,13 @@ PEFT_WEIGHTS = "adapter_model.safetensors"
 #: the language adapter's LoRA factors an adapter built with ``start_from`` merges into its
 #: base (:mod:`cultura.adapt.lm`); named by the manifest's ``start_from.file``
 LANGUAGE_LORA = "language_adapter.safetensors"
+#: what an artifact holds: a PEFT adapter on a base model, or a wide model (a classifier or a
+#: tagger fitted in seconds on what the culture's plugins know; :mod:`cultura.adapt.wide`,
+#: :mod:`cultura.adapt.tagger`)
+KINDS = ("peft", "wide")
+#: a wide artifact's model files, by head type: its metadata (read first) and its weights
+WIDE_FILES = {"seq-cls": ("wide.json", "wide.safetensors"),
+              "token-cls": ("tagger.json", "tagger.safetensors")}
 #: files never listed in the manifest's hashes (the manifest itself; the card is rewritten
 #: on publish and hashed separately by the Hub)
 UNHASHED = frozenset({MANIFEST, CARD, ".gitattributes"})
@@ -442,6 +449,9 @@ class Manifest:
     this one continues (``parent``), how (``rehearsal``, ``penalty``), the earlier versions
     (``ancestors``) and the regression ``gate`` it passed before publishing (``None`` for an
     adapter trained from scratch and never gated).
+    ``kind`` is ``"peft"`` (absent from older manifests) or ``"wide"``: a wide model's files
+    (:data:`WIDE_FILES`) instead of PEFT's; ``peft_method`` then means nothing, and a wide
+    tagger records no base model (``base_model.id`` empty).
     """
 
     culture: str
@@ -462,6 +472,7 @@ class Manifest:
     start_from: Mapping[str, Any] | None = None
     training_data: tuple[Mapping[str, Any], ...] = ()
     lineage: Mapping[str, Any] | None = None
+    kind: str = "peft"
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -476,6 +487,8 @@ class Manifest:
                 del data[key]
         if not data["training_data"]:
             del data["training_data"]
+        if data["kind"] == "peft":  # what every manifest written before wide ones was
+            del data["kind"]
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -501,14 +514,19 @@ class Manifest:
         tokenizer = check.obj(data, "tokenizer", {})
         settings = check.obj(data, "settings", {})
         files = _files(check, data)
+        kind = check.choice(data, "kind", KINDS, "peft")
+        head_type = check.choice(data, "head_type", HEAD_TYPES)
+        if kind == "wide" and head_type not in WIDE_FILES:
+            raise check.fail("head_type", f"one of {', '.join(WIDE_FILES)} for a wide model", head_type)
         return cls(
             culture=culture,
             task=check.text(
                 data, "task", 64, pattern=TASK,
                 what="a task name (lowercase letters, digits, '_', '.', '-', at most 64)",
             ),
-            head_type=check.choice(data, "head_type", HEAD_TYPES),
-            base_model=_base_model(check, check.obj(data, "base_model")),
+            head_type=head_type,
+            base_model=_base_model(check, check.obj(data, "base_model"),
+                                   required=not (kind == "wide" and head_type == "token-cls")),
             labels=_labels(check, data),
             peft_method=check.choice(data, "peft_method", PEFT_METHODS, "lora"),
             tokenizer=_tokenizer(check, tokenizer),
@@ -523,6 +541,7 @@ class Manifest:
             start_from=_start_from(check, data, files),
             training_data=tuple(_training_data(check, data)),
             lineage=_lineage(check, data),
+            kind=kind,
             format_version=version,
         )
 
@@ -651,14 +670,15 @@ def _hex_digest(check: _Fields, data: Mapping[str, Any], key: str, prefix: str) 
     return value
 
 
-def _base_model(check: _Fields, base: dict[str, Any]) -> BaseModelRef:
+def _base_model(check: _Fields, base: dict[str, Any], *, required: bool = True) -> BaseModelRef:
+    """``base_model``; ``required=False`` (a wide tagger, which reads no base) allows no id."""
     p = "base_model."
     ident = check.text(
-        base, "id", MAX_BASE_ID, prefix=p,
+        base, "id", MAX_BASE_ID, _REQUIRED if required else "", prefix=p,
         what=f"a non-empty string of at most {MAX_BASE_ID} characters (a Hub id, an embedded "
         "base alias or an absolute path)",
     )
-    if not ident:
+    if not ident and required:
         raise check.fail(p + "id", "a non-empty string", ident)
     revision = check.text(base, "revision", 255, None, p, nullable=True)
     if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
@@ -1124,7 +1144,7 @@ def verify_artifact(directory: str | Path) -> Manifest:
             problems.append(f"missing {rel}")
         elif sha256_file(path) != expected:
             problems.append(f"{rel} changed (sha256 differs from {MANIFEST})")
-    for required in (PEFT_CONFIG, PEFT_WEIGHTS):
+    for required in model_files(manifest):
         if required not in manifest.files:
             problems.append(f"{MANIFEST} does not list {required}")
     for rel in artifact_files(root):
@@ -1139,8 +1159,46 @@ def verify_artifact(directory: str | Path) -> Manifest:
             f"adapter {root} failed verification: " + "; ".join(problems)
             + ". Re-download it (cultura pull --force) or re-save it from the model"
         )
-    check_peft_config(root, manifest)
+    check_model_files(root, manifest)
     return manifest
+
+
+def model_files(manifest: Manifest) -> tuple[str, ...]:
+    """The files every artifact of ``manifest``'s kind holds besides the manifest: PEFT's
+    config and weights, or a wide model's metadata and weights."""
+    if manifest.kind == "wide":
+        return WIDE_FILES[manifest.head_type]
+    return (PEFT_CONFIG, PEFT_WEIGHTS)
+
+
+def check_model_files(directory: str | Path, manifest: Manifest) -> None:
+    """The checks of the model's own files that need no model: the PEFT config against its
+    weights (:func:`check_peft_config`), or a wide model's metadata field by field, agreeing
+    with the manifest (its weights are checked against it when it loads)."""
+    if manifest.kind != "wide":
+        check_peft_config(directory, manifest)
+        return
+    from cultura.adapt import tagger, wide
+
+    root = Path(directory)
+    meta_name, _ = WIDE_FILES[manifest.head_type]
+    reader = wide.read_meta if manifest.head_type == "seq-cls" else tagger.read_meta
+    path = root / meta_name
+    if not path.is_file() or path.is_symlink():
+        raise ArtifactError(f"{path}: missing (or a link); {FIX_HINT}")
+    try:
+        meta = reader(path)
+    except CulturaError as exc:
+        raise ArtifactError(f"{exc}; {FIX_HINT}") from None
+    try:
+        culture = Culture.parse(meta["culture"]).tag
+    except CulturaError as exc:
+        raise ArtifactError(f"{path}: field 'culture': {exc}; {FIX_HINT}") from None
+    for key, found, recorded in (("labels", meta["labels"], list(manifest.labels)),
+                                 ("culture", culture, manifest.culture)):
+        if found != recorded:
+            raise ArtifactError(f"{path}: field {key!r} is {found!r}, {MANIFEST} records "
+                                f"{recorded!r}; {FIX_HINT}")
 
 
 _UMASK_LOCK = threading.Lock()
@@ -1227,7 +1285,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
 def card_metadata(manifest: Manifest) -> dict[str, Any]:
     """YAML front matter of the model card (design.md §4)."""
     meta: dict[str, Any] = {
-        "library_name": "peft",
+        "library_name": "cultura" if manifest.kind == "wide" else "peft",
         "base_model": manifest.base_model.id,
         "language": [manifest.culture],
         "license": manifest.license,
@@ -1240,6 +1298,10 @@ def card_metadata(manifest: Manifest) -> dict[str, Any]:
             "checks": manifest.bias.get("checks", []),
         }
         meta["tags"].append("bias-checked" if manifest.bias.get("passed") else "bias-failing")
+    if not manifest.base_model.id:  # a wide tagger reads no base model
+        del meta["base_model"]
+    if manifest.kind == "wide":
+        meta["tags"].append("cultura-wide")
     lineage = manifest.lineage
     if lineage:
         parent = lineage.get("parent") or {}
@@ -1261,6 +1323,21 @@ PEFT_METHOD_PHRASES = {"lora": "A LoRA", "ia3": "An IA3", "prefix": "A prefix-tu
 _DISTRIBUTION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 #: the core package: never the plugin to name (its built-in plugin serves only ``und``)
 _CORE_DISTRIBUTION = "cultura"
+
+
+def normalizer_records(profile: Any) -> list[dict[str, Any]]:
+    """``tokenizer.normalizers`` of a manifest for a culture profile: each normalizer's full id
+    (naming the conversion, ``zh.script.s2twp``), merge key and plugin."""
+    return [
+        {
+            "id": c.value.full_id,
+            "key": c.key,
+            "plugin": c.provenance.plugin,
+            "distribution": c.provenance.distribution,
+            "version": c.provenance.version,
+        }
+        for c in profile.normalizers
+    ]
 
 
 def plugin_distributions(manifest: Manifest) -> list[str]:
@@ -1299,6 +1376,27 @@ def _install_lines(manifest: Manifest) -> list[str]:
         f"an installed plugin that serves `{manifest.culture}` (see the cultura plugin "
         "directory).",
     ]
+
+
+def _wide_lines(manifest: Manifest) -> tuple[str, str, list[str]]:
+    """A wide model's card: its summary, the note on other loaders and its adaptation lines
+    (the word rules and gloss sources its features come from, as ``training`` records)."""
+    training = manifest.training
+    sources = [str(s) for s in training.get("gloss_sources", []) if isinstance(s, str)]
+    if manifest.head_type == "token-cls":
+        summary = (f"A wide tagger for culture `{manifest.culture}`: a linear-chain CRF over each "
+                   "token's window, its word in the culture's segmenter and the word's dictionary "
+                   "glosses. It reads no base model.")
+        rules = training.get("word_rules")
+        lines = [f"- word segmenter: {rules if isinstance(rules, str) else 'none'}"]
+    else:
+        summary = (f"A wide classifier for culture `{manifest.culture}`: character n-grams, the "
+                   "words of the text's gloss view (its words replaced by their dictionary "
+                   f"glosses) and the frozen base model `{manifest.base_model.id}`'s embedding "
+                   "of the view and of the text, in one logistic regression.")
+        lines = []
+    lines.append(f"- gloss sources: {', '.join(sources) or 'none'}")
+    return summary, " It loads with cultura only (it is not a PEFT adapter).", lines
 
 
 def _init_sources(manifest: Manifest) -> str:
@@ -1408,12 +1506,24 @@ def render_card(
     front = yaml.safe_dump(card_metadata(manifest), allow_unicode=True, sort_keys=False)
     labels = ", ".join(manifest.labels) or "(generative head)"
     normalizers = manifest.tokenizer.get("normalizers", [])
-    method = PEFT_METHOD_PHRASES[manifest.peft_method]
     if repo_id:
         name, load_args = f"hf:{repo_id}", f'"hf:{repo_id}"'
     else:
         name = f"{manifest.culture}/{manifest.task}"
-        load_args = f'"{name}", base="{manifest.base_model.id}"'
+        load_args = f'"{name}", base="{manifest.base_model.id}"' if manifest.base_model.id else f'"{name}"'
+    if manifest.kind == "wide":
+        summary, plain, adaptation = _wide_lines(manifest)
+    else:
+        summary = (f"{PEFT_METHOD_PHRASES[manifest.peft_method]} adapter with a "
+                   f"`{manifest.head_type}` head for culture `{manifest.culture}` on base model "
+                   f"`{manifest.base_model.id}`.")
+        plain = (" Plain PEFT loads it too (resize the embeddings first when tokens were added; "
+                 "see the cultura docs).")
+        adaptation = [
+            f"- added tokens: {manifest.tokenizer.get('added_tokens', 0)}{_init_sources(manifest)}",
+            f"- knowledge sources: {', '.join(k['name'] for k in manifest.knowledge) or 'none'}",
+            *_start_from_lines(manifest),
+        ]
     lines = [
         "---",
         front.rstrip(),
@@ -1421,8 +1531,7 @@ def render_card(
         "",
         f"# {manifest.culture}/{manifest.task} — a cultura adapter",
         "",
-        f"{method} adapter with a `{manifest.head_type}` head for culture "
-        f"`{manifest.culture}` on base model `{manifest.base_model.id}`.",
+        summary,
         "",
         "## Usage",
         "",
@@ -1434,8 +1543,7 @@ def render_card(
         'print(model.predict(["..."]))',
         "```",
         "",
-        f"or `cultura predict {name} \"...\"`. Plain PEFT loads it too (resize the embeddings "
-        "first when tokens were added; see the cultura docs).",
+        f"or `cultura predict {name} \"...\"`.{plain}",
         "",
         f"Labels: {labels}",
         "",
@@ -1445,9 +1553,7 @@ def render_card(
         "## Culture adaptation",
         "",
         f"- normalizers: {', '.join(n['id'] for n in normalizers) or 'none'}",
-        f"- added tokens: {manifest.tokenizer.get('added_tokens', 0)}{_init_sources(manifest)}",
-        f"- knowledge sources: {', '.join(k['name'] for k in manifest.knowledge) or 'none'}",
-        *_start_from_lines(manifest),
+        *adaptation,
         "",
         *_lineage_lines(manifest),
     ]

@@ -30,6 +30,7 @@ from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEF
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
 from cultura.adapt.precision import dtype_option
 from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
+from cultura.adapt.wide_adapter import METHODS
 from cultura.cli import emit_json
 from cultura.core.types import LM_HEAD_TYPES
 
@@ -158,6 +159,12 @@ def tokenize_report(
 @click.option("--output", "--out", "-o", "output", required=True, type=click.Path(file_okay=False),
               help="Adapter directory to write.")
 @click.option("--eval", "eval_file", default=None, help="Evaluation data (early stopping, metrics).")
+@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
+              help="wide: a wide classifier or tagger fitted in seconds on what the culture's "
+                   "plugins know (docs/wide.md); peft: a PEFT adapter on the base. auto: wide "
+                   "for a classifier or tagger when the culture's plugins give dictionary "
+                   "glosses (where it measured best, docs/efficacy.md) and no PEFT option "
+                   "below is given, else peft.")
 @click.option("--epochs", default=None, type=int,
               help="Default: by the data's size (about 300 optimizer steps, 3 to 20 epochs).")
 @click.option("--lr", default=DEFAULT_LR, show_default=True, type=float,
@@ -205,7 +212,7 @@ def train(
     data: str, culture: str, task: str | None, head_type: str | None, head_spec: str | None,
     label_list: tuple[str, ...] | None, labels_from_data: bool, text_field: str | None,
     label_field: str | None, label_map: dict[str, str] | None, base: str, output: str,
-    eval_file: str | None,
+    eval_file: str | None, method: str,
     epochs: int | None, lr: float, embedding_lr: float, batch_size: int, grad_accum: int,
     warmup_ratio: float,
     patience: int | None, peft_method: str | None, max_length: int, knowledge: bool | None,
@@ -243,10 +250,12 @@ def train(
     """
     from cultura.adapt.adversarial import make_adversary
     from cultura.adapt.artifact import ArtifactError
+    from cultura.adapt.build import DEFAULT_LICENSE
     from cultura.adapt.cli_data import head_labels, head_plan, read_training_data
     from cultura.adapt.model import adapt
     from cultura.adapt.precision import check_training_dtype
     from cultura.adapt.train import log_to_stderr
+    from cultura.adapt.wide_adapter import choose_method, fit_wide
     from cultura.core.profile import culture as get_profile
 
     if continual["resume"] is not None:  # a new version of an adapter: docs/continual.md
@@ -267,6 +276,29 @@ def train(
         data, eval_file, plan, labels, text_field=text_field, label_field=label_field,
         label_map=label_map, profile=profile,
     )
+    ctx = click.get_current_context()
+    given = [name for name in PEFT_OPTIONS if ctx.get_parameter_source(name) not in (
+        click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
+    chosen, why = choose_method(method, profile, plan.head_type, [PEFT_OPTIONS[n] for n in given])
+    if chosen == "wide":
+        click.echo(f"method: wide ({why})", err=True)
+        model = fit_wide(data, culture, plan.head_type, labels, base=base, seed=seed,
+                         text_field=text_field, label_field=label_field, label_map=label_map,
+                         dtype=dtype)
+        summary: dict[str, Any] = {"n_train": len(examples)}
+        if eval_file is not None:
+            summary["eval"] = model.evaluate(eval_file, text_field=text_field,
+                                             label_field=label_field, label_map=label_map)
+        license_name = license_id or (profile.data_license(plan.task) if plan.plugin else None)
+        model.save_pretrained(out, task=plan.task, license=license_name or DEFAULT_LICENSE,
+                              overwrite=overwrite, training=summary)
+        if as_json:
+            emit_json({"output": str(out), "method": "wide", "training": summary})
+            return
+        _console().print(f"saved a wide {plan.head_type} adapter for {model.culture}/{plan.task} to {out}"
+                         + (f"; eval {_headline(summary['eval'])}" if "eval" in summary else ""))
+        return
+    click.echo(f"method: peft ({why})", err=True)
     peft = None
     if peft_method:
         from dataclasses import replace
@@ -326,6 +358,24 @@ def train(
     _console().print(f"saved {model!r} to {out}")
 
 
+#: ``cultura train``'s options that set how a PEFT adapter trains (given: ``--method auto``
+#: trains one; with ``--method wide``, an error), by parameter name
+PEFT_OPTIONS = {
+    "epochs": "--epochs", "lr": "--lr", "embedding_lr": "--embedding-lr",
+    "batch_size": "--batch-size", "grad_accum": "--grad-accum", "warmup_ratio": "--warmup-ratio",
+    "patience": "--patience", "peft_method": "--peft", "max_length": "--max-length",
+    "knowledge": "--knowledge/--no-knowledge", "knowledge_min_score": "--knowledge-min-score",
+    "no_extend_vocab": "--no-extend-vocab", "counterfactual": "--counterfactual",
+    "adversarial": "--adversarial", "adv_epsilon": "--adv-epsilon", "pgd_steps": "--pgd-steps",
+    "perturbation_augmentation": "--perturbation-augmentation", "start_from": "--start-from",
+}
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    keys = ("accuracy", "macro_f1", "entity_f1")
+    return ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), float))
+
+
 def _training_device() -> str:
     """The device ``train`` runs on here: what Accelerate picks (CUDA when available)."""
     import torch
@@ -356,15 +406,22 @@ def evaluate(
     label_field: str | None, label_map: dict[str, str] | None, no_knowledge: bool,
     dtype: str, as_json: bool,
 ) -> None:
+    from cultura.adapt.wide_adapter import is_wide
+
     directory = adapter.path or _resolved_directory(adapter, base=base, offline=offline)
     rows = None
     if directory is not None:  # the manifest says what the rows must hold: check them first
         rows = _eval_examples(directory, data, text_field=text_field, label_field=label_field,
                               label_map=label_map)
         adapter = AdapterArg(adapter.text, path=directory)  # resolved once (lockfile included)
-    model = load_adapter(adapter, base=base, offline=offline, dtype=dtype)
-    metrics = model.evaluate(rows or data, knowledge=False if no_knowledge else None,
-                             text_field=text_field, label_field=label_field, label_map=label_map)
+    model = load_adapter(adapter, base=base, offline=offline, dtype=dtype, wide=True)
+    if is_wide(model):  # no knowledge to inject; it reads the rows itself
+        metrics = model.evaluate(data, text_field=text_field, label_field=label_field,
+                                 label_map=label_map)
+    else:
+        metrics = model.evaluate(rows or data, knowledge=False if no_knowledge else None,
+                                 text_field=text_field, label_field=label_field,
+                                 label_map=label_map)
     if as_json:
         emit_json(metrics)
         return
@@ -444,6 +501,7 @@ def predict(
     base: str | None, offline: bool, no_knowledge: bool, zero_shot: bool, task: str | None,
     dtype: str, as_json: bool,
 ) -> None:
+    from cultura.adapt.wide_adapter import is_wide
     from cultura.core.errors import CulturaError
 
     items = list(texts)
@@ -453,9 +511,17 @@ def predict(
         raise CulturaError("nothing to predict: pass texts as arguments or --file FILE")
     if task is not None and not zero_shot:
         raise CulturaError("--task names the task --zero-shot classifies for; add --zero-shot")
-    model = load_adapter(adapter, base=base, offline=offline, dtype=dtype)
-    results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None,
-                            zero_shot=zero_shot, task=task)
+    model = load_adapter(adapter, base=base, offline=offline, dtype=dtype, wide=True)
+    if is_wide(model):
+        from cultura.adapt.tagger import WideTagger
+
+        if zero_shot:
+            raise CulturaError(f"{adapter.text} is a wide model; --zero-shot needs a PEFT "
+                               "adapter (its base model reads the prompt)")
+        results = model.predict(items) if isinstance(model, WideTagger) else model.predict(items, top_k=top_k)
+    else:
+        results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None,
+                                zero_shot=zero_shot, task=task)
     if as_json:
         emit_json(results)
         return

@@ -28,6 +28,7 @@ import click
 
 if TYPE_CHECKING:
     from cultura.adapt.model import CulturalModel
+    from cultura.adapt.wide_adapter import WideModel
     from cultura.registry.names import AdapterName
 
 __all__ = ["ADAPTER_HELP", "AdapterArg", "AdapterParamType", "adapter_options", "load_adapter",
@@ -114,16 +115,29 @@ def adapter_options(command: F) -> F:
 
 
 def load_adapter(arg: AdapterArg | str, *, base: str | None = None,
-                 offline: bool = False, dtype: str = "auto") -> CulturalModel:
+                 offline: bool = False, dtype: str = "auto", wide: bool = False,
+                 ) -> CulturalModel | WideModel:
     """Load ADAPTER: a directory with :func:`cultura.load_pretrained`, a name with
     :func:`cultura.load` (on ``base`` when given: an alias resolves to its embedded copy), in
     precision ``dtype`` (:mod:`cultura.adapt.precision`).
+
+    A wide adapter (:mod:`cultura.adapt.wide_adapter`) is returned only to a command that
+    handles one (``wide=True``); for the others it is an error naming the command.
 
     A registry name that resolves to nothing raises the resolver's error (which names the
     name and every candidate) with how to get it appended: ``cultura pull NAME`` when offline
     mode kept the Hub out, ``./NAME`` when a folder of that name exists here.
     """
-    arg = parse_adapter_arg(arg) if isinstance(arg, str) else arg
+    model = _load(parse_adapter_arg(arg) if isinstance(arg, str) else arg, base, offline, dtype)
+    if not wide:
+        from cultura.adapt.wide_adapter import require_peft
+
+        context = click.get_current_context(silent=True)
+        require_peft(model, f"`{context.command_path}`" if context is not None else "this command")
+    return model
+
+
+def _load(arg: AdapterArg, base: str | None, offline: bool, dtype: str) -> Any:
     if arg.path is not None:
         from cultura.adapt.model import load_pretrained
 

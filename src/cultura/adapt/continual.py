@@ -393,8 +393,10 @@ def _load(adapter: Any, *, base: Any, dtype: Any) -> tuple[CulturalModel, str]:
             "cultura.load(NAME) and pass the model (the command line takes names as they are)"
         )
     from cultura.adapt.loading import load_pretrained
+    from cultura.adapt.wide_adapter import require_peft
 
-    return load_pretrained(adapter, base=base, dtype=dtype), str(adapter)
+    model = require_peft(load_pretrained(adapter, base=base, dtype=dtype), "continual training")
+    return model, str(adapter)
 
 
 def _parent(cm: CulturalModel, name: str) -> dict[str, Any]:

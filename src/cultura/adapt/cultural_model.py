@@ -170,18 +170,8 @@ class CulturalModel:
 
     def manifest(self) -> Manifest:
         """The ``cultura.json`` manifest describing this model (``files`` as last saved/loaded)."""
-        normalizers = [
-            {  # the full id names the conversion (zh.script.s2twp), the key what it replaces
-                "id": c.value.full_id,
-                "key": c.key,
-                "plugin": c.provenance.plugin,
-                "distribution": c.provenance.distribution,
-                "version": c.provenance.version,
-            }
-            for c in self.profile.normalizers
-        ]
         tokenizer = {
-            "normalizers": normalizers,
+            "normalizers": artifact.normalizer_records(self.profile),
             **self.added.as_dict(),
             "extensions": {c.key: str(c.provenance) for c in self.profile.vocabulary},
             "split_patterns": list(self.split_patterns),

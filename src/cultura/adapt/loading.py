@@ -34,6 +34,7 @@ from cultura.core.errors import CulturaError
 from cultura.core.types import AdapterHeadSpec, PeftSpec
 
 if TYPE_CHECKING:
+    from cultura.adapt.wide_adapter import WideModel
     from cultura.core.plugins import PluginManager
     from cultura.core.profile import CultureProfile
 
@@ -47,8 +48,10 @@ def load_pretrained(
     verify: bool = True,
     manager: PluginManager | None = None,
     dtype: Any = "auto",
-) -> CulturalModel:
-    """Restore a :class:`CulturalModel` saved with :meth:`CulturalModel.save_pretrained`.
+) -> CulturalModel | WideModel:
+    """Restore a :class:`CulturalModel` saved with :meth:`CulturalModel.save_pretrained`, or
+    the wide classifier or tagger of a wide artifact (``kind: "wide"``; see
+    :mod:`cultura.adapt.wide_adapter`), checked the same way.
 
     Args:
         directory: the adapter directory.
@@ -70,6 +73,16 @@ def load_pretrained(
     :class:`~cultura.core.errors.CulturaError` for a mismatching base or a culture no
     installed plugin serves.
     """
+    from cultura.adapt.precision import resolve_dtype
+
+    torch_dtype = resolve_dtype(dtype)  # a bad name fails before anything is read
+    directory = Path(directory)
+    manifest = _checked_manifest(directory, verify)
+    if manifest.kind == "wide":  # a classifier or tagger, not PEFT: cultura.adapt.wide_adapter
+        from cultura.adapt.wide_adapter import load_wide_adapter
+
+        return load_wide_adapter(directory, manifest, base=base, manager=manager, dtype=dtype)
+
     import peft as peft_lib
     import transformers
 
@@ -80,12 +93,8 @@ def load_pretrained(
         quiet_transformers,
         refuse_remote_base,
     )
-    from cultura.adapt.precision import resolve_dtype
     from cultura.adapt.tokenizer import has_untied_output, wrap_tokenizer
 
-    torch_dtype = resolve_dtype(dtype)  # a bad name fails before anything is read
-    directory = Path(directory)
-    manifest = _checked_manifest(directory, verify)
     profile = culture_profile(manifest.culture, manager)
     try:
         spec = AdapterHeadSpec(
@@ -208,6 +217,11 @@ def _checked_manifest(directory: Path, verify: bool) -> Manifest:
     else:
         artifact.refuse_remote_code(directory)
         manifest = artifact.read_manifest(directory)
+    if manifest.kind == "wide":
+        if not verify:
+            artifact.check_file_types(directory)
+            artifact.check_model_files(directory, manifest)
+        return manifest
     if not (directory / artifact.PEFT_WEIGHTS).is_file():
         # PEFT would fall back to adapter_model.bin, a pickle: never load one
         raise ArtifactError(

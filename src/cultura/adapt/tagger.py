@@ -342,6 +342,8 @@ class WideTagger:
     crf: _Crf = field(repr=False)
     features: TaggerFeatures = field(repr=False)
     profile: CultureProfile = field(repr=False)
+    #: the task it was saved or loaded as an adapter for (``None``: never)
+    task: str | None = None
 
     def _normalized(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         flat = [t for tokens in sentences for t in tokens]
@@ -437,6 +439,17 @@ class WideTagger:
                                                encoding="utf-8")
         return directory
 
+    def save_pretrained(self, directory: str | Path, *, task: str, license: str = "apache-2.0",
+                        overwrite: bool = False, training: Mapping[str, Any] | None = None) -> Path:
+        """Save as a cultura adapter for ``task`` (``tagger.json``, ``tagger.safetensors``, the
+        manifest and the model card; :mod:`cultura.adapt.wide_adapter`): loaded by name,
+        published and pulled like any adapter. ``training``: what to record of the fit
+        (``cultura train`` records the training size and the eval metrics)."""
+        from cultura.adapt.wide_adapter import save_wide_adapter
+
+        return save_wide_adapter(self, directory, task=task, license=license, overwrite=overwrite,
+                                 training=training)
+
     @classmethod
     def load(cls, directory: str | Path, *, manager: PluginManager | None = None) -> WideTagger:
         """Read a saved tagger; every field is checked (it is untrusted data), the weights must
@@ -451,7 +464,7 @@ class WideTagger:
         for path in (meta_path, weights_path):
             if not path.is_file() or path.is_symlink():
                 raise CulturaError(f"{path}: missing (or a link); save the tagger with WideTagger.save")
-        meta = _read_meta(meta_path)
+        meta = read_meta(meta_path)
         blob = weights_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
             raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
@@ -490,7 +503,7 @@ class _Normalizer:
         return self.profile.normalize(list(texts))
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> dict[str, Any]:
     """``tagger.json``, checked field by field."""
     if path.stat().st_size > 256 * 1024 * 1024:
         raise CulturaError(f"{path}: larger than 256 MiB; not a tagger cultura wrote")

@@ -272,6 +272,8 @@ class WideDeepClassifier:
     gloss_sources: tuple[str, ...] = ()
     cv: list[dict[str, float]] = field(default_factory=list, repr=False)
     batch_size: int = 64
+    #: the task it was saved or loaded as an adapter for (``None``: never)
+    task: str | None = None
 
     # ------------------------------------------------------------------ features
     def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -343,15 +345,27 @@ class WideDeepClassifier:
         (directory / "wide.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         return directory
 
+    def save_pretrained(self, directory: str | Path, *, task: str, license: str = "apache-2.0",
+                        overwrite: bool = False, training: Mapping[str, Any] | None = None) -> Path:
+        """Save as a cultura adapter for ``task`` (``wide.json``, ``wide.safetensors``, the
+        manifest and the model card; :mod:`cultura.adapt.wide_adapter`): loaded by name,
+        published and pulled like any adapter. ``training``: what to record of the fit
+        (``cultura train`` records the training size and the eval metrics)."""
+        from cultura.adapt.wide_adapter import save_wide_adapter
+
+        return save_wide_adapter(self, directory, task=task, license=license, overwrite=overwrite,
+                                 training=training)
+
     @classmethod
     def load(cls, directory: str | Path, *, manager: PluginManager | None = None,
-             dtype: Any = "auto") -> WideDeepClassifier:
+             dtype: Any = "auto", base: Any = None) -> WideDeepClassifier:
         """Read a saved classifier; every field is checked (it is untrusted data) and the
         weights must match the recorded sha256. The base is resolved from the recorded id
-        (embedded alias, Hub id or absolute model directory) as adapters' bases are."""
+        (embedded alias, Hub id or absolute model directory) as adapters' bases are, unless
+        ``base`` (a path, Hub id or alias) replaces it."""
         from safetensors.torch import load
 
-        from cultura.adapt.base import resolve_recorded_base
+        from cultura.adapt.base import resolve_base, resolve_recorded_base
 
         directory = Path(directory)
         meta_path, weights_path = directory / "wide.json", directory / "wide.safetensors"
@@ -359,7 +373,7 @@ class WideDeepClassifier:
             if not path.is_file() or path.is_symlink():
                 raise CulturaError(f"{path}: missing (or a link); save the classifier with "
                                    "WideDeepClassifier.save")
-        meta = _read_meta(meta_path)
+        meta = read_meta(meta_path)
         blob = weights_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
             raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
@@ -377,8 +391,12 @@ class WideDeepClassifier:
                         tuple(tensors["idf"].double().tolist()), *meta["ngram_range"], "char")
         view_ngrams = Ngrams({g: i for i, g in enumerate(meta["view_ngrams"])},
                              tuple(tensors["view_idf"].double().tolist()), *meta["view_ngram_range"], "word")
-        base, _ = resolve_recorded_base(meta["base"], f"{meta_path} field 'base'")
-        encoder, view = _encoder(base, meta["culture"], manager, dtype, portable=meta["base"])
+        if base is not None:
+            path, portable = resolve_base(str(base))
+        else:
+            path, _ = resolve_recorded_base(meta["base"], f"{meta_path} field 'base'")
+            portable = meta["base"]
+        encoder, view = _encoder(path, meta["culture"], manager, dtype, portable=portable)
         if tuple(view.labels) != tuple(meta["gloss_sources"]):
             raise CulturaError(
                 f"{meta_path}: fitted with gloss sources {meta['gloss_sources']}, the installed "
@@ -401,7 +419,7 @@ def _tensor(values: Sequence[float]) -> torch.Tensor:
     return torch.tensor(list(values), dtype=torch.float64)
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> dict[str, Any]:
     """``wide.json``, checked field by field."""
     if path.stat().st_size > 256 * 1024 * 1024:
         raise CulturaError(f"{path}: larger than 256 MiB; not a classifier cultura wrote")

@@ -102,7 +102,7 @@ def _subject(target: AdapterArg, base: str | None, offline: bool) -> object:
             )
         subject = resolve_target(target.path)
     else:
-        subject = resolve_target(load_adapter(target, base=base, offline=offline))
+        subject = resolve_target(load_adapter(target, base=base, offline=offline, wide=True))
     return replace(subject, name=str(target))
 
 

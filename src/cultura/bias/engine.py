@@ -151,6 +151,30 @@ def _from_cultural_model(obj: Any, name: str | None = None) -> Target:
     )
 
 
+def _is_wide(obj: Any) -> bool:
+    try:
+        from cultura.adapt.wide_adapter import is_wide
+    except ImportError:  # the bias engine without the adapter stack
+        return False
+    return is_wide(obj)
+
+
+def _from_wide_model(obj: Any, name: str | None = None) -> Target:
+    """A wide classifier is checked through its class probabilities (as any classifier); a
+    wide tagger is a token classifier without a network, which the checks that need one skip."""
+    from cultura.adapt.tagger import WideTagger
+
+    tagger = isinstance(obj, WideTagger)
+    profile = obj.profile if tagger else obj.encoder.profile
+    return Target(
+        name=name or f"{profile.tag}/{obj.task or ('ner' if tagger else 'classifier')}",
+        kind="token-classifier" if tagger else "classifier",
+        predict_proba=None if tagger else obj.predict_proba,
+        profile=profile,
+        normalize=profile.normalize,
+    )
+
+
 _AUTO_CLASSES = (
     ("ForMaskedLM", "AutoModelForMaskedLM"),
     ("ForPreTraining", "AutoModelForPreTraining"),
@@ -250,6 +274,8 @@ def resolve_target(target: Any, *, manager: Any = None) -> Target:
         return target
     if _is_cultural_model(target):
         return _from_cultural_model(target)
+    if _is_wide(target):
+        return _from_wide_model(target)
     if isinstance(target, tuple) and len(target) == 2:
         model, tokenizer = target
         return _from_hf(model, tokenizer, type(_base_model(model)).__name__)
@@ -266,9 +292,10 @@ def resolve_target(target: Any, *, manager: Any = None) -> Target:
                         f"{path} is a cultura adapter, but adapter loading is unavailable in "
                         f"this installation ({exc})"
                     ) from None
-                return _from_cultural_model(
-                    load_pretrained(path, manager=manager), name=str(path)
-                )
+                loaded = load_pretrained(path, manager=manager)
+                if _is_wide(loaded):
+                    return _from_wide_model(loaded, name=str(path))
+                return _from_cultural_model(loaded, name=str(path))
             if (path / "config.json").is_file():
                 return _load_hf_directory(path)
             raise CulturaError(

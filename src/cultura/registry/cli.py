@@ -155,9 +155,11 @@ def _robustness_gate(directory: Path, data: Path | None, **thresholds: float | N
         raise click.UsageError("--robustness-data needs a threshold: --max-flip-rate, "
                                "--max-drop or --min-accuracy (e.g. --max-flip-rate 0.1)")
     from cultura.adapt.loading import load_pretrained
+    from cultura.adapt.wide_adapter import require_peft
     from cultura.robustness import robustness_gate, robustness_report
 
-    report = robustness_report(load_pretrained(directory), data, name=str(directory))
+    model = require_peft(load_pretrained(directory), "cultura publish --robustness-data")
+    report = robustness_report(model, data, name=str(directory))
     gate = robustness_gate(report, **given)
     limits = ", ".join(f"{k} {v:g}" for k, v in given.items())
     if not gate.passed:

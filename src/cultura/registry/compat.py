@@ -96,6 +96,8 @@ def describe_base(
 def check_compat(manifest: Manifest, base: BaseInfo | None) -> tuple[bool, str]:
     """Whether the adapter of ``manifest`` fits ``base``, with the reason either way."""
     ref = manifest.base_model
+    if not ref.id:  # a wide tagger (cultura.adapt.tagger) reads no base model
+        return True, "reads no base model (a wide tagger): fits any base"
     if base is None:
         return True, f"no base given: uses its own base {ref.id}"
     config = base.config

@@ -175,6 +175,8 @@ def read_adapter(
     from cultura.core.types import AdapterHeadSpec, PeftSpec
 
     manifest = _checked_manifest(directory, verify=True)
+    if manifest.kind != "peft":  # load_pretrained reads it, and the server refuses it
+        return None
     if (
         manifest.head_type not in READ_HEADS
         or manifest.peft_method != "lora"

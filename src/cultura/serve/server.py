@@ -343,7 +343,7 @@ class MultiCultureServer:
             # read on the CPU in float32; only the adapter's own weights go to the device
             model = load_pretrained(path, base=self._base_arg or self.base_id,
                                     manager=self.manager, dtype="float32")
-            return model, str(path), model.culture
+            return _peft(model), str(path), model.culture
         from cultura.registry.names import RegistryName, parse
         from cultura.registry.resolve import load
 
@@ -353,7 +353,7 @@ class MultiCultureServer:
             raise ServeError(
                 f"{source!r} is neither an adapter directory nor an adapter name: {exc}"
             ) from None
-        model = load(str(source), base=self._base_arg or self.base_id, offline=self.offline)
+        model = _peft(load(str(source), base=self._base_arg or self.base_id, offline=self.offline))
         key = parsed.culture if isinstance(parsed, RegistryName) else model.culture
         return model, str(source), key
 
@@ -690,3 +690,13 @@ class MultiCultureServer:
             "shared_rows": {"base": self._table.v0, "added": self._table.rows.used}
             if self.model is not None else {"base": 0, "added": 0},
         }
+
+
+def _peft(model: Any) -> Any:
+    """``model`` when the server can run it: a wide adapter (no network to batch) is refused."""
+    from cultura.adapt.wide_adapter import require_peft
+
+    try:
+        return require_peft(model, "cultura serve")
+    except CulturaError as exc:
+        raise ServeError(str(exc)) from None
