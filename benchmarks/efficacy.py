@@ -892,20 +892,21 @@ def run_cultura(corpus: Corpus, train: list[Any], test: list[Any], seed: int, co
 
 def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: int,
                      config: Config) -> dict[str, Any]:
-    """cultura's wide models with their defaults. Classification:
-    :func:`cultura.adapt.wide.fit_wide_deep` (character n-grams and the frozen base's
-    embedding of the gloss view, C and the deep weight chosen by cross-validation on the
-    training set), then ``evaluate``. NER: :func:`cultura.adapt.tagger.fit_wide_tagger` (a
-    CRF over window, word and gloss features), then ``tag``, scored as the other systems are."""
+    """cultura's wide models with their defaults, fitted by
+    :func:`cultura.adapt.wide_adapter.fit_wide` as ``cultura train`` fits them (its default
+    where the culture's plugins give glosses). Classification: a wide-and-deep classifier
+    (character n-grams and the frozen base's embedding of the gloss view, C and the deep
+    weight chosen by cross-validation on the training set), then ``evaluate``. NER: a wide
+    tagger (a CRF over window, word and gloss features), then ``tag``, scored as the other
+    systems are."""
+    from cultura.adapt.wide_adapter import fit_wide
+
     culture = config.culture or corpus.culture
     if corpus.kind != "classification":
         return _run_wide_tagger(corpus, train, test, culture, config)
-    from cultura.adapt.wide import fit_wide_deep
-
     start = _now()
-    clf = fit_wide_deep([{"text": t, "label": y} for t, y in train], culture,
-                        labels=list(corpus.labels), base=config.base, seed=seed,
-                        manager=config.manager)
+    clf = fit_wide([{"text": t, "label": y} for t, y in train], culture, "seq-cls",
+                   list(corpus.labels), base=config.base, seed=seed, manager=config.manager)
     train_s, train_cpu_s = _elapsed(start)
     start = _now()
     metrics = clf.evaluate([{"text": t, "label": y} for t, y in test])
@@ -922,11 +923,11 @@ def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: in
 
 def _run_wide_tagger(corpus: Corpus, train: list[Any], test: list[Any], culture: str,
                      config: Config) -> dict[str, Any]:
-    from cultura.adapt.tagger import fit_wide_tagger
+    from cultura.adapt.wide_adapter import fit_wide
 
     start = _now()
-    tagger = fit_wide_tagger([{"tokens": list(t), "tags": list(y)} for t, y in train], culture,
-                             labels=list(corpus.labels), manager=config.manager)
+    tagger = fit_wide([{"tokens": list(t), "tags": list(y)} for t, y in train], culture,
+                      "token-cls", list(corpus.labels), manager=config.manager)
     train_s, train_cpu_s = _elapsed(start)
     start = _now()
     pred = [[tag for tag, _ in row] for row in tagger.tag([list(t) for t, _ in test])]
