@@ -893,13 +893,13 @@ def run_cultura(corpus: Corpus, train: list[Any], test: list[Any], seed: int, co
 def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: int,
                      config: Config) -> dict[str, Any]:
     """cultura's wide models with their defaults, fitted by
-    :func:`cultura.adapt.wide_adapter.fit_wide` as ``cultura train`` fits them (its default
+    :func:`cultura.adapt.methods.fit_wide` as ``cultura train`` fits them (its default
     where the culture's plugins give glosses). Classification: a wide-and-deep classifier
     (character n-grams and the frozen base's embedding of the gloss view, C and the deep
     weight chosen by cross-validation on the training set), then ``evaluate``. NER: a wide
     tagger (a CRF over window, word and gloss features), then ``tag``, scored as the other
     systems are."""
-    from cultura.adapt.wide_adapter import fit_wide
+    from cultura.adapt.methods import fit_wide
 
     culture = config.culture or corpus.culture
     if corpus.kind != "classification":
@@ -923,7 +923,7 @@ def run_cultura_wide(corpus: Corpus, train: list[Any], test: list[Any], seed: in
 
 def _run_wide_tagger(corpus: Corpus, train: list[Any], test: list[Any], culture: str,
                      config: Config) -> dict[str, Any]:
-    from cultura.adapt.wide_adapter import fit_wide
+    from cultura.adapt.methods import fit_wide
 
     start = _now()
     tagger = fit_wide([{"tokens": list(t), "tags": list(y)} for t, y in train], culture,

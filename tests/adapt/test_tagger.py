@@ -460,7 +460,7 @@ def test_train_fits_a_wide_tagger_by_default_where_glosses_exist(tmp_path: Path)
 
 
 def test_choose_method() -> None:
-    from cultura.adapt.wide_adapter import choose_method
+    from cultura.adapt.methods import choose_method
 
     glossed = build_profile("zh", manager=_manager())
     plain = build_profile("zh", manager=_manager(gloss=False))

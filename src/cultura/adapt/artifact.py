@@ -1178,11 +1178,11 @@ def check_model_files(directory: str | Path, manifest: Manifest) -> None:
     if manifest.kind != "wide":
         check_peft_config(directory, manifest)
         return
-    from cultura.adapt import tagger, wide
+    from cultura.adapt.wide_files import read_classifier_meta, read_tagger_meta
 
     root = Path(directory)
     meta_name, _ = WIDE_FILES[manifest.head_type]
-    reader = wide.read_meta if manifest.head_type == "seq-cls" else tagger.read_meta
+    reader = read_classifier_meta if manifest.head_type == "seq-cls" else read_tagger_meta
     path = root / meta_name
     if not path.is_file() or path.is_symlink():
         raise ArtifactError(f"{path}: missing (or a link); {FIX_HINT}")

@@ -28,9 +28,9 @@ from cultura.adapt.cli_continual import (
 from cultura.adapt.cli_data import data_options, head_options
 from cultura.adapt.defaults import DEFAULT_BATCH_SIZE, DEFAULT_EMBEDDING_LR, DEFAULT_LR
 from cultura.adapt.knowledge import DEFAULT_MIN_SCORE
+from cultura.adapt.methods import METHODS
 from cultura.adapt.precision import dtype_option
 from cultura.adapt.tokenizer import DEFAULT_MAX_PIECES
-from cultura.adapt.wide_adapter import METHODS
 from cultura.cli import emit_json
 from cultura.core.types import LM_HEAD_TYPES
 
@@ -252,10 +252,10 @@ def train(
     from cultura.adapt.artifact import ArtifactError
     from cultura.adapt.build import DEFAULT_LICENSE
     from cultura.adapt.cli_data import head_labels, head_plan, read_training_data
+    from cultura.adapt.methods import choose_method, fit_wide
     from cultura.adapt.model import adapt
     from cultura.adapt.precision import check_training_dtype
     from cultura.adapt.train import log_to_stderr
-    from cultura.adapt.wide_adapter import choose_method, fit_wide
     from cultura.core.profile import culture as get_profile
 
     if continual["resume"] is not None:  # a new version of an adapter: docs/continual.md
@@ -513,12 +513,11 @@ def predict(
         raise CulturaError("--task names the task --zero-shot classifies for; add --zero-shot")
     model = load_adapter(adapter, base=base, offline=offline, dtype=dtype, wide=True)
     if is_wide(model):
-        from cultura.adapt.tagger import WideTagger
-
         if zero_shot:
             raise CulturaError(f"{adapter.text} is a wide model; --zero-shot needs a PEFT "
                                "adapter (its base model reads the prompt)")
-        results = model.predict(items) if isinstance(model, WideTagger) else model.predict(items, top_k=top_k)
+        results = (model.predict(items) if model.head_type == "token-cls"
+                   else model.predict(items, top_k=top_k))
     else:
         results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None,
                                 zero_shot=zero_shot, task=task)

@@ -79,9 +79,7 @@ def load_pretrained(
     directory = Path(directory)
     manifest = _checked_manifest(directory, verify)
     if manifest.kind == "wide":  # a classifier or tagger, not PEFT: cultura.adapt.wide_adapter
-        from cultura.adapt.wide_adapter import load_wide_adapter
-
-        return load_wide_adapter(directory, manifest, base=base, manager=manager, dtype=dtype)
+        return load_wide(directory, manifest, base=base, manager=manager, dtype=dtype)
 
     import peft as peft_lib
     import transformers
@@ -405,3 +403,25 @@ def restore_knowledge(manifest: Any, profile: Any, head_type: str, directory: An
         )
     return None
 
+
+def load_wide(
+    directory: str | Path,
+    manifest: Manifest,
+    *,
+    base: Any = None,
+    manager: PluginManager | None = None,
+    dtype: Any = "auto",
+) -> WideModel:
+    """The wide model of an artifact whose ``manifest`` passed
+    :func:`~cultura.adapt.artifact.verify_artifact`; ``base`` replaces a classifier's
+    recorded base (a tagger reads none, and ignores it)."""
+    from cultura.adapt.tagger import WideTagger
+    from cultura.adapt.wide import WideDeepClassifier
+
+    directory = Path(directory)
+    if manifest.head_type == "token-cls":
+        model: Any = WideTagger.load(directory, manager=manager)
+    else:
+        model = WideDeepClassifier.load(directory, manager=manager, dtype=dtype, base=base)
+    model.task = manifest.task
+    return model

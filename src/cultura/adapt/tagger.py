@@ -35,15 +35,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from cultura.adapt.wide_files import FORMAT_VERSION, read_tagger_meta
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
@@ -68,11 +68,6 @@ __all__ = [
 C1 = 0.1
 C2 = 0.1
 MAX_ITERATIONS = 100
-FORMAT_VERSION = 1
-#: bounds on a saved tagger (it is untrusted data)
-MAX_FEATURES = 2_000_000
-MAX_LABELS = 1_000
-MAX_FEATURE_CHARS = 1_000
 #: the words of a gloss kept as features (the word's own, a neighbour's)
 GLOSS_WORDS = 3
 NEIGHBOUR_GLOSS_WORDS = 2
@@ -336,6 +331,10 @@ class WideTagger:
         profile: the culture profile (its normalizers read the tokens first).
     """
 
+    #: what it is to the registry and the commands (a PEFT ``CulturalModel`` has a head type too)
+    adapter_kind: ClassVar[str] = "wide"
+    head_type: ClassVar[str] = "token-cls"
+
     culture: str
     labels: tuple[str, ...]
     settings: dict[str, float]
@@ -464,7 +463,7 @@ class WideTagger:
         for path in (meta_path, weights_path):
             if not path.is_file() or path.is_symlink():
                 raise CulturaError(f"{path}: missing (or a link); save the tagger with WideTagger.save")
-        meta = read_meta(meta_path)
+        meta = read_tagger_meta(meta_path)
         blob = weights_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
             raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
@@ -501,49 +500,6 @@ class _Normalizer:
 
     def normalize(self, texts: Sequence[str]) -> list[str]:
         return self.profile.normalize(list(texts))
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    """``tagger.json``, checked field by field."""
-    if path.stat().st_size > 256 * 1024 * 1024:
-        raise CulturaError(f"{path}: larger than 256 MiB; not a tagger cultura wrote")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CulturaError(f"{path}: not valid UTF-8 JSON ({exc})") from None
-
-    def fail(name: str, what: str) -> CulturaError:
-        return CulturaError(f"{path}: field {name!r} {what}")
-
-    if not isinstance(meta, dict) or meta.get("format") != "cultura-wide-tagger":
-        raise CulturaError(f"{path}: not a cultura wide tagger (format)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise fail("format_version", f"must be {FORMAT_VERSION}; upgrade cultura to read newer ones")
-    for name in ("culture", "weights_sha256"):
-        if not isinstance(meta.get(name), str) or not meta[name]:
-            raise fail(name, "must be a non-empty string")
-    if not re.fullmatch(r"[0-9a-f]{64}", meta["weights_sha256"]):
-        raise fail("weights_sha256", "must be 64 lower-case hex digits")
-    labels = meta.get("labels")
-    if (not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS
-            or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
-        raise fail("labels", f"must list 2 to {MAX_LABELS} distinct non-empty strings")
-    names = meta.get("features")
-    if (not isinstance(names, list) or len(names) > MAX_FEATURES
-            or not all(isinstance(x, str) and 0 < len(x) <= MAX_FEATURE_CHARS for x in names)
-            or len(set(names)) != len(names)):
-        raise fail("features", f"must list at most {MAX_FEATURES:,} distinct non-empty strings "
-                   f"of at most {MAX_FEATURE_CHARS} characters")
-    settings = meta.get("settings")
-    if (not isinstance(settings, dict) or set(settings) != {"c1", "c2", "max_iterations"}
-            or not all(type(v) in (int, float) and math.isfinite(v) and v >= 0 for v in settings.values())):
-        raise fail("settings", "must give c1, c2 and max_iterations as non-negative numbers")
-    if meta.get("word_rules") is not None and not isinstance(meta.get("word_rules"), str):
-        raise fail("word_rules", "must be a string or null")
-    if not isinstance(meta.get("gloss_sources"), list) or not all(
-            isinstance(s, str) for s in meta["gloss_sources"]):
-        raise fail("gloss_sources", "must be a list of strings")
-    return meta
 
 
 def fit_wide_tagger(

@@ -36,8 +36,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from cultura.adapt.wide_files import FORMAT_VERSION, MAX_DEEP_DIM, read_classifier_meta
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
@@ -62,11 +63,6 @@ C_GRID: tuple[float, ...] = (0.5, 1.5, 5.0, 15.0)
 #: the scales of the deep features tried (0: the n-grams alone)
 DEEP_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
 CV_FOLDS = 3
-FORMAT_VERSION = 1
-#: bounds on a saved classifier (it is untrusted data)
-MAX_NGRAMS = 2_000_000
-MAX_LABELS = 1_000
-MAX_DEEP_DIM = 65_536
 _WHITESPACE = re.compile(r"\s\s+")
 
 
@@ -259,6 +255,10 @@ class WideDeepClassifier:
             without added vocabulary, whose untrained LoRA computes what the base computes).
     """
 
+    #: what it is to the registry and the commands (a PEFT ``CulturalModel`` has a head type too)
+    adapter_kind: ClassVar[str] = "wide"
+    head_type: ClassVar[str] = "seq-cls"
+
     culture: str
     base: str
     labels: tuple[str, ...]
@@ -373,7 +373,7 @@ class WideDeepClassifier:
             if not path.is_file() or path.is_symlink():
                 raise CulturaError(f"{path}: missing (or a link); save the classifier with "
                                    "WideDeepClassifier.save")
-        meta = read_meta(meta_path)
+        meta = read_classifier_meta(meta_path)
         blob = weights_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
             raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
@@ -417,66 +417,6 @@ def _tensor(values: Sequence[float]) -> torch.Tensor:
     import torch
 
     return torch.tensor(list(values), dtype=torch.float64)
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    """``wide.json``, checked field by field."""
-    if path.stat().st_size > 256 * 1024 * 1024:
-        raise CulturaError(f"{path}: larger than 256 MiB; not a classifier cultura wrote")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CulturaError(f"{path}: not valid UTF-8 JSON ({exc})") from None
-
-    def fail(name: str, what: str) -> CulturaError:
-        return CulturaError(f"{path}: field {name!r} {what}")
-
-    if not isinstance(meta, dict) or meta.get("format") != "cultura-wide-deep":
-        raise CulturaError(f"{path}: not a cultura wide-and-deep classifier (format)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise fail("format_version", f"must be {FORMAT_VERSION}; upgrade cultura to read newer ones")
-    for name in ("culture", "base", "weights_sha256"):
-        if not isinstance(meta.get(name), str) or not meta[name]:
-            raise fail(name, "must be a non-empty string")
-    if not re.fullmatch(r"[0-9a-f]{64}", meta["weights_sha256"]):
-        raise fail("weights_sha256", "must be 64 lower-case hex digits")
-    labels = meta.get("labels")
-    if (not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS
-            or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
-        raise fail("labels", f"must list 2 to {MAX_LABELS} distinct non-empty strings")
-    total = 0
-    for name, unit in (("ngrams", "characters"), ("view_ngrams", "words")):
-        grams = meta.get(f"{name[:-1]}_range")
-        if (not isinstance(grams, list) or len(grams) != 2 or not all(type(g) is int for g in grams)
-                or not 1 <= grams[0] <= grams[1] <= 8):
-            raise fail(f"{name[:-1]}_range", "must be [low, high] with 1 <= low <= high <= 8")
-        values = meta.get(name)
-        def fits(g: object, low: int = grams[0], high: int = grams[1], chars: bool = unit == "characters") -> bool:
-            if not isinstance(g, str) or not g:
-                return False
-            if chars:
-                return low <= len(g) <= high
-            return g.split() == g.split(" ") and low <= len(g.split(" ")) <= high
-
-        if (not isinstance(values, list) or len(values) > MAX_NGRAMS
-                or not all(fits(g) for g in values)
-                or len(set(values)) != len(values)):
-            raise fail(name, f"must list at most {MAX_NGRAMS:,} distinct n-grams of "
-                       f"{grams[0]}-{grams[1]} {unit}")
-        total += len(values)
-    if total > MAX_NGRAMS:
-        raise fail("view_ngrams", f"the two vocabularies hold more than {MAX_NGRAMS:,} n-grams")
-    for name in ("deep_weight", "C"):
-        value = meta.get(name)
-        if type(value) not in (int, float) or not 0 < value < 1e6:
-            raise fail(name, "must be a positive number")
-    if not isinstance(meta.get("gloss_sources"), list) or not all(
-            isinstance(s, str) for s in meta["gloss_sources"]):
-        raise fail("gloss_sources", "must be a list of strings")
-    if not isinstance(meta.get("cv", []), list):
-        raise fail("cv", "must be a list")
-    meta.setdefault("cv", [])
-    return meta
 
 
 def _encoder(base: Any, culture: str, manager: PluginManager | None, dtype: Any,

@@ -162,9 +162,7 @@ def _is_wide(obj: Any) -> bool:
 def _from_wide_model(obj: Any, name: str | None = None) -> Target:
     """A wide classifier is checked through its class probabilities (as any classifier); a
     wide tagger is a token classifier without a network, which the checks that need one skip."""
-    from cultura.adapt.tagger import WideTagger
-
-    tagger = isinstance(obj, WideTagger)
+    tagger = obj.head_type == "token-cls"
     profile = obj.profile if tagger else obj.encoder.profile
     return Target(
         name=name or f"{profile.tag}/{obj.task or ('ner' if tagger else 'classifier')}",
