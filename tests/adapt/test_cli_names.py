@@ -12,21 +12,16 @@ import cultura
 from cultura.adapt.cli_common import AdapterArg, parse_adapter_arg
 from cultura.cli import cli, main
 from cultura.core.errors import CulturaError
-from cultura.core.plugins import reset_plugin_manager
 from cultura.registry.names import AdapterNameError, HubName, RegistryName
+from cultura.testing.environment import isolated_environment
 
 
 @pytest.fixture
 def registry(manager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An empty local registry in CULTURA_HOME, no lockfile, the test culture plugin active."""
     home = tmp_path / "home"
-    monkeypatch.setenv("CULTURA_HOME", str(home))
-    for var in ("HF_HUB_OFFLINE", "CULTURA_OFFLINE", "CULTURA_LOCK"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    reset_plugin_manager(manager)
-    yield home
-    reset_plugin_manager(None)
+    with isolated_environment(manager, home, monkeypatch, offline=False, clear=("CULTURA_LOCK",)):
+        yield home
 
 
 def invoke(args: list[str]) -> str:

@@ -21,8 +21,9 @@ from cultura.adapt.data import Example
 from cultura.adapt.model import adapt, load_pretrained
 from cultura.cli import cli
 from cultura.core.errors import CulturaError, DataError
-from cultura.core.plugins import PluginManager, reset_plugin_manager
+from cultura.core.plugins import PluginManager
 from cultura.core.types import AdapterHeadSpec
+from cultura.testing.environment import active_plugin_manager, isolate_environment
 
 from .conftest import SENTIMENT, VOCAB, CallLog, make_plugin, toy_sentiment
 
@@ -386,9 +387,8 @@ def test_a_stacked_adapter_is_not_served_on_a_shared_base(stacked, lm_manager) -
 # ---------------------------------------------------------------------------- command line
 @pytest.fixture
 def lm_culture(lm_manager):
-    reset_plugin_manager(lm_manager)
-    yield lm_manager
-    reset_plugin_manager(None)
+    with active_plugin_manager(lm_manager):
+        yield lm_manager
 
 
 def run(args: list[str]) -> str:
@@ -443,10 +443,7 @@ def test_collate_masks_training_batches_from_the_seeded_generator(tiny, lm_manag
 def test_start_from_a_registry_name(language, lm_culture, tiny, tmp_path, monkeypatch) -> None:
     from cultura.registry.store import LocalRegistry
 
-    monkeypatch.setenv("CULTURA_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("CULTURA_OFFLINE", "1")
-    monkeypatch.delenv("CULTURA_LOCK", raising=False)
-    monkeypatch.chdir(tmp_path)
+    isolate_environment(tmp_path / "home", monkeypatch, clear=("CULTURA_LOCK",))
     LocalRegistry().install(language.directory)
     with pytest.raises(CulturaError, match=r"start_from='zh/lm' is not an adapter directory.*"
                                            r"cultura.load\('zh/lm'\)"):

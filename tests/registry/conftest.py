@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from cultura import hookimpl
-from cultura.core.plugins import PluginManager, reset_plugin_manager
+from cultura.core.plugins import PluginManager
 from cultura.core.tags import Culture
 from cultura.core.types import AdapterHeadSpec, BiasCheck, CultureInfo, PeftSpec, PublishedAdapter
+from cultura.testing.environment import isolated_environment
 from cultura.testing.hub import LocalHub, serve_local_hub
 
 LABELS = ("負面", "正面")
@@ -77,14 +78,9 @@ def make_manager(**plugin_options: Any) -> PluginManager:
 def registry_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty registry home, no offline/lock variables, cwd in tmp, the test plugin active."""
     home = tmp_path / "cultura-home"
-    monkeypatch.setenv("CULTURA_HOME", str(home))
-    for var in ("HF_HUB_OFFLINE", "CULTURA_OFFLINE", "CULTURA_LOCK", "HF_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_TOKEN", "hf_no_hub_configured")  # never a real stored token
-    monkeypatch.chdir(tmp_path)
-    reset_plugin_manager(make_manager())
-    yield home
-    reset_plugin_manager(None)
+    with isolated_environment(make_manager(), home, monkeypatch, offline=False):
+        yield home
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from cultura.core.types import (
     TokenizerTweaks,
     VocabularyExtension,
 )
+from cultura.testing.environment import isolated_environment
 
 LABELS = {"fr": ("négatif", "positif"), "de": ("negativ", "neutral", "positiv"),
           "es": ("negativo", "positivo")}
@@ -95,15 +96,8 @@ def make_manager() -> PluginManager:
 @pytest.fixture(autouse=True)
 def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginManager]:
     """The test plugin as the process-wide manager, an empty registry home, no network."""
-    monkeypatch.setenv("CULTURA_HOME", str(tmp_path / "cultura-home"))
-    monkeypatch.setenv("CULTURA_OFFLINE", "1")
-    for var in ("CULTURA_LOCK", "HF_ENDPOINT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    pm = make_manager()
-    reset_plugin_manager(pm)
-    yield pm
-    reset_plugin_manager(None)
+    with isolated_environment(make_manager(), tmp_path / "cultura-home", monkeypatch) as pm:
+        yield pm
 
 
 @pytest.fixture(scope="session")
