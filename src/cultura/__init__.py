@@ -58,6 +58,8 @@ _EXPORTS: dict[str, str] = {
     "ZeroShotClassifier": "cultura.adapt.prompting:ZeroShotClassifier",
     "fit_wide_deep": "cultura.adapt.wide:fit_wide_deep",
     "WideDeepClassifier": "cultura.adapt.wide:WideDeepClassifier",
+    "fit_wide_tagger": "cultura.adapt.tagger:fit_wide_tagger",
+    "WideTagger": "cultura.adapt.tagger:WideTagger",
     "gloss_view": "cultura.adapt.glossview:gloss_view",
     "load": "cultura.registry.resolve:load",
     "publish": "cultura.registry.hub:publish",
