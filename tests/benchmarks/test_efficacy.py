@@ -476,3 +476,29 @@ def test_cultura_wide_tags_the_ner_data_with_the_installed_zh_plugin() -> None:
     assert result["settings"]["gloss_sources"] == ["gloss:cc-cedict"]
     # places never seen in training, found through their capitalized glosses (Paris, London)
     assert result["entity_f1"] == pytest.approx(1.0)
+
+
+def test_the_tagger_feature_diagnostic_switches_off_one_group_at_a_time(monkeypatch: Any) -> None:
+    """benchmarks/tagger_features.py: its variants are the library's extractor with the
+    segmenter and/or the gloss view left out; its dev split avoids every training set."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        diag = _load("cultura_bench_tagger_features", ROOT / "benchmarks" / "tagger_features.py")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    parts = {name: diag.variant_features(name, "zh-Hans")[1] for name in diag.VARIANTS}
+    assert [(f.rules is not None, f.view is not None) for f in parts.values()] == [
+        (False, False), (True, False), (False, True), (True, True)]
+    sentences = [(("北", "京", str(i)), ("B-LOC", "I-LOC", "O")) for i in range(40)]
+    corpus = eff.Corpus("toy-ner", "ner", eff.bio_labels(["LOC"]), sentences, sentences[:2],
+                        culture="zh-Hans", task="ner")
+    dev = diag.dev_split(corpus, 10, seeds=(0,))
+    assert dev == []  # every pool sentence is in the (capped) training set of seed 0
+    corpus.pool = sentences + [(("上", "海", str(i)), ("B-LOC", "I-LOC", "O")) for i in range(3)]
+    monkeypatch.setattr(diag, "POOL_TRAIN_SIZE", 40)
+    dev = diag.dev_split(corpus, 10, seeds=(0,))
+    training = {tuple(t) for t, _ in corpus.train_set(40, 0)}
+    assert dev and not {tuple(t) for t, _ in dev} & training
+    sentences += [(("我", "在", str(i)), ("O", "O", "O")) for i in range(10)]
+    tags = diag.fit_and_tag("words+glosses", "zh-Hans", corpus.labels, sentences, [["北", "京", "7"]])
+    assert tags == [["B-LOC", "I-LOC", "O"]]
