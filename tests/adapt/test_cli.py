@@ -120,6 +120,10 @@ def test_demo_on_a_tiny_base(tiny, tmp_path: Path) -> None:
     assert "UNK rate" in out and "predictions identical" in out
     assert "正面" in out or "负面" in out or "中性" in out
     assert (tmp_path / "demo" / "cultura.json").is_file()
+    # then what `cultura train` builds by default for zh: a wide classifier, saved as an adapter
+    assert "a wide seq-cls model" in out and "the wide model's predictions after reload" in out
+    wide = json.loads((tmp_path / "demo-wide" / "cultura.json").read_text(encoding="utf-8"))
+    assert (wide["kind"], wide["head_type"], wide["task"]) == ("wide", "seq-cls", "sentiment")
 
 
 @pytest.mark.slow
