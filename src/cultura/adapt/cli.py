@@ -231,6 +231,12 @@ def train(
     adapter trained on unlabeled text (DATA: a .txt file with one text per line, or any data
     file: labels are ignored); --start-from stacks a task adapter on one.
 
+    What it builds (--method): for a seq-cls or token-cls head of a culture whose plugins give
+    dictionary glosses (Chinese), a wide model by default — a classifier or CRF tagger on the
+    plugins' words and glosses, fitted in seconds, the measured best there (docs/wide.md) —
+    unless a PEFT option (--epochs, --lr, --peft, --knowledge, --start-from, ...) is given;
+    otherwise a PEFT adapter. stderr names the method and why.
+
     Writes one line per epoch to stderr as it ends (loss, eval metrics), how training ended
     and which epoch's weights are kept, and a warning when the model predicts one label for
     every eval row; a progress bar is drawn only when stderr is a terminal.
@@ -241,6 +247,7 @@ def train(
     \b
     Example:
       cultura train train.jsonl --culture zh-Hans --task sentiment --eval dev.jsonl -o out/
+      cultura train train.jsonl -c zh-Hans -t sentiment --method peft -o zh-lora/
       cultura train reviews/ -c zh-Hans -t sentiment --labels 正面,负面 -o binary/
       cultura train ner.jsonl -c zh --head token-cls --labels B-PER,I-PER,B-LOC,I-LOC,O -o ner/
       cultura train texts.txt -c zh-Hans --task lm -o zh-lm/

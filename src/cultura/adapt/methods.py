@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cultura.adapt import artifact
+from cultura.adapt.base import DEFAULT_BASE
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def choose_method(method: str, profile: CultureProfile, head_type: str,
 
 
 def fit_wide(data: Any, culture: str, head_type: str, labels: Sequence[str] | None = None, *,
-             base: str = "all-MiniLM-L6-v2", seed: int = 0, text_field: str | None = None,
+             base: str = DEFAULT_BASE, seed: int = 0, text_field: str | None = None,
              label_field: str | None = None, label_map: Mapping[Any, str] | None = None,
              dtype: Any = "auto", progress: bool | None = None,
              manager: PluginManager | None = None) -> WideModel:

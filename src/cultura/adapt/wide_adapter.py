@@ -13,9 +13,10 @@ Layout (docs/reference/artifact.md)::
 The files are untrusted data like every artifact's: :func:`cultura.adapt.artifact.verify_artifact`
 checks the manifest, the hashes and the model's metadata before anything is read, and the
 model's own loader checks the rest (weights' sha256, shapes, finite values, the installed
-plugins' word rules and gloss sources). What a wide model cannot do (serve, export, bias and
-robustness checks, explanations, continual training, stacking on a language adapter) is
-refused with :func:`require_peft`. :func:`cultura.adapt.loading.load_pretrained` reads one
+plugins' word rules and gloss sources). A wide model predicts, evaluates and is bias-checked
+(a classifier through its class probabilities); what needs a network (serving, export,
+robustness reports, explanations, continual training, stacking on a language adapter) refuses
+it with :func:`require_peft`. :func:`cultura.adapt.loading.load_pretrained` reads one
 back (:func:`~cultura.adapt.loading.load_wide`); :mod:`cultura.adapt.methods` decides when
 ``cultura train`` fits one.
 """
@@ -52,9 +53,9 @@ def require_peft(model: Any, what: str) -> Any:
     if is_wide(model):
         raise CulturaError(
             f"{what} needs a PEFT adapter; this is a wide {_noun(model)} (culture "
-            f"{model.culture}), which only predicts and evaluates (cultura predict / cultura "
-            "evaluate, or .predict / .evaluate in Python). Train a PEFT adapter with "
-            "cultura train --method peft for this"
+            f"{model.culture}), which predicts, evaluates and is bias-checked only (cultura "
+            "predict / evaluate / check-bias, or .predict / .evaluate in Python). Train a PEFT "
+            "adapter with cultura train --method peft for this"
         )
     return model
 
