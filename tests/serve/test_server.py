@@ -394,3 +394,17 @@ def test_decoder_base_mixed_batch_with_added_tokens(tmp_path: Path, serve_env: A
         np.testing.assert_allclose(row, models[culture].predict_proba([text])[0][0], atol=ATOL)
     merged = server.merge("fr")
     assert torch.allclose(merged.logits(["bonjour merci"]), models["fr"].logits(["bonjour merci"]), atol=1e-4)
+
+
+def test_a_wide_adapter_is_refused_by_name(server: Any, tmp_path: Path) -> None:
+    """A wide tagger (no network to batch) is an adapter the server cannot run: refused,
+    naming what it is and what to use, and the served cultures stay as they were."""
+    from cultura.adapt.tagger import fit_wide_tagger
+
+    rows = [{"tokens": ["je", "vis", "à", "Paris"], "tags": ["O", "O", "O", "B-LOC"]},
+            {"tokens": ["Lyon", "est", "loin"], "tags": ["B-LOC", "O", "O"]}] * 3
+    directory = fit_wide_tagger(rows, "fr", progress=False).save_pretrained(tmp_path / "w", task="ner")
+    before = list(server.cultures)
+    with pytest.raises(ServeError, match="cultura serve needs a PEFT adapter; this is a wide tagger"):
+        server.add(directory, culture="fr-CA")
+    assert server.cultures == before
