@@ -1223,7 +1223,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=lambda s: _csv(s, int), default=None,
                    help="seeds (default 0,1,2)")
     p.add_argument("--quick", action="store_true",
-                   help="a subset for about 13 minutes on a 2-core CPU: classical, cultura and "
+                   help="a subset for about 12 minutes on a 2-core CPU: classical, cultura and "
                         "cultura-wide on zh-sentiment (500 test reviews), classical and "
                         "cultura-wide on zh-ner (300 test sentences), n=200, seeds 0,1,2 "
                         "(--systems, --sizes, --seeds override); results go to "
