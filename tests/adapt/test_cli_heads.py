@@ -127,9 +127,9 @@ def test_heads_and_labels_reach_adapt(with_test_plugin, adapt_calls, tmp_path: P
         ["train", str(reviews), "-c", "zh", "-t", "sentiment", "--labels", "正面,负面"],
         ["train", str(reviews), "-c", "zh", "-t", "sentiment", "--labels-from-data"],
         ["train", str(ner), "-c", "zh", "--head", "token-cls", "--labels", NER_LABELS,
-         "--text-field", "words", "--label-field", "ner"],
+         "--text-field", "words", "--label-field", "ner", "--method", "peft"],
         ["train", str(ner), "-c", "zh", "-t", "place", "--head", "token-cls",
-         "--labels-from-data", "--text-field", "words", "--label-field", "ner"],
+         "--labels-from-data", "--text-field", "words", "--label-field", "ner", "--method", "peft"],
         ["train", str(ner), "-c", "zh", "--head-spec", str(spec), "--peft", "ia3",
          "--text-field", "words", "--label-field", "ner"],
     ):

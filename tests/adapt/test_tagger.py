@@ -468,6 +468,7 @@ def test_choose_method() -> None:
     assert choose_method("auto", glossed, "seq-cls")[0] == "wide"
     assert choose_method("auto", glossed, "causal-lm") == ("peft", "a causal-lm head")
     assert choose_method("auto", plain, "seq-cls")[0] == "peft"
+    assert choose_method("auto", plain, "token-cls")[0] == "wide"  # the CRF beat PEFT on NER
     assert choose_method("auto", glossed, "seq-cls", ["--epochs"]) == ("peft", "--epochs given")
     assert choose_method("peft", glossed, "seq-cls")[0] == "peft"
     assert choose_method("wide", plain, "token-cls")[0] == "wide"  # a tagger needs no glosses

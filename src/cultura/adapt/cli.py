@@ -162,9 +162,9 @@ def tokenize_report(
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="wide: a wide classifier or tagger fitted in seconds on what the culture's "
                    "plugins know (docs/wide.md); peft: a PEFT adapter on the base. auto: wide "
-                   "for a classifier or tagger when the culture's plugins give dictionary "
-                   "glosses (where it measured best, docs/efficacy.md) and no PEFT option "
-                   "below is given, else peft.")
+                   "for a tagger, and for a classifier when the culture's plugins give "
+                   "dictionary glosses (where each measured best, docs/efficacy.md), unless a "
+                   "PEFT option below is given; else peft.")
 @click.option("--epochs", default=None, type=int,
               help="Default: by the data's size (about 300 optimizer steps, 3 to 20 epochs).")
 @click.option("--lr", default=DEFAULT_LR, show_default=True, type=float,
@@ -231,11 +231,11 @@ def train(
     adapter trained on unlabeled text (DATA: a .txt file with one text per line, or any data
     file: labels are ignored); --start-from stacks a task adapter on one.
 
-    What it builds (--method): for a seq-cls or token-cls head of a culture whose plugins give
-    dictionary glosses (Chinese), a wide model by default — a classifier or CRF tagger on the
-    plugins' words and glosses, fitted in seconds, the measured best there (docs/wide.md) —
-    unless a PEFT option (--epochs, --lr, --peft, --knowledge, --start-from, ...) is given;
-    otherwise a PEFT adapter. stderr names the method and why.
+    What it builds (--method): a wide model by default for a token-cls head, and for a seq-cls
+    head of a culture whose plugins give dictionary glosses (Chinese) — a CRF tagger or a
+    classifier on the plugins' words and glosses, fitted in seconds, the measured best there
+    (docs/wide.md) — unless a PEFT option (--epochs, --lr, --peft, --knowledge, --start-from,
+    ...) is given; otherwise a PEFT adapter. stderr names the method and why.
 
     Writes one line per epoch to stderr as it ends (loss, eval metrics), how training ended
     and which epoch's weights are kept, and a warning when the model predicts one label for

@@ -32,10 +32,13 @@ def choose_method(method: str, profile: CultureProfile, head_type: str,
     head of ``profile``'s culture when the PEFT-only options ``peft_options`` (their flags)
     were given.
 
-    ``auto`` is ``wide`` for a classifier or tagger of a culture whose plugins give dictionary
-    glosses (the cases measured, where it beat both the classical baselines and the PEFT
-    adapters: docs/efficacy.md) unless a PEFT option was given, else ``peft``. ``wide`` with a
-    head it cannot build, a culture without glosses (classifiers) or a PEFT option is an error.
+    ``auto`` is ``wide`` unless a PEFT option was given: for a tagger (``token-cls``), whose
+    CRF beat the PEFT adapter on every NER data set measured, with or without the plugins'
+    words and glosses (Chinese, Japanese); for a classifier (``seq-cls``) of a culture whose
+    plugins give dictionary glosses, which it reads (Chinese reviews). Else ``peft``: other
+    heads, and classifiers of cultures without glosses, where nothing else was measured
+    (docs/efficacy.md). ``wide`` with a head it cannot build, a classifier of a culture without
+    glosses or a PEFT option is an error.
     """
     from cultura.adapt.glossview import gloss_view
 
@@ -57,10 +60,13 @@ def choose_method(method: str, profile: CultureProfile, head_type: str,
         return "wide", "--method wide"
     if head_type not in artifact.WIDE_FILES:
         return "peft", f"a {head_type} head"
-    if glosses is None:
+    if head_type == "seq-cls" and glosses is None:
         return "peft", f"no installed plugin gives {profile.tag} dictionary glosses"
     if peft_options:
         return "peft", f"{', '.join(peft_options)} given"
+    if head_type == "token-cls":
+        return "wide", ("a CRF tagger beat the PEFT adapter on every NER data set measured; "
+                        "--method peft trains a PEFT adapter instead")
     return "wide", (f"{profile.tag}'s plugins give dictionary glosses ({', '.join(glosses.labels)}); "
                     "--method peft trains a PEFT adapter instead")
 
