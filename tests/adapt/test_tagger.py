@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -309,35 +310,40 @@ def test_the_transition_shape_is_checked(fitted: WideTagger, tmp_path: Path) -> 
 
 
 # ------------------------------------------------------------------------- the command line
-def test_cli_fits_predicts_and_evaluates_a_tagger(fitted: WideTagger, tmp_path: Path) -> None:
-    from cultura.core.plugins import reset_plugin_manager
+@pytest.fixture
+def cli_data(tmp_path: Path) -> Iterator[Path]:
+    """The training rows as a .jsonl file, with the test plugin as the process-wide manager."""
+    from cultura.testing.environment import active_plugin_manager
 
     data = tmp_path / "ner.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _data(TRAIN_PLACES)),
                     encoding="utf-8")
-    out = tmp_path / "tagger"
-    reset_plugin_manager(_manager())
-    try:
-        def run(args: list[str]) -> str:
-            result = CliRunner().invoke(cli, ["wide", *args], catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-            return result.stdout
+    with active_plugin_manager(_manager()):
+        yield data
 
-        summary = json.loads(run(["fit-tagger", str(data), "--culture", "zh", "--out", str(out), "--json"]))
-        # the same defaults as the API
-        assert {k: summary[k] for k in ("c1", "c2", "max_iterations")} == fitted.settings
-        assert summary["features"] == len(fitted.crf.features) and summary["word_rules"] == "t.words"
-        assert run(["predict", str(out), "我在巴黎工作", "他去学校学习"]).splitlines() == [
-            "我在巴黎工作\t巴黎/LOC", "他去学校学习\t(no entities)"]
-        predicted = json.loads(run(["predict", str(out), "朋友住在纽约", "--json"]))
-        assert [e["text"] for e in predicted[0]["entities"]] == ["纽约"]
-        text = run(["evaluate", str(out), str(data)])
-        assert "F1 1.0000" in text and "support 16" in text
-        assert json.loads(run(["evaluate", str(out), str(data), "--json"]))["entity_f1"] == 1.0
-        again = CliRunner().invoke(cli, ["wide", "fit-tagger", str(data), "--culture", "zh", "--out", str(out)])
-        assert isinstance(again.exception, CulturaError) and "exists" in str(again.exception)
-    finally:
-        reset_plugin_manager(None)
+
+def test_cli_fits_predicts_and_evaluates_a_tagger(fitted: WideTagger, cli_data: Path, tmp_path: Path) -> None:
+    data = cli_data
+    out = tmp_path / "tagger"
+
+    def run(args: list[str]) -> str:
+        result = CliRunner().invoke(cli, ["wide", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    summary = json.loads(run(["fit-tagger", str(data), "--culture", "zh", "--out", str(out), "--json"]))
+    # the same defaults as the API
+    assert {k: summary[k] for k in ("c1", "c2", "max_iterations")} == fitted.settings
+    assert summary["features"] == len(fitted.crf.features) and summary["word_rules"] == "t.words"
+    assert run(["predict", str(out), "我在巴黎工作", "他去学校学习"]).splitlines() == [
+        "我在巴黎工作\t巴黎/LOC", "他去学校学习\t(no entities)"]
+    predicted = json.loads(run(["predict", str(out), "朋友住在纽约", "--json"]))
+    assert [e["text"] for e in predicted[0]["entities"]] == ["纽约"]
+    text = run(["evaluate", str(out), str(data)])
+    assert "F1 1.0000" in text and "support 16" in text
+    assert json.loads(run(["evaluate", str(out), str(data), "--json"]))["entity_f1"] == 1.0
+    again = CliRunner().invoke(cli, ["wide", "fit-tagger", str(data), "--culture", "zh", "--out", str(out)])
+    assert isinstance(again.exception, CulturaError) and "exists" in str(again.exception)
 
 
 # ------------------------------------------------------------------------- as an adapter
@@ -423,40 +429,33 @@ def test_the_tagger_metadata_is_checked_even_without_hashes(fitted: WideTagger, 
         load_pretrained(directory, verify=False, manager=_manager())
 
 
-def test_train_fits_a_wide_tagger_by_default_where_glosses_exist(tmp_path: Path) -> None:
-    from cultura.core.plugins import reset_plugin_manager
-
-    data = tmp_path / "ner.jsonl"
-    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _data(TRAIN_PLACES)),
-                    encoding="utf-8")
+def test_train_fits_a_wide_tagger_by_default(cli_data: Path, tmp_path: Path) -> None:
+    data = cli_data
     out = tmp_path / "adapter"
-    reset_plugin_manager(_manager())
-    try:
-        def run(args: list[str]) -> Any:
-            return CliRunner().invoke(cli, args, catch_exceptions=False)
 
-        trained = run(["train", str(data), "-c", "zh", "-t", "place", "--head", "token-cls",
-                       "--labels-from-data", "-o", str(out), "--eval", str(data), "--json"])
-        assert trained.exit_code == 0, trained.output
-        assert "method: wide" in trained.stderr
-        summary = json.loads(trained.stdout)
-        assert summary["method"] == "wide" and summary["training"]["eval"]["entity_f1"] == 1.0
-        predicted = run(["predict", str(out), "我在巴黎工作"])
-        assert predicted.exit_code == 0 and predicted.stdout.split() == ["我在巴黎工作", "巴黎/LOC"]
-        evaluated = run(["evaluate", str(out), str(data), "--json"])
-        assert json.loads(evaluated.stdout)["entity_f1"] == 1.0
-        for refused in (["export", str(out), "--format", "onnx", "-o", str(tmp_path / "x")],
-                        ["explain", str(out), "我在巴黎工作"],
-                        ["robustness", str(out), str(data)]):
-            result = CliRunner().invoke(cli, refused)
-            assert result.exit_code != 0
-            assert "needs a PEFT adapter" in str(result.exception) + result.output, refused
-        both = CliRunner().invoke(cli, ["train", str(data), "-c", "zh", "-t", "place", "--head",
-                                        "token-cls", "--labels-from-data", "-o", str(tmp_path / "y"),
-                                        "--method", "wide", "--epochs", "3"])
-        assert both.exit_code != 0 and "--epochs" in str(both.exception) + both.output
-    finally:
-        reset_plugin_manager(None)
+    def run(args: list[str]) -> Any:
+        return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+    trained = run(["train", str(data), "-c", "zh", "-t", "place", "--head", "token-cls",
+                   "--labels-from-data", "-o", str(out), "--eval", str(data), "--json"])
+    assert trained.exit_code == 0, trained.output
+    assert "method: wide" in trained.stderr
+    summary = json.loads(trained.stdout)
+    assert summary["method"] == "wide" and summary["training"]["eval"]["entity_f1"] == 1.0
+    predicted = run(["predict", str(out), "我在巴黎工作"])
+    assert predicted.exit_code == 0 and predicted.stdout.split() == ["我在巴黎工作", "巴黎/LOC"]
+    evaluated = run(["evaluate", str(out), str(data), "--json"])
+    assert json.loads(evaluated.stdout)["entity_f1"] == 1.0
+    for refused in (["export", str(out), "--format", "onnx", "-o", str(tmp_path / "x")],
+                    ["explain", str(out), "我在巴黎工作"],
+                    ["robustness", str(out), str(data)]):
+        result = CliRunner().invoke(cli, refused)
+        assert result.exit_code != 0
+        assert "needs a PEFT adapter" in str(result.exception) + result.output, refused
+    both = CliRunner().invoke(cli, ["train", str(data), "-c", "zh", "-t", "place", "--head",
+                                    "token-cls", "--labels-from-data", "-o", str(tmp_path / "y"),
+                                    "--method", "wide", "--epochs", "3"])
+    assert both.exit_code != 0 and "--epochs" in str(both.exception) + both.output
 
 
 def test_choose_method() -> None:

@@ -52,23 +52,35 @@ cross-validation on DATA.""")
 def fit(data: Path, culture: str, out: Path, base: str, labels: str | None, text_field: str | None,
         label_field: str | None, seed: int, dtype: str, as_json: bool) -> None:
     from cultura.adapt.wide import fit_wide_deep
-    from cultura.core.errors import CulturaError
 
-    if out.exists():
-        raise CulturaError(f"{out} exists; give --out a new directory")
-    names = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    names = _new_output(out, labels)
     clf = fit_wide_deep(data, culture, labels=names, base=base, seed=seed, text_field=text_field,
                         label_field=label_field, dtype=dtype)
-    clf.save(out)
     summary = {"directory": str(out), "culture": clf.culture, "base": clf.base,
                "labels": list(clf.labels), "C": clf.C, "deep_weight": clf.deep_weight,
                "ngrams": len(clf.ngrams.vocabulary) + len(clf.view_ngrams.vocabulary),
                "gloss_sources": list(clf.gloss_sources)}
+    _saved(clf, out, summary, as_json,
+           f"{len(clf.labels)} labels, {summary['ngrams']:,} n-grams, C {clf.C:g}, deep weight "
+           f"{clf.deep_weight:g} (by cross-validation)")
+
+
+def _new_output(out: Path, labels: str | None) -> list[str] | None:
+    """``--labels`` as a list, once ``--out`` is known not to exist."""
+    from cultura.core.errors import CulturaError
+
+    if out.exists():
+        raise CulturaError(f"{out} exists; give --out a new directory")
+    return [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+
+
+def _saved(model: Any, out: Path, summary: dict[str, Any], as_json: bool, line: str) -> None:
+    """Save ``model`` to ``out`` and report it (``summary`` as JSON, else ``line``)."""
+    model.save(out)
     if as_json:
         emit_json(summary)
         return
-    click.echo(f"saved {out}: {len(clf.labels)} labels, {summary['ngrams']:,} n-grams, "
-               f"C {clf.C:g}, deep weight {clf.deep_weight:g} (by cross-validation)")
+    click.echo(f"saved {out}: {line}")
 
 
 @wide.command("fit-tagger", help="""Fit a tagger on DATA (.jsonl/.json/.csv/.tsv, {tokens, tags}
@@ -90,22 +102,16 @@ dictionary glosses.""")
 def fit_tagger(data: Path, culture: str, out: Path, labels: str | None, text_field: str | None,
                label_field: str | None, c1: float, c2: float, max_iterations: int, as_json: bool) -> None:
     from cultura.adapt.tagger import fit_wide_tagger
-    from cultura.core.errors import CulturaError
 
-    if out.exists():
-        raise CulturaError(f"{out} exists; give --out a new directory")
-    names = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
+    names = _new_output(out, labels)
     tagger = fit_wide_tagger(data, culture, labels=names, c1=c1, c2=c2, max_iterations=max_iterations,
                              text_field=text_field, label_field=label_field)
-    tagger.save(out)
     summary = {"directory": str(out), "culture": tagger.culture, "labels": list(tagger.labels),
                "features": len(tagger.crf.features), **tagger.settings, **tagger.features.sources}
-    if as_json:
-        emit_json(summary)
-        return
     sources = ", ".join([tagger.features.sources["word_rules"] or "no segmenter",
                          *(tagger.features.sources["gloss_sources"] or ["no gloss source"])])
-    click.echo(f"saved {out}: {len(tagger.labels)} tags, {summary['features']:,} features ({sources})")
+    _saved(tagger, out, summary, as_json,
+           f"{len(tagger.labels)} tags, {summary['features']:,} features ({sources})")
 
 
 def _load(directory: Path, dtype: str) -> Any:

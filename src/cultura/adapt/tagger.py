@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cultura.adapt.wide_adapter import WideAdapter
 from cultura.adapt.wide_files import FORMAT_VERSION, read_tagger_meta
 from cultura.core.errors import CulturaError
 
@@ -320,7 +321,7 @@ def _train_crf(rows: Sequence[Sequence[Mapping[str, float]]], tags: Sequence[Seq
 
 # --------------------------------------------------------------------------- the tagger
 @dataclass
-class WideTagger:
+class WideTagger(WideAdapter):
     """A fitted wide tagger (module docstring); build one with :func:`fit_wide_tagger`, or
     :meth:`load` a saved one.
 
@@ -331,8 +332,6 @@ class WideTagger:
         profile: the culture profile (its normalizers read the tokens first).
     """
 
-    #: what it is to the registry and the commands (a PEFT ``CulturalModel`` has a head type too)
-    adapter_kind: ClassVar[str] = "wide"
     head_type: ClassVar[str] = "token-cls"
 
     culture: str
@@ -437,17 +436,6 @@ class WideTagger:
         (directory / "tagger.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
                                                encoding="utf-8")
         return directory
-
-    def save_pretrained(self, directory: str | Path, *, task: str, license: str = "apache-2.0",
-                        overwrite: bool = False, training: Mapping[str, Any] | None = None) -> Path:
-        """Save as a cultura adapter for ``task`` (``tagger.json``, ``tagger.safetensors``, the
-        manifest and the model card; :mod:`cultura.adapt.wide_adapter`): loaded by name,
-        published and pulled like any adapter. ``training``: what to record of the fit
-        (``cultura train`` records the training size and the eval metrics)."""
-        from cultura.adapt.wide_adapter import save_wide_adapter
-
-        return save_wide_adapter(self, directory, task=task, license=license, overwrite=overwrite,
-                                 training=training)
 
     @classmethod
     def load(cls, directory: str | Path, *, manager: PluginManager | None = None) -> WideTagger:

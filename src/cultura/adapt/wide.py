@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cultura.adapt.wide_adapter import WideAdapter
 from cultura.adapt.wide_files import FORMAT_VERSION, MAX_DEEP_DIM, read_classifier_meta
 from cultura.core.errors import CulturaError
 
@@ -241,7 +242,7 @@ def _select(x: torch.Tensor, deep: torch.Tensor, y: Sequence[int], labels: int, 
 
 # --------------------------------------------------------------------------- the classifier
 @dataclass
-class WideDeepClassifier:
+class WideDeepClassifier(WideAdapter):
     """A fitted wide-and-deep classifier (module docstring); build one with
     :func:`fit_wide_deep`, or :meth:`load` a saved one.
 
@@ -255,8 +256,6 @@ class WideDeepClassifier:
             without added vocabulary, whose untrained LoRA computes what the base computes).
     """
 
-    #: what it is to the registry and the commands (a PEFT ``CulturalModel`` has a head type too)
-    adapter_kind: ClassVar[str] = "wide"
     head_type: ClassVar[str] = "seq-cls"
 
     culture: str
@@ -344,17 +343,6 @@ class WideDeepClassifier:
         (directory / "wide.safetensors").write_bytes(blob)
         (directory / "wide.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         return directory
-
-    def save_pretrained(self, directory: str | Path, *, task: str, license: str = "apache-2.0",
-                        overwrite: bool = False, training: Mapping[str, Any] | None = None) -> Path:
-        """Save as a cultura adapter for ``task`` (``wide.json``, ``wide.safetensors``, the
-        manifest and the model card; :mod:`cultura.adapt.wide_adapter`): loaded by name,
-        published and pulled like any adapter. ``training``: what to record of the fit
-        (``cultura train`` records the training size and the eval metrics)."""
-        from cultura.adapt.wide_adapter import save_wide_adapter
-
-        return save_wide_adapter(self, directory, task=task, license=license, overwrite=overwrite,
-                                 training=training)
 
     @classmethod
     def load(cls, directory: str | Path, *, manager: PluginManager | None = None,

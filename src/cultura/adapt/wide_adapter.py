@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cultura.adapt import artifact
 from cultura.core.errors import CulturaError
@@ -38,7 +38,25 @@ if TYPE_CHECKING:
 
     WideModel = WideDeepClassifier | WideTagger
 
-__all__ = ["is_wide", "require_peft", "save_wide_adapter"]
+__all__ = ["WideAdapter", "is_wide", "require_peft", "save_wide_adapter"]
+
+
+class WideAdapter:
+    """What makes a wide model an adapter: its kind, and :meth:`save_pretrained`. Mixed into
+    :class:`~cultura.adapt.wide.WideDeepClassifier` and :class:`~cultura.adapt.tagger.WideTagger`,
+    which give ``head_type`` and ``save`` (their own files)."""
+
+    #: what it is to the registry and the commands (a PEFT ``CulturalModel`` has a head type too)
+    adapter_kind: ClassVar[str] = "wide"
+    head_type: ClassVar[str]
+
+    def save_pretrained(self, directory: str | Path, *, task: str, license: str = "apache-2.0",
+                        overwrite: bool = False, training: Mapping[str, Any] | None = None) -> Path:
+        """Save as a cultura adapter for ``task`` (the model's files, the manifest and the
+        model card): loaded by name, published and pulled like any adapter. ``training``: what
+        to record of the fit (``cultura train`` records the training size and eval metrics)."""
+        return save_wide_adapter(self, directory, task=task, license=license, overwrite=overwrite,  # type: ignore[arg-type]
+                                 training=training)
 
 
 def is_wide(model: object) -> bool:
