@@ -430,6 +430,9 @@ def test_the_tagger_metadata_is_checked_even_without_hashes(fitted: WideTagger, 
 
 
 def test_train_fits_a_wide_tagger_by_default(cli_data: Path, tmp_path: Path) -> None:
+    from cultura.adapt.loading import load_pretrained
+    from cultura.adapt.methods import fit_wide
+
     data = cli_data
     out = tmp_path / "adapter"
 
@@ -439,6 +442,10 @@ def test_train_fits_a_wide_tagger_by_default(cli_data: Path, tmp_path: Path) -> 
     trained = run(["train", str(data), "-c", "zh", "-t", "place", "--head", "token-cls",
                    "--labels-from-data", "-o", str(out), "--eval", str(data), "--json"])
     assert trained.exit_code == 0, trained.output
+    # what the benchmark's cultura-wide system fits (methods.fit_wide), with the same defaults
+    same, saved = fit_wide(data, "zh", "token-cls"), load_pretrained(out)
+    assert saved.crf.features == same.crf.features and saved.settings == same.settings
+    assert saved.crf.state.tolist() == same.crf.state.tolist()
     assert "method: wide" in trained.stderr
     summary = json.loads(trained.stdout)
     assert summary["method"] == "wide" and summary["training"]["eval"]["entity_f1"] == 1.0

@@ -394,7 +394,9 @@ class WideDeepClassifier(WideAdapter):
         clf = cls(meta["culture"], meta["base"], tuple(meta["labels"]), ngrams, view_ngrams,
                   meta["deep_weight"], meta["C"], weights, encoder, view,
                   tuple(meta["gloss_sources"]), meta["cv"])
-        _, deep_dim = clf.features(["x"])[1].shape
+        # the deep features are two mean-pooled hidden states: the view's and the text's
+        hidden = getattr(encoder.model.config, "hidden_size", None)
+        deep_dim = 2 * int(hidden) if isinstance(hidden, int) else clf.features(["x"])[1].shape[1]
         if deep_dim != dense.shape[0]:
             raise CulturaError(f"{weights_path}: 'dense' has {dense.shape[0]} rows, the base "
                                f"{meta['base']} gives {deep_dim} features")
