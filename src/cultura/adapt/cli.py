@@ -523,8 +523,7 @@ def predict(
         if zero_shot:
             raise CulturaError(f"{adapter.text} is a wide model; --zero-shot needs a PEFT "
                                "adapter (its base model reads the prompt)")
-        results = (model.predict(items) if model.head_type == "token-cls"
-                   else model.predict(items, top_k=top_k))
+        results = model.predict(items, top_k=top_k)
     else:
         results = model.predict(items, top_k=top_k, knowledge=False if no_knowledge else None,
                                 zero_shot=zero_shot, task=task)

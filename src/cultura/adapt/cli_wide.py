@@ -138,17 +138,12 @@ def predict(directory: Path, texts: tuple[str, ...], file: str | None, top_k: in
             as_json: bool) -> None:
     from cultura.adapt.cli import _texts_from
     from cultura.adapt.cli_prompt import print_predictions
-    from cultura.adapt.wide import WideDeepClassifier
     from cultura.core.errors import CulturaError
 
     items = list(texts) + (_texts_from(file) if file is not None else [])
     if not items:
         raise CulturaError("nothing to predict: pass texts as arguments or --file FILE")
-    model = _load(directory, dtype)
-    if isinstance(model, WideDeepClassifier):
-        print_predictions(model.predict(items, top_k=top_k), as_json)
-    else:
-        print_predictions(model.predict(items), as_json)
+    print_predictions(_load(directory, dtype).predict(items, top_k=top_k), as_json)
 
 
 @wide.command(help="""Accuracy and macro-F1 of a saved classifier DIRECTORY on labelled DATA; token

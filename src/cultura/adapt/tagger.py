@@ -364,14 +364,16 @@ class WideTagger(WideAdapter):
             out.append([(self.labels[k], float(marginals[i, k])) for i, k in enumerate(path)])
         return out
 
-    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]] | str) -> list[dict[str, Any]]:
+    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]] | str, top_k: int = 1,
+                ) -> list[dict[str, Any]]:
         """One ``{"text", "words": [{"word", "label", "score", "start", "end"}], "entities":
         [{"type", "start", "end", "text", "score"}]}`` per input, as
         :meth:`CulturalModel.predict <cultura.adapt.cultural_model.CulturalModel.predict>`
         gives for a ``token-cls`` head: raw text is split into words (one per CJK character,
         else runs of letters/digits and single punctuation marks), a list of words is taken as
         given; ``score`` is the tag's marginal probability; ``entities`` are given when the
-        labels are BIO tags."""
+        labels are BIO tags. ``top_k`` is taken for the same call as any adapter's, and has no
+        effect: each word gets its best tag in the best sequence."""
         from cultura.adapt.cultural_model import _entity_spans, words_for_tagging
         from cultura.adapt.metrics import is_bio
 
