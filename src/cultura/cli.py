@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Classify texts for a culture's task with a plain base model (no training).",
     ),
     "wide": ("cultura.adapt.cli_wide:wide",
-             "Fit and use wide-and-deep classifiers (n-grams + the base reading glosses)."),
+             "Fit and use wide models: classifiers and CRF taggers on the plugins' words and glosses."),
     "compare": ("cultura.adapt.cli_continual:compare",
                 "Compare two versions of an adapter: what the new one forgot (regression gate)."),
     "explain": ("cultura.explain.cli:explain", "Explain an adapter's decisions word by word."),
