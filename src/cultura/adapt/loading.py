@@ -208,26 +208,22 @@ def _checked_manifest(directory: Path, verify: bool) -> Manifest:
     """The adapter's manifest, once its contents passed the checks that keep it data.
 
     ``verify`` adds the sha256 of every file; the rest always runs: no remote code, the
-    manifest's fields, safetensors weights only, allowed file types, PEFT sizes.
+    manifest's fields, safetensors weights only, allowed file types, the model files' own
+    checks (PEFT sizes, or a wide model's metadata).
     """
     if verify:
         manifest = artifact.verify_artifact(directory)
     else:
         artifact.refuse_remote_code(directory)
         manifest = artifact.read_manifest(directory)
-    if manifest.kind == "wide":
-        if not verify:
-            artifact.check_file_types(directory)
-            artifact.check_model_files(directory, manifest)
-        return manifest
-    if not (directory / artifact.PEFT_WEIGHTS).is_file():
+    if manifest.kind != "wide" and not (directory / artifact.PEFT_WEIGHTS).is_file():
         # PEFT would fall back to adapter_model.bin, a pickle: never load one
         raise ArtifactError(
             f"{directory}: no {artifact.PEFT_WEIGHTS}; cultura loads safetensors weights only"
         )
-    if not verify:
+    if not verify:  # verify_artifact ran these
         artifact.check_file_types(directory)
-        artifact.check_peft_config(directory, manifest)
+        artifact.check_model_files(directory, manifest)
     return manifest
 
 
