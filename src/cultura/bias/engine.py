@@ -152,11 +152,9 @@ def _from_cultural_model(obj: Any, name: str | None = None) -> Target:
 
 
 def _is_wide(obj: Any) -> bool:
-    try:
-        from cultura.adapt.wide_adapter import is_wide
-    except ImportError:  # the bias engine without the adapter stack
-        return False
-    return is_wide(obj)
+    """A wide classifier or tagger (:func:`cultura.adapt.wide_adapter.is_wide`), by the class
+    attribute it carries."""
+    return getattr(obj, "adapter_kind", None) == "wide"
 
 
 def _from_wide_model(obj: Any, name: str | None = None) -> Target:
