@@ -63,18 +63,20 @@ def variant_features(name: str, culture: str) -> tuple[Any, Any]:
 def fit_and_tag(name: str, culture: str, labels: Sequence[str], train: Sequence[Any],
                 tokens: Sequence[Sequence[str]]) -> list[list[str]]:
     """Fit the variant with the tagger's defaults on ``train``; its tags of ``tokens``."""
-    import numpy as np
-
-    from cultura.adapt.tagger import C1, C2, MAX_ITERATIONS, WideTagger, _Crf, _train_crf
+    from cultura.adapt.tagger import (
+        C1,
+        C2,
+        MAX_ITERATIONS,
+        WideTagger,
+        _train_crf,
+        normalized_tokens,
+    )
 
     profile, features = variant_features(name, culture)
+    rows = features(normalized_tokens(profile, [list(t) for t, _ in train]))
+    crf = _train_crf(rows, [list(y) for _, y in train], labels, C1, C2, MAX_ITERATIONS, lambda: None)
     settings = {"c1": C1, "c2": C2, "max_iterations": MAX_ITERATIONS}
-    k = len(labels)
-    tagger = WideTagger(culture, tuple(labels), settings, _Crf({}, np.zeros((0, k)), np.zeros((k, k))),
-                        features, profile)
-    rows = features(tagger._normalized([list(t) for t, _ in train]))
-    tagger.crf = _train_crf(rows, [list(y) for _, y in train], labels, C1, C2, MAX_ITERATIONS,
-                            lambda: None)
+    tagger = WideTagger(culture, tuple(labels), settings, crf, features, profile)
     return [[tag for tag, _ in row] for row in tagger.tag([list(t) for t in tokens])]
 
 

@@ -277,20 +277,33 @@ def test_changed_weights_are_refused(fitted: Any, tmp_path: Path) -> None:
         WideDeepClassifier.load(directory, manager=fitted.manager)
 
 
-def test_weights_of_the_wrong_shape_are_refused(fitted: Any, tmp_path: Path) -> None:
+def _rehashed(directory: Path, change: Any) -> None:
+    """Change the weights with ``change(tensors)`` and record their new sha256, as an attacker
+    who rewrites both files would."""
     import hashlib
 
     from safetensors.torch import load, save
 
-    directory = _copy(fitted, tmp_path)
     tensors = load((directory / "wide.safetensors").read_bytes())
-    tensors["sparse"] = tensors["sparse"][:-1].contiguous()
+    change(tensors)
     blob = save(tensors)
     (directory / "wide.safetensors").write_bytes(blob)
     meta = json.loads((directory / "wide.json").read_text(encoding="utf-8"))
     meta["weights_sha256"] = hashlib.sha256(blob).hexdigest()
     (directory / "wide.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_weights_of_the_wrong_shape_are_refused(fitted: Any, tmp_path: Path) -> None:
+    directory = _copy(fitted, tmp_path)
+    _rehashed(directory, lambda t: t.update(sparse=t["sparse"][:-1].contiguous()))
     with pytest.raises(CulturaError, match="'sparse' must have shape"):
+        WideDeepClassifier.load(directory, manager=fitted.manager)
+
+
+def test_weights_that_are_not_finite_are_refused(fitted: Any, tmp_path: Path) -> None:
+    directory = _copy(fitted, tmp_path)
+    _rehashed(directory, lambda t: t["bias"].fill_(float("inf")))
+    with pytest.raises(CulturaError, match="tensor 'bias' holds NaN or infinite values"):
         WideDeepClassifier.load(directory, manager=fitted.manager)
 
 

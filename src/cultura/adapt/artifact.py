@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cultura.adapt.wide_files import MODEL_FILES
 from cultura.core.errors import CulturaError
 from cultura.core.grammar import TASK
 from cultura.core.tags import Culture
@@ -60,8 +61,7 @@ LANGUAGE_LORA = "language_adapter.safetensors"
 #: :mod:`cultura.adapt.tagger`)
 KINDS = ("peft", "wide")
 #: a wide artifact's model files, by head type: its metadata (read first) and its weights
-WIDE_FILES = {"seq-cls": ("wide.json", "wide.safetensors"),
-              "token-cls": ("tagger.json", "tagger.safetensors")}
+WIDE_FILES = MODEL_FILES
 #: files never listed in the manifest's hashes (the manifest itself; the card is rewritten
 #: on publish and hashed separately by the Hub)
 UNHASHED = frozenset({MANIFEST, CARD, ".gitattributes"})
@@ -1178,16 +1178,13 @@ def check_model_files(directory: str | Path, manifest: Manifest) -> None:
     if manifest.kind != "wide":
         check_peft_config(directory, manifest)
         return
-    from cultura.adapt.wide_files import read_classifier_meta, read_tagger_meta
+    from cultura.adapt.wide_files import read_meta
 
-    root = Path(directory)
-    meta_name, _ = WIDE_FILES[manifest.head_type]
-    reader = read_classifier_meta if manifest.head_type == "seq-cls" else read_tagger_meta
-    path = root / meta_name
+    path = Path(directory) / WIDE_FILES[manifest.head_type][0]
     if not path.is_file() or path.is_symlink():
         raise ArtifactError(f"{path}: missing (or a link); {FIX_HINT}")
     try:
-        meta = reader(path)
+        meta = read_meta(manifest.head_type, path)
     except CulturaError as exc:
         raise ArtifactError(f"{exc}; {FIX_HINT}") from None
     try:

@@ -116,7 +116,9 @@ def fit_tagger(data: Path, culture: str, out: Path, labels: str | None, text_fie
 
 def _load(directory: Path, dtype: str) -> Any:
     """The wide model saved in ``directory``: a tagger (``tagger.json``) or a classifier."""
-    marker = directory / "tagger.json"
+    from cultura.adapt.wide_files import MODEL_FILES
+
+    marker = directory / MODEL_FILES["token-cls"][0]
     if marker.exists() or marker.is_symlink():
         from cultura.adapt.tagger import WideTagger
 

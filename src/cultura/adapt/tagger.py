@@ -32,8 +32,6 @@ forward-backward for the scores) is done here, not by CRFsuite. Described in doc
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import tempfile
 import unicodedata
@@ -44,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cultura.adapt.wide_adapter import WideAdapter
-from cultura.adapt.wide_files import FORMAT_VERSION, read_tagger_meta
+from cultura.adapt.wide_files import FORMAT_VERSION, read_model_files, write_model_files
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
@@ -343,19 +341,10 @@ class WideTagger(WideAdapter):
     #: the task it was saved or loaded as an adapter for (``None``: never)
     task: str | None = None
 
-    def _normalized(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        flat = [t for tokens in sentences for t in tokens]
-        done = self.profile.normalize(flat) if flat else []
-        out, at = [], 0
-        for tokens in sentences:
-            out.append([n or t for t, n in zip(tokens, done[at : at + len(tokens)], strict=True)])
-            at += len(tokens)
-        return out
-
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
         """Each token's tag and its marginal probability, for token lists (normalized by the
         culture's normalizers first)."""
-        rows = self.features(self._normalized(sentences))
+        rows = self.features(normalized_tokens(self.profile, sentences))
         out = []
         for sentence in rows:
             emissions = self.crf.emissions(sentence)
@@ -383,7 +372,7 @@ class WideTagger(WideAdapter):
         if bad:
             raise CulturaError(f"predict takes texts or lists of words; item {bad[0]} is "
                                f"{type(items[bad[0]]).__name__}")
-        words, spans, shown = words_for_tagging(_Normalizer(self.profile), items)
+        words, spans, shown = words_for_tagging(self.profile, items)  # it normalizes as a tokenizer
         tagged = self.tag(words) if words else []
         bio = is_bio(self.labels)
         out = []
@@ -421,54 +410,30 @@ class WideTagger(WideAdapter):
     def save(self, directory: str | Path) -> Path:
         """Write ``tagger.json`` and ``tagger.safetensors`` to ``directory`` (created)."""
         import torch
-        from safetensors.torch import save
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        blob = save({"state": torch.from_numpy(self.crf.state.copy()),
-                     "transition": torch.from_numpy(self.crf.transition.copy())})
+        tensors = {"state": torch.from_numpy(self.crf.state.copy()),
+                   "transition": torch.from_numpy(self.crf.transition.copy())}
         meta = {
             "format": "cultura-wide-tagger", "format_version": FORMAT_VERSION,
             "culture": self.culture, "labels": list(self.labels),
             "features": sorted(self.crf.features, key=self.crf.features.__getitem__),
             "settings": dict(self.settings), **self.features.sources,
-            "weights_sha256": hashlib.sha256(blob).hexdigest(),
         }
-        (directory / "tagger.safetensors").write_bytes(blob)
-        (directory / "tagger.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
-                                               encoding="utf-8")
-        return directory
+        return write_model_files(directory, self.head_type, meta, tensors)
 
     @classmethod
     def load(cls, directory: str | Path, *, manager: PluginManager | None = None) -> WideTagger:
         """Read a saved tagger; every field is checked (it is untrusted data), the weights must
         match the recorded sha256, and the installed plugins must give the culture the word
         rules and gloss sources it was fitted with."""
-        from safetensors.torch import load
-
         from cultura.core.profile import build_profile
 
-        directory = Path(directory)
-        meta_path, weights_path = directory / "tagger.json", directory / "tagger.safetensors"
-        for path in (meta_path, weights_path):
-            if not path.is_file() or path.is_symlink():
-                raise CulturaError(f"{path}: missing (or a link); save the tagger with WideTagger.save")
-        meta = read_tagger_meta(meta_path)
-        blob = weights_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
-            raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
-                               "the file was changed or damaged")
-        try:
-            tensors = load(blob)
-        except Exception as exc:  # safetensors' own parse errors
-            raise CulturaError(f"{weights_path}: not a safetensors file ({exc})") from None
+        meta, tensors, meta_path, weights_path = read_model_files(
+            directory, cls.head_type, "WideTagger")
         n, k = len(meta["features"]), len(meta["labels"])
         for name, shape in {"state": (n, k), "transition": (k, k)}.items():
             tensor = tensors.get(name)
             if tensor is None or tuple(tensor.shape) != shape or not tensor.is_floating_point():
                 raise CulturaError(f"{weights_path}: tensor {name!r} must be floating point of shape {shape}")
-            if not bool(tensor.isfinite().all()):
-                raise CulturaError(f"{weights_path}: tensor {name!r} holds NaN or infinite values")
         profile = build_profile(meta["culture"], manager)
         features = tagger_features(profile)
         recorded = {"word_rules": meta["word_rules"], "gloss_sources": meta["gloss_sources"]}
@@ -482,14 +447,16 @@ class WideTagger(WideAdapter):
         return cls(meta["culture"], tuple(meta["labels"]), meta["settings"], crf, features, profile)
 
 
-@dataclass(frozen=True)
-class _Normalizer:
-    """What :func:`~cultura.adapt.cultural_model.words_for_tagging` asks of a tokenizer."""
-
-    profile: CultureProfile
-
-    def normalize(self, texts: Sequence[str]) -> list[str]:
-        return self.profile.normalize(list(texts))
+def normalized_tokens(profile: CultureProfile, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each token through the culture's normalizers, in one batch (a token they empty stays as
+    it was)."""
+    flat = [t for tokens in sentences for t in tokens]
+    done = profile.normalize(flat) if flat else []
+    out, at = [], 0
+    for tokens in sentences:
+        out.append([n or t for t, n in zip(tokens, done[at : at + len(tokens)], strict=True)])
+        at += len(tokens)
+    return out
 
 
 def fit_wide_tagger(
@@ -538,11 +505,7 @@ def fit_wide_tagger(
             f"tokens tagged {', '.join(labels[k] for k in used) or 'nothing'}"
         )
     features = tagger_features(profile)
-    tagger = WideTagger(str(profile.culture), labels,
-                        {"c1": float(c1), "c2": float(c2), "max_iterations": max_iterations},
-                        _Crf({}, _zeros(0, len(labels)), _zeros(len(labels), len(labels))),
-                        features, profile)
-    sentences = tagger._normalized([list(e.tokens or ()) for e in examples])
+    sentences = normalized_tokens(profile, [list(e.tokens or ()) for e in examples])
     console = _stderr_console()
     with _progress(_show_progress(progress, console), console, loss=False) as bar:
         reading = bar.add_task("reading the words and glosses", total=len(sentences))
@@ -552,12 +515,7 @@ def fit_wide_tagger(
             rows += features(chunk)
             bar.advance(reading, len(chunk))
         fitting = bar.add_task("fitting the CRF", total=max_iterations)
-        tagger.crf = _train_crf(rows, [[labels[k] for k in e.tags or ()] for e in examples], labels,
-                                c1, c2, max_iterations, lambda: bar.advance(fitting))
-    return tagger
-
-
-def _zeros(*shape: int) -> np.ndarray:
-    import numpy as np
-
-    return np.zeros(shape)
+        crf = _train_crf(rows, [[labels[k] for k in e.tags or ()] for e in examples], labels,
+                         c1, c2, max_iterations, lambda: bar.advance(fitting))
+    settings = {"c1": float(c1), "c2": float(c2), "max_iterations": max_iterations}
+    return WideTagger(str(profile.culture), labels, settings, crf, features, profile)

@@ -26,8 +26,6 @@ loading checks both as untrusted data.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 import warnings
@@ -39,7 +37,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cultura.adapt.wide_adapter import WideAdapter
-from cultura.adapt.wide_files import FORMAT_VERSION, MAX_DEEP_DIM, read_classifier_meta
+from cultura.adapt.wide_files import (
+    FORMAT_VERSION,
+    MAX_DEEP_DIM,
+    read_model_files,
+    write_model_files,
+)
 from cultura.core.errors import CulturaError
 
 if TYPE_CHECKING:
@@ -319,17 +322,13 @@ class WideDeepClassifier(WideAdapter):
     # ------------------------------------------------------------------ saving
     def save(self, directory: str | Path) -> Path:
         """Write ``wide.json`` and ``wide.safetensors`` to ``directory`` (created)."""
-        from safetensors.torch import save
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        blob = save({
+        tensors = {
             "idf": _tensor(self.ngrams.idf),
             "view_idf": _tensor(self.view_ngrams.idf),
             "sparse": self.weights.sparse.contiguous(),
             "dense": self.weights.dense.contiguous(),
             "bias": self.weights.bias.contiguous(),
-        })
+        }
         meta = {
             "format": "cultura-wide-deep", "format_version": FORMAT_VERSION,
             "culture": self.culture, "base": self.base, "labels": list(self.labels),
@@ -338,11 +337,9 @@ class WideDeepClassifier(WideAdapter):
             "view_ngram_range": [self.view_ngrams.low, self.view_ngrams.high],
             "view_ngrams": sorted(self.view_ngrams.vocabulary, key=self.view_ngrams.vocabulary.__getitem__),
             "deep_weight": self.deep_weight, "C": self.C, "gloss_sources": list(self.gloss_sources),
-            "cv": self.cv, "weights_sha256": hashlib.sha256(blob).hexdigest(),
+            "cv": self.cv,
         }
-        (directory / "wide.safetensors").write_bytes(blob)
-        (directory / "wide.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-        return directory
+        return write_model_files(directory, self.head_type, meta, tensors)
 
     @classmethod
     def load(cls, directory: str | Path, *, manager: PluginManager | None = None,
@@ -351,22 +348,10 @@ class WideDeepClassifier(WideAdapter):
         weights must match the recorded sha256. The base is resolved from the recorded id
         (embedded alias, Hub id or absolute model directory) as adapters' bases are, unless
         ``base`` (a path, Hub id or alias) replaces it."""
-        from safetensors.torch import load
-
         from cultura.adapt.base import resolve_base, resolve_recorded_base
 
-        directory = Path(directory)
-        meta_path, weights_path = directory / "wide.json", directory / "wide.safetensors"
-        for path in (meta_path, weights_path):
-            if not path.is_file() or path.is_symlink():
-                raise CulturaError(f"{path}: missing (or a link); save the classifier with "
-                                   "WideDeepClassifier.save")
-        meta = read_classifier_meta(meta_path)
-        blob = weights_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
-            raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
-                               "the file was changed or damaged")
-        tensors = load(blob)
+        meta, tensors, meta_path, weights_path = read_model_files(
+            directory, cls.head_type, "WideDeepClassifier")
         n, m, k = len(meta["ngrams"]), len(meta["view_ngrams"]), len(meta["labels"])
         expected = {"idf": (n,), "view_idf": (m,), "sparse": (n + m, k), "bias": (k,)}
         for name, shape in expected.items():

@@ -10,6 +10,7 @@ wide artifact's metadata without loading a model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -26,11 +27,18 @@ __all__ = [
     "MAX_FEATURE_CHARS",
     "MAX_LABELS",
     "MAX_NGRAMS",
+    "MODEL_FILES",
     "read_classifier_meta",
+    "read_meta",
+    "read_model_files",
     "read_tagger_meta",
+    "write_model_files",
 ]
 
 FORMAT_VERSION = 1
+#: a wide model's files, by head type: its metadata and its weights
+MODEL_FILES = {"seq-cls": ("wide.json", "wide.safetensors"),
+               "token-cls": ("tagger.json", "tagger.safetensors")}
 #: the largest metadata file read
 MAX_META_BYTES = 256 * 1024 * 1024
 MAX_LABELS = 1_000
@@ -128,3 +136,55 @@ def read_tagger_meta(path: Path) -> dict[str, Any]:
     if meta.get("word_rules") is not None and not isinstance(meta.get("word_rules"), str):
         raise fail("word_rules", "must be a string or null")
     return meta
+
+
+def read_meta(head_type: str, path: Path) -> dict[str, Any]:
+    """The metadata file of a ``head_type`` wide model, checked field by field."""
+    return read_classifier_meta(path) if head_type == "seq-cls" else read_tagger_meta(path)
+
+
+def write_model_files(directory: str | Path, head_type: str, meta: dict[str, Any],
+                      tensors: dict[str, Any]) -> Path:
+    """Write a wide model's :data:`MODEL_FILES` to ``directory`` (created): ``tensors`` as
+    safetensors, ``meta`` with their sha256 (``weights_sha256``) as JSON."""
+    from safetensors.torch import save
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta_name, weights_name = MODEL_FILES[head_type]
+    blob = save(tensors)
+    (directory / weights_name).write_bytes(blob)
+    text = json.dumps({**meta, "weights_sha256": hashlib.sha256(blob).hexdigest()},
+                      ensure_ascii=False, indent=1)
+    (directory / meta_name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def read_model_files(directory: str | Path, head_type: str, what: str,
+                     ) -> tuple[dict[str, Any], dict[str, Any], Path, Path]:
+    """``(meta, tensors, meta path, weights path)`` of a saved wide model, read as untrusted
+    data: neither file may be missing or a link, the metadata passes its reader
+    (:func:`read_classifier_meta`, :func:`read_tagger_meta`), the weights match its
+    ``weights_sha256``, parse as safetensors and hold only finite values. Shapes are the
+    model's to check (``what`` names it in the errors: ``WideTagger``)."""
+    from safetensors.torch import load
+
+    directory = Path(directory)
+    meta_name, weights_name = MODEL_FILES[head_type]
+    meta_path, weights_path = directory / meta_name, directory / weights_name
+    for path in (meta_path, weights_path):
+        if not path.is_file() or path.is_symlink():
+            raise CulturaError(f"{path}: missing (or a link); save it with {what}.save")
+    meta = read_meta(head_type, meta_path)
+    blob = weights_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
+        raise CulturaError(f"{weights_path}: sha256 differs from weights_sha256 in {meta_path}; "
+                           "the file was changed or damaged")
+    try:
+        tensors = load(blob)
+    except Exception as exc:  # safetensors' own parse errors
+        raise CulturaError(f"{weights_path}: not a safetensors file ({exc})") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise CulturaError(f"{weights_path}: tensor {name!r} holds NaN or infinite values")
+    return meta, tensors, meta_path, weights_path
