@@ -368,8 +368,15 @@ def test_a_tagger_saved_as_an_adapter_loads_like_one(fitted: WideTagger, tmp_pat
     assert isinstance(loaded, WideTagger) and loaded.task == "place"
     sentences = [list("我在巴黎工作"), list("朋友住在纽约")]
     assert [[t for t, _ in r] for r in loaded.tag(sentences)] == [[t for t, _ in r] for r in fitted.tag(sentences)]
-    # a PEFT manifest is written without "kind", as before wide adapters existed
+    # a wide manifest names its kind (a PEFT one is written without it, as before)
     assert json.loads((directory / "cultura.json").read_text(encoding="utf-8"))["kind"] == "wide"
+    # the bias engine takes the directory: a token classifier without a network, which the
+    # checks that need one skip
+    from cultura.bias.engine import resolve_target
+
+    target = resolve_target(str(directory), manager=_manager())
+    assert (target.kind, target.model, target.predict_proba) == ("token-classifier", None, None)
+    assert target.name == str(directory)
 
 
 def _rewrite(directory: Path, **fields: Any) -> None:

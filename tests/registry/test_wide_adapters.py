@@ -12,9 +12,11 @@ import pytest
 import yaml
 
 import cultura
+from cultura.adapt.artifact import sha256_file
 from cultura.adapt.tagger import WideTagger, fit_wide_tagger
 from cultura.registry.errors import IntegrityError
 from cultura.registry.hub import publish
+from cultura.registry.resolve import lock
 from cultura.testing.hub import LocalHub
 
 PLACES = ("台北", "高雄", "台中")
@@ -57,6 +59,11 @@ def test_a_wide_adapter_is_published_pulled_and_loaded_by_name(
     assert isinstance(model, WideTagger) and model.task == "places"
     assert model.predict("我住在高雄") == expected
     assert [e["text"] for e in expected[0]["entities"]] == ["高雄"]
+    # pinned like any adapter: the commit and every file's sha256
+    lock(["zh-Hant-TW/places"])
+    pin = json.loads(Path("cultura.lock").read_text(encoding="utf-8"))["adapters"]["zh-Hant-TW/places"]
+    assert (pin["repo"], pin["commit"]) == ("org/zh-hant-places", result.commit)
+    assert pin["files"]["tagger.safetensors"] == sha256_file(tagger_adapter / "tagger.safetensors")
 
 
 def test_a_tampered_wide_adapter_is_refused_when_pulled(
